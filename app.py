@@ -1,0 +1,86 @@
+"""Curfew: the service and its command line.
+
+    python app.py [serve]          the aiohttp service (Bot Framework endpoint, scheduler, /healthz)
+    python app.py fleet            a table of every compute instance
+    python app.py db upgrade       apply the database migrations
+    python app.py sweep [--dry-run] [--workspace ALIAS]
+    python app.py warn [--dry-run]
+
+Configuration: see README.md ("Configuration reference"). A broken configuration exits with status 2
+and one line per problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from cli.commands import COMMANDS
+from config.settings import ConfigError, Settings, load_settings
+from ops.logs import configure_logging
+from runtime import RUNTIME, Runtime, open_runtime
+
+log = logging.getLogger("curfew")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    scheduler: bool = True,
+) -> web.Application:
+    """The aiohttp application; `runtime` lets tests hand in their own store and fleet."""
+    app = web.Application()
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        async with open_runtime(settings, runtime=runtime, clock=clock, scheduler=scheduler) as rt:
+            app[RUNTIME] = rt
+            yield
+
+    app.cleanup_ctx.append(lifetime)
+    app.router.add_get("/healthz", healthz)
+    from bot.endpoint import add_bot_routes  # botbuilder stays inside bot/
+
+    add_bot_routes(app)
+    return app
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python app.py", description="Curfew for Azure ML compute instances"
+    )
+    sub = parser.add_subparsers(dest="command")
+    for name, command in COMMANDS.items():
+        command.configure(sub.add_parser(name, help=command.help, description=command.help))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging()
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    name = args.command or "serve"
+    if name == "serve":
+        web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None)  # noqa: S104
+        return 0
+    return asyncio.run(COMMANDS[name].run(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The fleet port: what Curfew needs from Azure ML, and nothing of the SDK.
+
+Two implementations stand behind it: `compute.azureml.AzureMLFleet` (azure-ai-ml) and
+`compute.simulated.SimulatedFleet` (the demo fleet in Curfew's own database). No SDK type or
+exception crosses this module's boundary: implementations translate to `FleetError` subclasses,
+whose messages are written for the person who will read them in chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from domain.model import Instance, Job
+
+
+class FleetError(Exception):
+    """Base of every error a fleet reports; `str(error)` is safe to show a user."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotFound(FleetError):
+    code = "not_found"
+
+
+class Busy(FleetError):
+    """The instance is in the middle of another operation (Azure answers 409)."""
+
+    code = "busy"
+
+
+class Forbidden(FleetError):
+    code = "forbidden"
+
+
+class Throttled(FleetError):
+    """Azure asked us to slow down (429); `retry_after` is in seconds when Azure said."""
+
+    code = "throttled"
+
+
+class Unavailable(FleetError):
+    """Azure could not be reached or failed (5xx, network, authentication)."""
+
+    code = "unavailable"
+
+
+class InvalidRequest(FleetError):
+    """Azure refused the request as malformed or conflicting (400, name taken, quota)."""
+
+    code = "invalid"
+
+
+class ActionResult(StrEnum):
+    ACCEPTED = "accepted"
+    """Azure accepted the operation; it completes in the background."""
+    ALREADY = "already"
+    """The instance was already in (or on its way to) the wanted state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    alias: str
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    timezone: str
+
+    @property
+    def studio_url(self) -> str:
+        return (
+            "https://ml.azure.com/compute/list/instances?wsid=/subscriptions/"
+            f"{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSpec:
+    """A compute instance to create on behalf of a user."""
+
+    name: str
+    size: str
+    owner_object_id: str
+    owner_tenant_id: str
+    idle_shutdown_minutes: int | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Fleet(Protocol):
+    """Every compute instance Curfew manages, across the configured workspaces."""
+
+    @property
+    def workspaces(self) -> Sequence[Workspace]: ...
+
+    async def list_instances(self, workspace: str | None = None) -> list[Instance]:
+        """All compute instances of one workspace alias, or of every workspace."""
+        ...
+
+    async def get_instance(self, workspace: str, name: str) -> Instance: ...
+
+    async def stop(self, workspace: str, name: str) -> ActionResult:
+        """Ask Azure to stop; returns once accepted, never waits for the operation."""
+        ...
+
+    async def start(self, workspace: str, name: str) -> ActionResult: ...
+
+    async def create(self, workspace: str, spec: CreateSpec) -> None:
+        """Ask Azure to create; returns once accepted. Follow with `get_instance`."""
+        ...
+
+    async def delete(self, workspace: str, name: str) -> None: ...
+
+    async def list_active_jobs(self, workspace: str) -> list[Job]:
+        """Jobs of one workspace that are queued or running, with the compute they use."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+STOPPED_OR_STOPPING = ("Stopped", "Stopping")
+RUNNING_OR_STARTING = ("Running", "JobRunning", "Starting")

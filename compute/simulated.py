@@ -1,0 +1,234 @@
+"""The simulated fleet: a demo workspace kept in Curfew's own database.
+
+It is the embedded default whenever no workspace is configured, so a newcomer can talk to Curfew at
+once. Instances move through believable states (Running -> Stopping -> Stopped over a few seconds),
+and the fleet honours the same contract as the Azure ML fleet (tests/test_fleet_contract.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from compute.port import ActionResult, Busy, CreateSpec, InvalidRequest, NotFound, Workspace
+from domain.model import Instance, InstanceState, Job
+from storage.models import SimInstanceRow, SimJobRow
+from storage.repositories import Store
+
+log = logging.getLogger(__name__)
+
+DEMO_ALIAS = "demo"
+DEMO_OWNER = "00000000-0000-0000-0000-000000000020"
+DEMO_COLLEAGUE = "00000000-0000-0000-0000-000000000021"
+DEMO_TENANT = "00000000-0000-0000-0000-000000000001"
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds each simulated operation takes."""
+
+    stop: float = 5.0
+    start: float = 6.0
+    create: float = 10.0
+
+
+def demo_workspace(timezone: str) -> Workspace:
+    return Workspace(DEMO_ALIAS, DEMO_TENANT, "rg-curfew-demo", "ml-curfew-demo", timezone)
+
+
+# name, size, state, owner, hours since start, job on it
+DEMO_INSTANCES = (
+    ("gpu-ci", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_OWNER, 9, None),
+    ("cpu-ci", "Standard_DS3_v2", InstanceState.RUNNING, DEMO_OWNER, 3, None),
+    ("train-ci", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_OWNER, 30, "train-42"),
+    ("old-ci", "Standard_DS11_v2", InstanceState.STOPPED, DEMO_OWNER, 72, None),
+    ("alex-gpu", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_COLLEAGUE, 5, None),
+)
+
+
+class SimulatedFleet:
+    def __init__(
+        self,
+        store: Store,
+        workspace: Workspace,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timings: Timings = Timings(),
+    ) -> None:
+        self._store = store
+        self._workspace = workspace
+        self._clock = clock
+        self._timings = timings
+
+    @property
+    def workspaces(self) -> Sequence[Workspace]:
+        return (self._workspace,)
+
+    def seed_demo(self) -> bool:
+        """Create the demo instances once; False when the demo workspace already has instances."""
+        now = self._clock()
+        with self._store.sessions.begin() as session:
+            if session.scalars(select(SimInstanceRow).where(SimInstanceRow.workspace == DEMO_ALIAS)).first():
+                return False
+            for name, size, state, owner, hours, job in DEMO_INSTANCES:
+                session.add(
+                    SimInstanceRow(
+                        workspace=DEMO_ALIAS,
+                        name=name,
+                        size=size,
+                        state=state.value,
+                        owner_object_id=owner,
+                        owner_tenant_id=DEMO_TENANT,
+                        last_started_at=now - timedelta(hours=hours),
+                        idle_shutdown_minutes=None,
+                        tags={},
+                    )
+                )
+                if job:
+                    session.add(
+                        SimJobRow(
+                            workspace=DEMO_ALIAS,
+                            name=job,
+                            compute=name,
+                            status="Running",
+                            display_name=f"{job} (fine-tuning)",
+                        )
+                    )
+        log.info("seeded the simulated demo fleet with %d instances", len(DEMO_INSTANCES))
+        return True
+
+    async def list_instances(self, workspace: str | None = None) -> list[Instance]:
+        return await self._store.call(self._list, workspace)
+
+    async def get_instance(self, workspace: str, name: str) -> Instance:
+        return await self._store.call(self._get, workspace, name)
+
+    async def stop(self, workspace: str, name: str) -> ActionResult:
+        return await self._store.call(self._transition, workspace, name, "stop")
+
+    async def start(self, workspace: str, name: str) -> ActionResult:
+        return await self._store.call(self._transition, workspace, name, "start")
+
+    async def create(self, workspace: str, spec: CreateSpec) -> None:
+        await self._store.call(self._create, workspace, spec)
+
+    async def delete(self, workspace: str, name: str) -> None:
+        await self._store.call(self._delete, workspace, name)
+
+    async def list_active_jobs(self, workspace: str) -> list[Job]:
+        return await self._store.call(self._jobs, workspace)
+
+    async def close(self) -> None:
+        return None
+
+    # -- synchronous parts, run in a worker thread -------------------------------------------
+
+    def _list(self, workspace: str | None) -> list[Instance]:
+        if workspace is not None:
+            self._check_workspace(workspace)
+        with self._store.sessions.begin() as session:
+            self._advance(session)
+            rows = session.scalars(select(SimInstanceRow).order_by(SimInstanceRow.name)).all()
+            return [_instance(r) for r in rows if r.workspace == self._workspace.alias]
+
+    def _get(self, workspace: str, name: str) -> Instance:
+        with self._store.sessions.begin() as session:
+            self._advance(session)
+            return _instance(self._row(session, workspace, name))
+
+    def _transition(self, workspace: str, name: str, verb: str) -> ActionResult:
+        now = self._clock()
+        with self._store.sessions.begin() as session:
+            self._advance(session)
+            row = self._row(session, workspace, name)
+            state = InstanceState.parse(row.state)
+            wanted, via, seconds = _TRANSITIONS[verb]
+            if state in wanted or state is via:
+                return ActionResult.ALREADY
+            allowed = state.is_running if verb == "stop" else state is InstanceState.STOPPED
+            if not allowed:
+                raise Busy(f"{name} is {state.value}; it cannot {verb} now. Try again in a few minutes.")
+            row.state, row.target_state = via.value, wanted[0].value
+            row.transition_at = now + timedelta(seconds=getattr(self._timings, seconds))
+            if verb == "stop":
+                session.execute(
+                    delete(SimJobRow).where(SimJobRow.workspace == workspace, SimJobRow.compute == row.name)
+                )
+            return ActionResult.ACCEPTED
+
+    def _create(self, workspace: str, spec: CreateSpec) -> None:
+        self._check_workspace(workspace)
+        now = self._clock()
+        with self._store.sessions.begin() as session:
+            if session.get(SimInstanceRow, (workspace, spec.name.lower())):
+                raise InvalidRequest(f"The name {spec.name} is already taken in {workspace}; choose another.")
+            session.add(
+                SimInstanceRow(
+                    workspace=workspace,
+                    name=spec.name.lower(),
+                    size=spec.size,
+                    state=InstanceState.CREATING.value,
+                    target_state=InstanceState.RUNNING.value,
+                    transition_at=now + timedelta(seconds=self._timings.create),
+                    owner_object_id=spec.owner_object_id,
+                    owner_tenant_id=spec.owner_tenant_id,
+                    idle_shutdown_minutes=spec.idle_shutdown_minutes,
+                    tags=dict(spec.tags),
+                )
+            )
+
+    def _delete(self, workspace: str, name: str) -> None:
+        with self._store.sessions.begin() as session:
+            session.delete(self._row(session, workspace, name))
+
+    def _jobs(self, workspace: str) -> list[Job]:
+        self._check_workspace(workspace)
+        with self._store.sessions() as session:
+            rows = session.scalars(select(SimJobRow).where(SimJobRow.workspace == workspace))
+            return [Job(r.workspace, r.name, r.compute, r.status, r.display_name) for r in rows]
+
+    def _advance(self, session: Session) -> None:
+        """Complete every transition whose time has come."""
+        now = self._clock()
+        due = session.scalars(select(SimInstanceRow).where(SimInstanceRow.transition_at <= now))
+        for row in due:
+            if row.target_state == InstanceState.RUNNING.value:
+                row.last_started_at = row.transition_at
+            row.state, row.target_state, row.transition_at = row.target_state or row.state, None, None
+
+    def _row(self, session: Session, workspace: str, name: str) -> SimInstanceRow:
+        self._check_workspace(workspace)
+        row = session.get(SimInstanceRow, (workspace, name.lower()))
+        if row is None:
+            raise NotFound(f"No compute instance {name} in workspace {workspace}.")
+        return row
+
+    def _check_workspace(self, workspace: str) -> None:
+        if workspace != self._workspace.alias:
+            raise NotFound(f"No workspace {workspace}; the simulated fleet has only {self._workspace.alias}.")
+
+
+_TRANSITIONS = {
+    "stop": ((InstanceState.STOPPED,), InstanceState.STOPPING, "stop"),
+    "start": ((InstanceState.RUNNING, InstanceState.JOB_RUNNING), InstanceState.STARTING, "start"),
+}
+
+
+def _instance(row: SimInstanceRow) -> Instance:
+    return Instance(
+        workspace=row.workspace,
+        name=row.name,
+        size=row.size,
+        state=InstanceState.parse(row.state),
+        owner_object_id=row.owner_object_id,
+        owner_tenant_id=row.owner_tenant_id,
+        last_started_at=row.last_started_at,
+        location="simulated",
+        idle_shutdown_minutes=row.idle_shutdown_minutes,
+        tags=dict(row.tags or {}),
+    )

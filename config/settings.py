@@ -1,0 +1,291 @@
+"""Curfew's configuration: a YAML file with environment overrides, validated at start.
+
+The shape of the YAML file is a public contract (see README, "Configuration reference").
+A mistake is reported as one line per problem that names the key and what is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from domain.model import WEEKDAYS, CurfewPolicy, MorningPolicy, WorkspacePolicy
+
+DEMO_OWNER_ID = "00000000-0000-0000-0000-000000000020"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock(value: Any) -> Any:
+    """Accept "HH:MM" (YAML may also hand us minutes since midnight for unquoted 08:00)."""
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and 0 <= value < 24 * 60:  # YAML 1.1 sexagesimal: 08:00 -> 480
+        return time(value // 60, value % 60)
+    if isinstance(value, str) and _HHMM.match(value):
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    raise ValueError('expected a time of day "HH:MM" from 00:00 to 23:59')
+
+
+def _zone(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("expected an IANA time zone name such as Europe/Berlin")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as Europe/Berlin")
+    return value
+
+
+def _days(value: Any) -> Any:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a list of days from {', '.join(WEEKDAYS)}")
+    bad = [d for d in value if str(d).lower()[:3] not in WEEKDAYS]
+    if bad:
+        raise ValueError(f"unknown day {bad[0]!r}; expected {', '.join(WEEKDAYS)}")
+    return [str(d).lower()[:3] for d in value]
+
+
+def _guid(value: Any) -> Any:
+    if not isinstance(value, str) or not _GUID.match(value):
+        raise ValueError(f"expected a GUID such as {DEMO_OWNER_ID}, got {value!r}")
+    return value.lower()
+
+
+Clock = Annotated[time, BeforeValidator(_clock)]
+Zone = Annotated[str, BeforeValidator(_zone)]
+Days = Annotated[list[str], BeforeValidator(_days)]
+Guid = Annotated[str, BeforeValidator(_guid)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CurfewSettings(_Section):
+    stop_at: Clock = time(0, 0)
+    warn_minutes: int = Field(30, ge=0, le=720)
+    days: Days = list(WEEKDAYS)
+    skip_when_job_running: bool = True
+    skip_dates: list[date] = []
+    catch_up_minutes: int = Field(120, ge=0, le=24 * 60)
+    stop_unwarned: bool = True
+
+
+class MorningStartSettings(_Section):
+    at: Clock = time(8, 0)
+    days: Days = list(WEEKDAYS[:5])
+    skip_dates: list[date] = []
+
+
+class KeepSettings(_Section):
+    max_days: int = Field(14, ge=1, le=365)
+    approval_over_days: int = Field(3, ge=0, le=365)
+
+
+class AzureSettings(_Section):
+    resource_manager_url: str = "https://management.azure.com/"
+    max_concurrency: int = Field(16, ge=1, le=256)
+    writes_per_second: float = Field(8.0, gt=0)
+    write_burst: int = Field(150, ge=1)
+
+    @field_validator("resource_manager_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("expected an https:// URL (Azure refuses tokens over plain http)")
+        return value if value.endswith("/") else value + "/"
+
+
+class TeamsSettings(_Section):
+    tenant_id: Guid | None = None
+    service_url: str = "https://smba.trafficmanager.net/teams/"
+    approvals_channel: str | None = None
+
+
+class SizeSettings(_Section):
+    auto_approve: bool = False
+
+
+class RequestSettings(_Section):
+    sizes: dict[str, SizeSettings] = {
+        "Standard_DS3_v2": SizeSettings(auto_approve=True),
+        "Standard_NC6s_v3": SizeSettings(),
+    }
+    max_per_user: int = Field(3, ge=0)
+    idle_shutdown_minutes: int = Field(60, ge=15, le=3 * 24 * 60)
+    pending_days: int = Field(7, ge=1)
+
+    @field_validator("sizes", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: (v if v is not None else {}) for k, v in value.items()}
+        return value
+
+
+class WorkspaceSettings(_Section):
+    alias: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    subscription_id: Guid
+    resource_group: str = Field(min_length=1)
+    workspace: str = Field(min_length=1)
+    timezone: Zone | None = None
+    approvers: list[Guid] = []
+    admins: list[Guid] = []
+
+
+class Settings(_Section):
+    timezone: Zone = "UTC"
+    database_url: str = "sqlite:///curfew.db"
+    port: int = Field(3978, ge=1, le=65535)
+    curfew: CurfewSettings = CurfewSettings()
+    morning_start: MorningStartSettings = MorningStartSettings()
+    keep: KeepSettings = KeepSettings()
+    azure: AzureSettings = AzureSettings()
+    teams: TeamsSettings = TeamsSettings()
+    requests: RequestSettings = RequestSettings()
+    workspaces: list[WorkspaceSettings] = []
+    demo_admins: list[Guid] = []
+    bot: BotSettings = Field(default_factory=lambda: BotSettings())
+
+    @model_validator(mode="after")
+    def _unique_aliases(self) -> Settings:
+        seen: set[str] = set()
+        for ws in self.workspaces:
+            if ws.alias in seen:
+                raise ValueError(f"workspaces: alias {ws.alias!r} is used twice; aliases must be unique")
+            seen.add(ws.alias)
+        return self
+
+    @property
+    def simulated(self) -> bool:
+        """With no workspace configured, Curfew runs its simulated demo fleet."""
+        return not self.workspaces
+
+    def zone_name(self, alias: str) -> str:
+        for ws in self.workspaces:
+            if ws.alias == alias:
+                return ws.timezone or self.timezone
+        return self.timezone
+
+    def policy(self, alias: str) -> WorkspacePolicy:
+        c, m = self.curfew, self.morning_start
+        return WorkspacePolicy(
+            zone=ZoneInfo(self.zone_name(alias)),
+            curfew=CurfewPolicy(
+                stop_at=c.stop_at,
+                warn_minutes=c.warn_minutes,
+                days=frozenset(WEEKDAYS.index(d) for d in c.days),
+                skip_when_job_running=c.skip_when_job_running,
+                skip_dates=frozenset(c.skip_dates),
+                catch_up_minutes=c.catch_up_minutes,
+            ),
+            morning=MorningPolicy(
+                at=m.at,
+                days=frozenset(WEEKDAYS.index(d) for d in m.days),
+                skip_dates=frozenset(m.skip_dates),
+            ),
+        )
+
+
+class BotSettings(_Section):
+    """Bot Framework identity; from the environment (MicrosoftAppId, ...), never the YAML file."""
+
+    app_id: str = ""
+    app_password: str = Field("", repr=False)
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    app_tenant_id: str = ""
+
+
+Settings.model_rebuild()
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_ENV_KEYS = {"PORT": ("port",), "DATABASE_URL": ("database_url",)}
+_BOT_ENV = {
+    "MicrosoftAppId": "app_id",
+    "MicrosoftAppPassword": "app_password",
+    "MicrosoftAppType": "app_type",
+    "MicrosoftAppTenantId": "app_tenant_id",
+}
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the YAML file (CURFEW_CONFIG, else ./curfew.yaml when present) and the environment."""
+    env = os.environ if env is None else env
+    explicit = path or env.get("CURFEW_CONFIG")
+    file = Path(explicit) if explicit else Path("curfew.yaml")
+    raw: Any = {}
+    if explicit or file.exists():
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError([f"config: file {file} does not exist (set CURFEW_CONFIG to a YAML file)"])
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"config: {file} is not valid YAML: {exc}".replace("\n", " ")])
+    if not isinstance(raw, dict):
+        raise ConfigError([f"config: {file} must hold a mapping of keys, not {type(raw).__name__}"])
+    for name, key_path in _ENV_KEYS.items():
+        if env.get(name):
+            raw[key_path[0]] = env[name]
+    if "bot" in raw:
+        raise ConfigError(["bot: not a config-file key; set MicrosoftAppId and friends in the environment"])
+    raw["bot"] = {field: env[name] for name, field in _BOT_ENV.items() if env.get(name)}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, raw)) from None
+
+
+def _problems(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        key = _key_name(error["loc"], raw)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key; check the spelling against the README's configuration reference"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"{key}: {message}" if key else message)
+    return lines
+
+
+def _key_name(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            entry = node[item] if isinstance(node, list) and item < len(node) else None
+            alias = entry.get("alias") if isinstance(entry, dict) else None
+            parts[-1] += f"[{alias or item}]"
+            node = entry
+        else:
+            if "[" in item or item.startswith("function-"):
+                continue
+            parts.append(item)
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts)

@@ -1,0 +1,189 @@
+"""Curfew's domain values: compute instances, jobs, keep-on exceptions, policies.
+
+Pure values only: no SDK, no database, no clock. Every datetime is aware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class InstanceState(StrEnum):
+    """Azure ML compute-instance states, spelled as Azure spells them."""
+
+    CREATING = "Creating"
+    CREATE_FAILED = "CreateFailed"
+    DELETING = "Deleting"
+    RUNNING = "Running"
+    RESTARTING = "Restarting"
+    RESIZING = "Resizing"
+    JOB_RUNNING = "JobRunning"
+    SETTING_UP = "SettingUp"
+    SETUP_FAILED = "SetupFailed"
+    STARTING = "Starting"
+    STOPPED = "Stopped"
+    STOPPING = "Stopping"
+    USER_SETTING_UP = "UserSettingUp"
+    USER_SETUP_FAILED = "UserSetupFailed"
+    UNKNOWN = "Unknown"
+    UNUSABLE = "Unusable"
+
+    @classmethod
+    def parse(cls, value: str | None) -> InstanceState:
+        for state in cls:
+            if value is not None and state.value.lower() == value.lower():
+                return state
+        return cls.UNKNOWN
+
+    @property
+    def is_running(self) -> bool:
+        return self in (InstanceState.RUNNING, InstanceState.JOB_RUNNING)
+
+    @property
+    def is_stopped(self) -> bool:
+        return self is InstanceState.STOPPED
+
+    @property
+    def is_transitional(self) -> bool:
+        return self in _TRANSITIONAL
+
+
+_TRANSITIONAL = frozenset(
+    {
+        InstanceState.CREATING,
+        InstanceState.DELETING,
+        InstanceState.RESTARTING,
+        InstanceState.RESIZING,
+        InstanceState.SETTING_UP,
+        InstanceState.STARTING,
+        InstanceState.STOPPING,
+        InstanceState.USER_SETTING_UP,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceKey:
+    """An instance is named by its workspace alias and its name."""
+
+    workspace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.workspace}"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    workspace: str
+    name: str
+    size: str
+    state: InstanceState
+    owner_object_id: str | None = None
+    owner_tenant_id: str | None = None
+    last_started_at: datetime | None = None
+    location: str | None = None
+    idle_shutdown_minutes: int | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> InstanceKey:
+        return InstanceKey(self.workspace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job that is active (not finished) on some compute."""
+
+    workspace: str
+    name: str
+    compute: str
+    status: str
+    display_name: str | None = None
+
+
+class KeepOnState(StrEnum):
+    ACTIVE = "active"
+    PENDING_APPROVAL = "pending_approval"
+    RELEASED = "released"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class KeepOn:
+    """An exception to the curfew: keep `instance` running from `starts_at` until `until`."""
+
+    id: int
+    workspace: str
+    instance: str
+    owner_object_id: str | None
+    starts_at: datetime
+    until: datetime
+    reason: str
+    created_by: str
+    state: KeepOnState
+    in_force_until: datetime | None = None
+    """For a pending exception: the part that holds without approval. None means `until`."""
+
+    @property
+    def key(self) -> InstanceKey:
+        return InstanceKey(self.workspace, self.instance)
+
+    def covers(self, instant: datetime) -> bool:
+        """True when this exception keeps the instance running at `instant`."""
+        if self.state is KeepOnState.ACTIVE:
+            end = self.until
+        elif self.state is KeepOnState.PENDING_APPROVAL:
+            end = min(self.until, self.in_force_until or self.starts_at)
+        else:
+            return False
+        return self.starts_at <= instant < end
+
+
+@dataclass(frozen=True, slots=True)
+class MorningStart:
+    """An owner's wish that Curfew start an instance on weekday mornings."""
+
+    workspace: str
+    instance: str
+    enabled: bool
+    at: time | None = None
+
+    @property
+    def key(self) -> InstanceKey:
+        return InstanceKey(self.workspace, self.instance)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class CurfewPolicy:
+    stop_at: time
+    warn_minutes: int = 30
+    days: frozenset[int] = frozenset(range(7))
+    """Weekday numbers, Monday is 0."""
+    skip_when_job_running: bool = True
+    skip_dates: frozenset[date] = frozenset()
+    catch_up_minutes: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class MorningPolicy:
+    at: time
+    days: frozenset[int] = frozenset(range(5))
+    skip_dates: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspacePolicy:
+    """The schedule rules that apply to one workspace, in its own zone."""
+
+    zone: ZoneInfo
+    curfew: CurfewPolicy
+    morning: MorningPolicy

@@ -1,0 +1,193 @@
+"""SQLAlchemy 2 typed models: Curfew's tables.
+
+Every timestamp is stored as UTC and read back aware (`UtcDateTime`), on SQLite as on PostgreSQL.
+The schema is owned by the Alembic migrations in storage/migrations; keep both in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC; naive values are refused, not guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: Curfew stores aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class KeepOnRow(Base):
+    __tablename__ = "keep_on"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[str] = mapped_column(String(64))
+    owner_object_id: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
+    in_force_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_by_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_keep_on_instance_state", "workspace", "instance", "state"),)
+
+
+class ConversationRefRow(Base):
+    __tablename__ = "conversation_ref"
+
+    aad_object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    local_timezone: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditRow(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    workspace: Mapped[str | None] = mapped_column(String(64))
+    instance: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_audit_event_instance", "workspace", "instance", "at"),)
+
+
+class ComputeRequestRow(Base):
+    __tablename__ = "compute_request"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    requester_object_id: Mapped[str] = mapped_column(String(64), index=True)
+    requester_tenant_id: Mapped[str] = mapped_column(String(64))
+    requester_name: Mapped[str | None] = mapped_column(String(200))
+    workspace: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    size: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(Text)
+    morning_start: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    keep_on_id: Mapped[int | None] = mapped_column(_ID)
+    cards: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ScheduledRunRow(Base):
+    """The run ledger: one row per (schedule, instant), claimed exactly once."""
+
+    __tablename__ = "scheduled_run"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[str] = mapped_column(String(128))
+    scheduled_for: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("schedule_id", "scheduled_for", name="uq_scheduled_run_slot"),)
+
+
+class MorningStartRow(Base):
+    __tablename__ = "morning_start"
+
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    at: Mapped[str | None] = mapped_column(String(5))
+    set_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SimInstanceRow(Base):
+    """The simulated fleet's instances (demo mode), kept in Curfew's own database."""
+
+    __tablename__ = "sim_instance"
+
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32))
+    target_state: Mapped[str | None] = mapped_column(String(32))
+    transition_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    owner_object_id: Mapped[str | None] = mapped_column(String(64))
+    owner_tenant_id: Mapped[str | None] = mapped_column(String(64))
+    last_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    idle_shutdown_minutes: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class SimJobRow(Base):
+    __tablename__ = "sim_job"
+
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    compute: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(200))

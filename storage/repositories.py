@@ -1,0 +1,307 @@
+"""Repositories: the only code that reads and writes Curfew's tables.
+
+Each method is one short transaction. Methods are synchronous; async callers go through
+`Store.call`, which runs them in a worker thread so the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.model import InstanceKey, KeepOn, KeepOnState, MorningStart
+from storage.db import make_engine, make_sessions, upgrade
+from storage.ledger import RunLedger
+from storage.models import AuditRow, ConversationRefRow, KeepOnRow, MorningStartRow
+from storage.requests_repo import RequestRepository
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+IN_FORCE = (KeepOnState.ACTIVE.value, KeepOnState.PENDING_APPROVAL.value)
+
+
+@dataclass(frozen=True, slots=True)
+class NewKeepOn:
+    workspace: str
+    instance: str
+    owner_object_id: str | None
+    starts_at: datetime
+    until: datetime
+    reason: str
+    created_by: str
+    created_by_name: str | None
+    state: KeepOnState
+    in_force_until: datetime | None = None
+
+
+def _keep_on(row: KeepOnRow) -> KeepOn:
+    return KeepOn(
+        id=row.id,
+        workspace=row.workspace,
+        instance=row.instance,
+        owner_object_id=row.owner_object_id,
+        starts_at=row.starts_at,
+        until=row.until,
+        reason=row.reason,
+        created_by=row.created_by_name or row.created_by,
+        state=KeepOnState(row.state),
+        in_force_until=row.in_force_until,
+    )
+
+
+class KeepOnRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def add(self, new: NewKeepOn, now: datetime) -> KeepOn:
+        with self._sessions.begin() as session:
+            row = KeepOnRow(
+                workspace=new.workspace,
+                instance=new.instance.lower(),
+                owner_object_id=new.owner_object_id,
+                starts_at=new.starts_at,
+                until=new.until,
+                in_force_until=new.in_force_until,
+                reason=new.reason,
+                created_by=new.created_by,
+                created_by_name=new.created_by_name,
+                created_at=now,
+                state=new.state.value,
+            )
+            session.add(row)
+            session.flush()
+            return _keep_on(row)
+
+    def get(self, keep_on_id: int) -> KeepOn | None:
+        with self._sessions() as session:
+            row = session.get(KeepOnRow, keep_on_id)
+            return _keep_on(row) if row else None
+
+    def in_force(self, now: datetime, keys: Iterable[InstanceKey] | None = None) -> list[KeepOn]:
+        """Active or pending exceptions that have not ended by `now`, optionally for some instances."""
+        query = select(KeepOnRow).where(KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until > now)
+        if keys is not None:
+            wanted = {(k.workspace, k.name.lower()) for k in keys}
+            if not wanted:
+                return []
+            workspaces = {w for w, _ in wanted}
+            names = {n for _, n in wanted}
+            query = query.where(KeepOnRow.workspace.in_(workspaces), KeepOnRow.instance.in_(names))
+            with self._sessions() as session:
+                rows = session.scalars(query.order_by(KeepOnRow.id)).all()
+                return [_keep_on(r) for r in rows if (r.workspace, r.instance) in wanted]
+        with self._sessions() as session:
+            return [_keep_on(r) for r in session.scalars(query.order_by(KeepOnRow.id))]
+
+    def release(self, key: InstanceKey, by: str, now: datetime) -> int:
+        """End every exception in force for the instance; returns how many ended."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(KeepOnRow)
+                .where(
+                    KeepOnRow.workspace == key.workspace,
+                    KeepOnRow.instance == key.name.lower(),
+                    KeepOnRow.state.in_(IN_FORCE),
+                    KeepOnRow.until > now,
+                )
+                .values(state=KeepOnState.RELEASED.value, decided_by=by, ended_at=now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def decide(self, keep_on_id: int, state: KeepOnState, by: str, now: datetime) -> KeepOn | None:
+        """Move a pending exception to `state` once; None when it was no longer pending."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(KeepOnRow)
+                .where(KeepOnRow.id == keep_on_id, KeepOnRow.state == KeepOnState.PENDING_APPROVAL.value)
+                .values(state=state.value, decided_by=by, decided_at=now)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = session.get(KeepOnRow, keep_on_id)
+            return _keep_on(row) if row else None
+
+    def expire(self, now: datetime) -> int:
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(KeepOnRow)
+                .where(KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until <= now)
+                .values(state=KeepOnState.EXPIRED.value, ended_at=now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    aad_object_id: str
+    tenant_id: str
+    user_name: str | None
+    reference: dict[str, Any]
+    local_timezone: str | None
+    updated_at: datetime
+
+
+class ConversationRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def upsert(self, ref: ConversationRef) -> bool:
+        """Store the latest reference for a user; True when the user was new. Idempotent."""
+        with self._sessions.begin() as session:
+            row = session.get(ConversationRefRow, (ref.aad_object_id, ref.tenant_id))
+            if row is None:
+                session.add(ConversationRefRow(**_ref_values(ref)))
+                return True
+            row.reference = ref.reference
+            row.user_name = ref.user_name or row.user_name
+            row.local_timezone = ref.local_timezone or row.local_timezone
+            row.updated_at = ref.updated_at
+            return False
+
+    def get(self, aad_object_id: str, tenant_id: str | None = None) -> ConversationRef | None:
+        with self._sessions() as session:
+            query = select(ConversationRefRow).where(ConversationRefRow.aad_object_id == aad_object_id)
+            if tenant_id:
+                query = query.where(ConversationRefRow.tenant_id == tenant_id)
+            row = session.scalars(query.order_by(ConversationRefRow.updated_at.desc())).first()
+            return _ref(row) if row else None
+
+
+def _ref_values(ref: ConversationRef) -> dict[str, Any]:
+    return {
+        "aad_object_id": ref.aad_object_id,
+        "tenant_id": ref.tenant_id,
+        "user_name": ref.user_name,
+        "reference": ref.reference,
+        "local_timezone": ref.local_timezone,
+        "updated_at": ref.updated_at,
+    }
+
+
+def _ref(row: ConversationRefRow) -> ConversationRef:
+    return ConversationRef(
+        row.aad_object_id, row.tenant_id, row.user_name, row.reference, row.local_timezone, row.updated_at
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    reason: str = ""
+    workspace: str | None = None
+    instance: str | None = None
+    run_id: str | None = None
+
+
+class AuditLog:
+    """The append-only audit trail: there is no update and no delete here, on purpose."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def record(self, *events: AuditEvent) -> None:
+        with self._sessions.begin() as session:
+            for e in events:
+                session.add(
+                    AuditRow(
+                        at=e.at,
+                        actor=e.actor,
+                        action=e.action,
+                        outcome=e.outcome,
+                        reason=e.reason,
+                        workspace=e.workspace,
+                        instance=e.instance.lower() if e.instance else None,
+                        run_id=e.run_id,
+                    )
+                )
+
+    def for_instance(self, key: InstanceKey, limit: int = 10) -> list[AuditEvent]:
+        query = (
+            select(AuditRow)
+            .where(AuditRow.workspace == key.workspace, AuditRow.instance == key.name.lower())
+            .order_by(AuditRow.at.desc(), AuditRow.id.desc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [_event(r) for r in session.scalars(query)]
+
+    def since(self, start: datetime, *, run_id: str | None = None) -> list[AuditEvent]:
+        query = select(AuditRow).where(AuditRow.at >= start)
+        if run_id is not None:
+            query = query.where(AuditRow.run_id == run_id)
+        with self._sessions() as session:
+            return [_event(r) for r in session.scalars(query.order_by(AuditRow.at, AuditRow.id))]
+
+
+def _event(row: AuditRow) -> AuditEvent:
+    return AuditEvent(
+        row.at, row.actor, row.action, row.outcome, row.reason, row.workspace, row.instance, row.run_id
+    )
+
+
+class MorningStartRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def set(self, item: MorningStart, by: str, now: datetime) -> None:
+        at = item.at.strftime("%H:%M") if item.at else None
+        with self._sessions.begin() as session:
+            row = session.get(MorningStartRow, (item.workspace, item.instance.lower()))
+            if row is None:
+                session.add(
+                    MorningStartRow(
+                        workspace=item.workspace,
+                        instance=item.instance.lower(),
+                        enabled=item.enabled,
+                        at=at,
+                        set_by=by,
+                        updated_at=now,
+                    )
+                )
+            else:
+                row.enabled, row.at, row.set_by, row.updated_at = item.enabled, at, by, now
+
+    def all(self) -> list[MorningStart]:
+        with self._sessions() as session:
+            return [
+                MorningStart(r.workspace, r.instance, r.enabled, time.fromisoformat(r.at) if r.at else None)
+                for r in session.scalars(select(MorningStartRow))
+            ]
+
+
+class Store:
+    """Every repository over one engine, plus `call` to use them from async code."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        sessions = make_sessions(engine)
+        self.sessions = sessions
+        self.keep_ons = KeepOnRepository(sessions)
+        self.conversations = ConversationRepository(sessions)
+        self.audit = AuditLog(sessions)
+        self.runs = RunLedger(sessions)
+        self.requests = RequestRepository(sessions)
+        self.mornings = MorningStartRepository(sessions)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = make_engine(url)
+        if migrate:
+            upgrade(engine)
+        return cls(engine)
+
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self.engine.dispose()
