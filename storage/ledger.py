@@ -94,18 +94,19 @@ class RunLedger:
             ).one()
             if row.state != RunState.CLAIMED.value or row.heartbeat_at > now - lease:
                 return None
+            attempts, last_beat = row.attempts + 1, row.heartbeat_at
             result = session.execute(
                 update(ScheduledRunRow)
                 .where(
                     ScheduledRunRow.id == row.id,
                     ScheduledRunRow.state == RunState.CLAIMED.value,
-                    ScheduledRunRow.heartbeat_at == row.heartbeat_at,
+                    ScheduledRunRow.heartbeat_at == last_beat,
                 )
-                .values(claimed_by=owner, heartbeat_at=now, attempts=row.attempts + 1)
+                .values(claimed_by=owner, heartbeat_at=now, attempts=attempts)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            return Claim(row.id, schedule_id, scheduled_for, owner, row.attempts + 1, resumed=True)
+            return Claim(row.id, schedule_id, scheduled_for, owner, attempts, resumed=True)
 
     def heartbeat(self, claim: Claim, now: datetime) -> bool:
         """Keep the lease; False when the claim was lost (another process took the run over)."""

@@ -1,0 +1,82 @@
+"""The service and the command line on the simulated fleet, as a newcomer runs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from app import create_app
+from config.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/c.db"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args], env={**base, **(env or {})},
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+
+
+def test_fleet_lists_the_demo_instances(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "fleet")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["WORKSPACE", "NAME", "SIZE", "STATE", "OWNER", "KEEP-ON"]
+    rows = {line.split()[1]: line.split() for line in lines[1:] if line.startswith("demo ")}
+    assert set(rows) == {"gpu-ci", "cpu-ci", "train-ci", "old-ci", "alex-gpu"}
+    assert rows["old-ci"][3] == "Stopped"
+    assert rows["gpu-ci"][4] == "00000000-0000-0000-0000-000000000020"
+    assert "simulated demo fleet" in result.stdout
+
+
+def test_db_upgrade_is_repeatable(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = run_cli(tmp_path, "db", "upgrade")
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "c.db").exists()
+
+
+async def test_healthz(tmp_path: Path) -> None:
+    settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "CURFEW_CONFIG": _empty(tmp_path)})
+    async with TestClient(TestServer(create_app(settings, scheduler=False))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 200
+        assert (await response.json())["status"] == "ok"
+
+
+def test_python_app_py_serves_healthz(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"PATH": os.environ["PATH"], "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:  # noqa: S310
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "the service did not answer /healthz within 60 s"
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _empty(tmp_path: Path) -> str:
+    path = tmp_path / "empty.yaml"
+    path.write_text("timezone: Europe/Berlin\n")
+    return str(path)

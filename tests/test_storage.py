@@ -1,0 +1,139 @@
+"""Repository tests, run on SQLite and on PostgreSQL alike (the `store` fixture is parametrized)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import inspect
+
+from domain.model import InstanceKey, KeepOnState, MorningStart
+from storage.db import upgrade
+from storage.ledger import RunState
+from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store
+
+NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+KEY = InstanceKey("team-a", "GPU-ci")
+
+
+def keep(state: KeepOnState = KeepOnState.ACTIVE, hours: int = 5, name: str = "gpu-ci") -> NewKeepOn:
+    return NewKeepOn("team-a", name, "owner-1", NOW, NOW + timedelta(hours=hours), "training", "owner-1",
+                     "Dana", state, in_force_until=NOW + timedelta(hours=1))
+
+
+def test_migrations_are_idempotent_and_create_every_table(store: Store) -> None:
+    upgrade(store.engine)
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"keep_on", "conversation_ref", "audit_event", "compute_request", "scheduled_run",
+            "morning_start", "sim_instance", "sim_job", "alembic_version"} <= tables
+
+
+def test_keep_on_round_trip_keeps_aware_instants(store: Store) -> None:
+    berlin = NOW.astimezone(ZoneInfo("Europe/Berlin"))
+    added = store.keep_ons.add(
+        NewKeepOn("team-a", "GPU-ci", "o", berlin, berlin + timedelta(days=1), "r", "o", None, KeepOnState.ACTIVE), NOW
+    )
+    got = store.keep_ons.get(added.id)
+    assert got is not None
+    assert got.starts_at == NOW and got.starts_at.tzinfo is not None
+    assert got.instance == "gpu-ci"  # names match case-insensitively
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive"):
+        store.keep_ons.add(
+            NewKeepOn("w", "i", None, datetime(2026, 1, 1), datetime(2026, 1, 2), "", "x", None, KeepOnState.ACTIVE),
+            NOW,
+        )
+
+
+def test_in_force_release_and_expire(store: Store) -> None:
+    a = store.keep_ons.add(keep(), NOW)
+    store.keep_ons.add(keep(hours=1, name="other-ci"), NOW)
+    assert [k.id for k in store.keep_ons.in_force(NOW, [KEY])] == [a.id]
+    assert store.keep_ons.in_force(NOW, []) == []
+    assert len(store.keep_ons.in_force(NOW)) == 2
+    assert store.keep_ons.expire(NOW + timedelta(hours=2)) == 1  # other-ci ended
+    assert store.keep_ons.release(KEY, "owner-1", NOW + timedelta(hours=2)) == 1
+    assert store.keep_ons.in_force(NOW + timedelta(hours=2)) == []
+    released = store.keep_ons.get(a.id)
+    assert released is not None and released.state is KeepOnState.RELEASED
+
+
+def test_a_pending_exception_is_decided_once(store: Store) -> None:
+    pending = store.keep_ons.add(keep(KeepOnState.PENDING_APPROVAL, hours=100), NOW)
+    approved = store.keep_ons.decide(pending.id, KeepOnState.ACTIVE, "approver", NOW)
+    assert approved is not None and approved.state is KeepOnState.ACTIVE
+    assert store.keep_ons.decide(pending.id, KeepOnState.REJECTED, "approver-2", NOW) is None
+
+
+def test_conversation_references_are_idempotent(store: Store) -> None:
+    ref = ConversationRef("aad-1", "tenant-1", "Dana", {"conversation": {"id": "c1"}}, "Europe/Berlin", NOW)
+    assert store.conversations.upsert(ref) is True
+    assert store.conversations.upsert(ref) is False
+    newer = ConversationRef("aad-1", "tenant-1", None, {"conversation": {"id": "c2"}}, None, NOW + timedelta(1))
+    store.conversations.upsert(newer)
+    got = store.conversations.get("aad-1", "tenant-1")
+    assert got is not None
+    assert got.reference == {"conversation": {"id": "c2"}}
+    assert (got.user_name, got.local_timezone) == ("Dana", "Europe/Berlin")  # not erased by a sparse event
+    assert store.conversations.get("aad-2") is None
+
+
+def test_audit_trail_is_append_only_and_newest_first(store: Store) -> None:
+    for minute in range(12):
+        store.audit.record(AuditEvent(NOW + timedelta(minutes=minute), "curfew", "stop", "stopped",
+                                      f"n{minute}", "team-a", "GPU-CI"))
+    latest = store.audit.for_instance(KEY)
+    assert len(latest) == 10
+    assert [e.reason for e in latest[:2]] == ["n11", "n10"]
+    assert len(store.audit.since(NOW + timedelta(minutes=10))) == 2
+    assert not hasattr(store.audit, "delete") and not hasattr(store.audit, "update")
+
+
+def test_the_run_ledger_claims_exactly_once(store: Store) -> None:
+    slot = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    first = store.runs.claim("curfew:team-a", slot, "replica-1", NOW)
+    assert first is not None and not first.resumed
+    assert store.runs.claim("curfew:team-a", slot, "replica-2", NOW) is None
+    assert store.runs.claim("curfew:team-b", slot, "replica-2", NOW) is not None
+    store.runs.finish(first, RunState.DONE, "3 stopped", NOW)
+    assert store.runs.claim("curfew:team-a", slot, "replica-3", NOW + timedelta(hours=1)) is None
+    record = store.runs.get("curfew:team-a", slot)
+    assert record is not None and record.state is RunState.DONE and record.summary == "3 stopped"
+
+
+def test_a_run_abandoned_half_way_is_taken_over_after_the_lease(store: Store) -> None:
+    slot = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    dead = store.runs.claim("curfew:team-a", slot, "crashed", NOW)
+    assert dead is not None
+    lease = timedelta(minutes=3)
+    assert store.runs.claim("curfew:team-a", slot, "restarted", NOW + timedelta(minutes=1), lease) is None
+    assert [r.claimed_by for r in store.runs.unfinished(NOW + timedelta(minutes=4), lease)] == ["crashed"]
+    taken = store.runs.claim("curfew:team-a", slot, "restarted", NOW + timedelta(minutes=4), lease)
+    assert taken is not None and taken.resumed and taken.attempts == 2
+    assert store.runs.claim("curfew:team-a", slot, "third", NOW + timedelta(minutes=4), lease) is None
+    assert store.runs.heartbeat(dead, NOW + timedelta(minutes=5)) is False  # the old owner lost it
+    assert store.runs.heartbeat(taken, NOW + timedelta(minutes=5)) is True
+
+
+def test_compute_requests_transition_first_decision_wins(store: Store) -> None:
+    req = store.requests.add(
+        requester_object_id="u1", requester_tenant_id="t", requester_name="Dana", workspace="team-a",
+        name="new-ci", size="Standard_NC6s_v3", purpose="training", morning_start=False, state="pending",
+        created_at=NOW, updated_at=NOW, cards=[],
+    )
+    assert store.requests.count("u1", ["pending"]) == 1
+    won = store.requests.transition(req.id, ["pending"], "approved", NOW, decided_by="a1")
+    assert won is not None and won.decided_by == "a1"
+    assert store.requests.transition(req.id, ["pending"], "rejected", NOW, decided_by="a2") is None
+    assert [r.state for r in store.requests.for_requester("u1")] == ["approved"]
+
+
+def test_morning_start_preferences(store: Store) -> None:
+    from datetime import time
+
+    store.mornings.set(MorningStart("team-a", "GPU-ci", True, time(7, 30)), "u1", NOW)
+    store.mornings.set(MorningStart("team-a", "gpu-ci", False, None), "u1", NOW)
+    assert store.mornings.all() == [MorningStart("team-a", "gpu-ci", False, None)]
