@@ -18,6 +18,7 @@ from aiohttp import web
 from compute.factory import build_fleet
 from compute.port import Fleet
 from config.settings import Settings
+from domain.model import WorkspacePolicy
 from storage.repositories import Store
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     extras: dict[str, Any] = field(default_factory=dict)
     """Parts added by later layers (bot adapter, notifier, scheduler) keyed by name."""
+
+    def policies(self) -> dict[str, WorkspacePolicy]:
+        return {w.alias: self.settings.policy(w.alias) for w in self.fleet.workspaces}
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Protocol
 
+from cli.runs import Sweep, Warn
 from cli.tables import render_table
 from config.settings import Settings
 from runtime import open_runtime
@@ -82,4 +83,10 @@ class Db:
         return 0
 
 
-COMMANDS: dict[str, Command] = {"serve": Serve(), "fleet": FleetTable(), "db": Db()}
+COMMANDS: dict[str, Command] = {
+    "serve": Serve(),
+    "fleet": FleetTable(),
+    "db": Db(),
+    "sweep": Sweep(),
+    "warn": Warn(),
+}

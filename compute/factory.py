@@ -20,15 +20,16 @@ def configured_workspaces(settings: Settings) -> list[Workspace]:
 def build_fleet(settings: Settings, store: Store) -> Fleet:
     """The simulated fleet when no workspace is configured, else Azure ML (imported only then)."""
     if settings.simulated:
-        fleet = SimulatedFleet(store, demo_workspace(settings.timezone))
-        fleet.seed_demo()
-        return fleet
+        simulated = SimulatedFleet(store, demo_workspace(settings.timezone))
+        simulated.seed_demo()
+        return simulated
     from compute.azureml import AzureMLFleet  # azure.ai.ml costs seconds to import: only when used
 
-    return AzureMLFleet(
+    fleet: Fleet = AzureMLFleet(
         configured_workspaces(settings),
         resource_manager_url=settings.azure.resource_manager_url,
         max_concurrency=settings.azure.max_concurrency,
         writes_per_second=settings.azure.writes_per_second,
         write_burst=settings.azure.write_burst,
     )
+    return fleet

@@ -87,6 +87,8 @@ class CurfewSettings(_Section):
     skip_dates: list[date] = []
     catch_up_minutes: int = Field(120, ge=0, le=24 * 60)
     stop_unwarned: bool = True
+    verify_seconds: float = Field(300, ge=0, le=3600)
+    verify_interval_seconds: float = Field(15, gt=0, le=600)
 
 
 class MorningStartSettings(_Section):
@@ -163,6 +165,7 @@ class Settings(_Section):
     requests: RequestSettings = RequestSettings()
     workspaces: list[WorkspaceSettings] = []
     demo_admins: list[Guid] = []
+    demo_approvers: list[Guid] = ["00000000-0000-0000-0000-000000000021"]
     bot: BotSettings = Field(default_factory=lambda: BotSettings())
 
     @model_validator(mode="after")
@@ -184,6 +187,19 @@ class Settings(_Section):
             if ws.alias == alias:
                 return ws.timezone or self.timezone
         return self.timezone
+
+    def admins_of(self, alias: str) -> list[str]:
+        """Admins of a workspace; in demo mode, `demo_admins`."""
+        for ws in self.workspaces:
+            if ws.alias == alias:
+                return list(ws.admins)
+        return list(self.demo_admins) if self.simulated else []
+
+    def approvers_of(self, alias: str) -> list[str]:
+        for ws in self.workspaces:
+            if ws.alias == alias:
+                return list(ws.approvers)
+        return list(self.demo_approvers) if self.simulated else []
 
     def policy(self, alias: str) -> WorkspacePolicy:
         c, m = self.curfew, self.morning_start

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.model import InstanceKey, KeepOn, KeepOnState, MorningStart
 from storage.db import make_engine, make_sessions, upgrade
+from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
 from storage.models import AuditRow, ConversationRefRow, KeepOnRow, MorningStartRow
 from storage.requests_repo import RequestRepository
@@ -57,11 +58,14 @@ def _keep_on(row: KeepOnRow) -> KeepOn:
 
 
 class KeepOnRepository:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], guard: InstanceGuard) -> None:
         self._sessions = sessions
+        self._guard = guard
 
     def add(self, new: NewKeepOn, now: datetime) -> KeepOn:
-        with self._sessions.begin() as session:
+        """Record an exception, under the instance's guard (see storage/guard.py)."""
+        key = InstanceKey(new.workspace, new.instance)
+        with self._sessions.begin() as session, self._guard.within(session, key):
             row = KeepOnRow(
                 workspace=new.workspace,
                 instance=new.instance.lower(),
@@ -286,7 +290,8 @@ class Store:
         self.engine = engine
         sessions = make_sessions(engine)
         self.sessions = sessions
-        self.keep_ons = KeepOnRepository(sessions)
+        self.guard = InstanceGuard(engine)
+        self.keep_ons = KeepOnRepository(sessions, self.guard)
         self.conversations = ConversationRepository(sessions)
         self.audit = AuditLog(sessions)
         self.runs = RunLedger(sessions)

@@ -1,0 +1,170 @@
+"""The sweep: load the fleet, decide, apply each decision, verify, and record every outcome.
+
+The shell around `domain.decide.decide`. One failing instance never stops the rest: each action runs
+on its own and returns an `Outcome`. Stops are issued concurrently within the fleet's write budget;
+right before each stop call the instance's keep-ons are read again under the instance guard, so a
+keep-on committed before the call always wins (storage/guard.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime
+
+from compute.port import ActionResult, FleetError
+from domain.decide import Action, Decision, RunKind, decide
+from domain.model import Instance, InstanceKey, KeepOn
+from runtime import Runtime
+from scheduler.outcomes import Outcome, OutcomeKind, RunReport
+from scheduler.snapshot import read_fleet
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, ctx: Runtime) -> None:
+        self._ctx = ctx
+        self._slots = asyncio.Semaphore(ctx.settings.azure.max_concurrency)
+
+    async def curfew(
+        self,
+        *,
+        now: datetime | None = None,
+        forced: bool = False,
+        dry_run: bool = False,
+        workspaces: Collection[str] | None = None,
+        run_id: str | None = None,
+        actor: str = "curfew",
+    ) -> RunReport:
+        now = now or self._ctx.clock()
+        report = RunReport(RunKind.CURFEW, run_id or f"curfew@{now.isoformat()}", now, dry_run=dry_run)
+        snap = await read_fleet(self._ctx, workspaces, now)
+        decisions = decide(
+            RunKind.CURFEW, now, snap.instances, snap.keep_ons, snap.jobs, self._ctx.policies(), forced=forced
+        )
+        report.outcomes.extend(snap.failures)
+        actions = [self._stop(d, now, dry_run) if d.action is Action.STOP else _left(d) for d in decisions]
+        report.outcomes.extend(await asyncio.gather(*actions))
+        if not dry_run:
+            await self._verify(report, lambda i: i.state.is_stopped, "Stopped")
+        return await self._finish(report, actor)
+
+    async def morning(
+        self,
+        *,
+        now: datetime | None = None,
+        forced: bool = False,
+        dry_run: bool = False,
+        workspaces: Collection[str] | None = None,
+        run_id: str | None = None,
+        actor: str = "curfew",
+    ) -> RunReport:
+        now = now or self._ctx.clock()
+        report = RunReport(RunKind.MORNING, run_id or f"morning@{now.isoformat()}", now, dry_run=dry_run)
+        snap = await read_fleet(self._ctx, workspaces, now, jobs=False)
+        mornings = await self._ctx.store.call(self._ctx.store.mornings.all)
+        decisions = decide(
+            RunKind.MORNING,
+            now,
+            snap.instances,
+            snap.keep_ons,
+            snap.jobs,
+            self._ctx.policies(),
+            mornings,
+            forced=forced,
+        )
+        report.outcomes.extend(snap.failures)
+        actions = [self._start(d, dry_run) if d.action is Action.START else _left(d) for d in decisions]
+        report.outcomes.extend(await asyncio.gather(*actions))
+        return await self._finish(report, actor)
+
+    async def _stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
+        key, instant = d.instance.key, d.instant or now
+        async with self._slots, self._ctx.store.guard.hold(key):
+            late = await self._late_keep_on(key, now, instant)
+            if late is not None:
+                return Outcome(
+                    d, OutcomeKind.LEFT, f"kept just before the stop: {late.reason or 'no reason'}"
+                )
+            if dry_run:
+                return Outcome(d, OutcomeKind.WOULD_STOP)
+            return await _act(d, self._ctx.fleet.stop, OutcomeKind.STOPPED, OutcomeKind.ALREADY_STOPPED)
+
+    async def _late_keep_on(self, key: InstanceKey, now: datetime, instant: datetime) -> KeepOn | None:
+        keeps = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, [key])
+        return next((k for k in keeps if k.covers(instant)), None)
+
+    async def _start(self, d: Decision, dry_run: bool) -> Outcome:
+        if dry_run:
+            return Outcome(d, OutcomeKind.WOULD_START)
+        async with self._slots:
+            return await _act(d, self._ctx.fleet.start, OutcomeKind.STARTED, OutcomeKind.ALREADY_RUNNING)
+
+    async def _verify(self, report: RunReport, done: Callable[[Instance], bool], wanted: str) -> None:
+        """Re-list each touched workspace until the acted-on instances reached `wanted` (bounded).
+
+        Waits 2 s, then doubles the wait up to `curfew.verify_interval_seconds`; gives up after
+        `curfew.verify_seconds`, leaving the instances still in transition marked as such.
+        """
+        pending = {o.decision.instance.key: o for o in report.outcomes if o.kind is OutcomeKind.STOPPED}
+        settings = self._ctx.settings.curfew
+        deadline = time.monotonic() + settings.verify_seconds
+        delay = min(2.0, settings.verify_interval_seconds)
+        while pending and time.monotonic() + delay <= deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.verify_interval_seconds)
+            for alias in sorted({k.workspace for k in pending}):
+                await self._check(alias, pending, report, done, wanted)
+        for outcome in pending.values():
+            outcome.detail = "Azure accepted the stop; still stopping when last checked"
+
+    async def _check(
+        self,
+        alias: str,
+        pending: dict[InstanceKey, Outcome],
+        report: RunReport,
+        done: Callable[[Instance], bool],
+        wanted: str,
+    ) -> None:
+        try:
+            listed = {i.key: i for i in await self._ctx.fleet.list_instances(alias)}
+        except FleetError as error:
+            log.warning("could not verify %s: %s", alias, error)
+            return
+        for key in [k for k in pending if k.workspace == alias]:
+            instance = listed.get(key)
+            if instance is None or done(instance):
+                pending.pop(key).detail = f"confirmed {wanted}" if instance else "deleted meanwhile"
+            elif instance.state.is_running:
+                failed = pending.pop(key).failed(
+                    f"Azure accepted the stop, but {key.name} is {instance.state.value} again"
+                )
+                report.replace(failed)
+
+    async def _finish(self, report: RunReport, actor: str) -> RunReport:
+        report.finished_at = self._ctx.clock()
+        await self._ctx.store.call(self._ctx.store.audit.record, *report.audit_events(actor))
+        log.info(report.summary())
+        return report
+
+
+async def _act(
+    d: Decision, call: Callable[[str, str], Awaitable[ActionResult]], done: OutcomeKind, already: OutcomeKind
+) -> Outcome:
+    try:
+        result = await call(d.instance.workspace, d.instance.name)
+    except FleetError as error:
+        log.warning("%s %s failed: %s", d.action.value, d.instance.key, error)
+        return Outcome(d, OutcomeKind.FAILED, str(error))
+    return Outcome(d, done if result is ActionResult.ACCEPTED else already)
+
+
+async def _left(d: Decision) -> Outcome:
+    return Outcome(d, OutcomeKind.LEFT)
+
+
+def warn_targets(decisions: Sequence[Decision]) -> list[Decision]:
+    return [d for d in decisions if d.action is Action.WARN]

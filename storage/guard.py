@@ -1,0 +1,86 @@
+"""Per-instance guard: serializes "re-check keep-ons, then stop" against "commit a keep-on".
+
+The sweep holds an instance's guard from its last keep-on re-check until Azure has accepted the stop
+call; writing a keep-on takes the same guard inside its transaction. So a keep-on committed before the
+stop call is always seen by the re-check, and one that comes later waits and then learns the instance
+is stopping.
+
+On PostgreSQL the guard is a transaction-level advisory lock, which holds across replicas. SQLite
+serves one process (see README), so there an in-process lock per instance is enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
+
+from domain.model import InstanceKey
+
+_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def lock_id(key: InstanceKey) -> int:
+    """A stable signed 64-bit number for the instance (PostgreSQL advisory locks take a bigint)."""
+    digest = hashlib.blake2b(f"curfew:{key.workspace}:{key.name.lower()}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _process_lock(engine: Engine, key: InstanceKey) -> threading.Lock:
+    ident = (str(engine.url), key.workspace, key.name.lower())
+    with _locks_guard:
+        return _locks.setdefault(ident, threading.Lock())
+
+
+def _is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+class InstanceGuard:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def hold(self, key: InstanceKey) -> AsyncIterator[None]:
+        """Hold the instance's guard across awaits (the sweep's re-check and stop call)."""
+        if _is_postgres(self._engine):
+            conn = await asyncio.to_thread(self._lock_connection, key)
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(_release, conn)
+        else:
+            lock = _process_lock(self._engine, key)
+            await asyncio.to_thread(lock.acquire)
+            try:
+                yield
+            finally:
+                lock.release()
+
+    def _lock_connection(self, key: InstanceKey) -> Connection:
+        conn = self._engine.connect()
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id(key)})
+        return conn
+
+    @contextmanager
+    def within(self, session: Session, key: InstanceKey) -> Iterator[None]:
+        """Take the guard inside a session's transaction (released when it ends; PostgreSQL)."""
+        if _is_postgres(self._engine):
+            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id(key)})
+            yield
+        else:
+            with _process_lock(self._engine, key):
+                yield
+
+
+def _release(conn: Connection) -> None:
+    try:
+        conn.rollback()
+    finally:
+        conn.close()
