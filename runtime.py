@@ -19,6 +19,7 @@ from compute.factory import build_fleet
 from compute.port import Fleet
 from config.settings import Settings
 from domain.model import WorkspacePolicy
+from scheduler.notify import LoggingNotifier
 from storage.repositories import Store
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,19 @@ async def open_runtime(
     mode = (
         "simulated demo fleet" if settings.simulated else f"{len(settings.workspaces)} Azure ML workspace(s)"
     )
+    rt.extras.setdefault("notifier", LoggingNotifier())
+    curfews = None
+    if scheduler:
+        from scheduler.service import CurfewScheduler
+
+        curfews = CurfewScheduler(rt, rt.extras["notifier"])
+        rt.extras["scheduler"] = curfews
+        curfews.start()
     log.info("Curfew ready on %s", mode)
     try:
         yield rt
     finally:
+        if curfews is not None:
+            await curfews.shutdown()
         await fleet.close()
         store.close()

@@ -89,6 +89,7 @@ class CurfewSettings(_Section):
     stop_unwarned: bool = True
     verify_seconds: float = Field(300, ge=0, le=3600)
     verify_interval_seconds: float = Field(15, gt=0, le=600)
+    run_lease_seconds: float = Field(180, ge=1, le=3600)
 
 
 class MorningStartSettings(_Section):

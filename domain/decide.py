@@ -182,7 +182,8 @@ def _morning(
 
     Not opted in (or disabled) -> LEAVE; no morning start within the catch-up window (the curfew's
     `catch_up_minutes`) -> LEAVE; running or starting -> LEAVE "already running"; any other state
-    but stopped -> LEAVE; else START.
+    but stopped -> LEAVE; started at or after this morning's instant and stopped again (the owner
+    stopped it; a later catch-up run must not start it twice) -> LEAVE; else START.
     """
     zone = policy.zone
     if morning is None or not morning.enabled:
@@ -195,6 +196,10 @@ def _morning(
         return _leave(instance, "already running", instant)
     if not state.is_stopped:
         return _leave(instance, f"is {state}; Curfew only starts stopped instances", instant)
+    started = instance.last_started_at
+    if not run.forced and started is not None and require_aware(started, "last_started_at") >= instant:
+        again = f"already started at {format_clock_zone(started, zone)} and stopped since"
+        return _leave(instance, f"{again}; started once a morning", instant)
     what = "manual morning start" if run.forced else "morning start"
     return Decision(instance, Action.START, f"{what} at {format_clock_zone(instant, zone)}", instant)
 
@@ -219,9 +224,10 @@ def _kept_or_busy(
     run: _Run, instance: Instance, instant: datetime, running: tuple[Job, ...], policy: WorkspacePolicy
 ) -> Decision | None:
     """LEAVE an instance kept on at `instant`, or busy with a job when the policy waits for jobs."""
-    kept = [k for k in run.keep_ons if _same(k.workspace, k.instance, instance) and k.covers(instant)]
+    mine = [k for k in run.keep_ons if _same(k.workspace, k.instance, instance)]
+    kept = [k for k in mine if k.covers(instant, run.now)]
     if kept:
-        keep_on = max(kept, key=_in_force_until)
+        keep_on = max(kept, key=lambda k: k.effective_until)
         return Decision(instance, Action.LEAVE, _kept_reason(keep_on, policy), instant, keep_on=keep_on)
     busy = running or instance.state is InstanceState.JOB_RUNNING
     if busy and policy.curfew.skip_when_job_running:
@@ -232,16 +238,9 @@ def _kept_or_busy(
 def _kept_reason(keep_on: KeepOn, policy: WorkspacePolicy) -> str:
     why = f": {keep_on.reason}" if keep_on.reason.strip() else ""
     if keep_on.state is KeepOnState.PENDING_APPROVAL:
-        end = format_local(_in_force_until(keep_on), policy.zone)
+        end = format_local(keep_on.effective_until, policy.zone)
         return f"kept by {keep_on.created_by}{why} (pending approval, in force until {end})"
     return f"kept until {format_local(keep_on.until, policy.zone)} by {keep_on.created_by}{why}"
-
-
-def _in_force_until(keep_on: KeepOn) -> datetime:
-    """Where `KeepOn.covers` ends: `until`, or for a pending exception its unapproved part."""
-    if keep_on.state is KeepOnState.PENDING_APPROVAL:
-        return min(keep_on.until, keep_on.in_force_until or keep_on.starts_at)
-    return keep_on.until
 
 
 def _same(workspace: str, name: str, instance: Instance) -> bool:

@@ -134,15 +134,23 @@ class KeepOn:
     def key(self) -> InstanceKey:
         return InstanceKey(self.workspace, self.instance)
 
-    def covers(self, instant: datetime) -> bool:
-        """True when this exception keeps the instance running at `instant`."""
-        if self.state is KeepOnState.ACTIVE:
-            end = self.until
-        elif self.state is KeepOnState.PENDING_APPROVAL:
-            end = min(self.until, self.in_force_until or self.starts_at)
-        else:
+    @property
+    def effective_until(self) -> datetime:
+        """Where the exception stops holding: `until`, or for a pending one its unapproved part."""
+        if self.state is KeepOnState.PENDING_APPROVAL:
+            return min(self.until, self.in_force_until or self.starts_at)
+        return self.until
+
+    def covers(self, instant: datetime, as_of: datetime | None = None) -> bool:
+        """True when this exception keeps the instance running at `instant`.
+
+        `as_of` is when the question is asked: an exception made after the curfew instant but before
+        the run reached the instance (a click at 00:00:03 during the 00:00 sweep) still covers it.
+        """
+        if self.state not in (KeepOnState.ACTIVE, KeepOnState.PENDING_APPROVAL):
             return False
-        return self.starts_at <= instant < end
+        asked = instant if as_of is None else max(instant, as_of)
+        return self.starts_at <= asked and instant < self.effective_until
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ class Sweeper:
 
     async def _late_keep_on(self, key: InstanceKey, now: datetime, instant: datetime) -> KeepOn | None:
         keeps = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, [key])
-        return next((k for k in keeps if k.covers(instant)), None)
+        return next((k for k in keeps if k.covers(instant, self._ctx.clock())), None)
 
     async def _start(self, d: Decision, dry_run: bool) -> Outcome:
         if dry_run:
@@ -146,7 +146,8 @@ class Sweeper:
 
     async def _finish(self, report: RunReport, actor: str) -> RunReport:
         report.finished_at = self._ctx.clock()
-        await self._ctx.store.call(self._ctx.store.audit.record, *report.audit_events(actor))
+        if not report.dry_run:  # a dry run changes nothing, the audit trail included
+            await self._ctx.store.call(self._ctx.store.audit.record, *report.audit_events(actor))
         log.info(report.summary())
         return report
 

@@ -1,0 +1,265 @@
+"""The in-process scheduler: warnings, the curfew and the morning start, per workspace time zone.
+
+APScheduler's AsyncIOScheduler fires the jobs; every run first claims (schedule id, instant) in the
+run ledger, so two replicas or a restarted process run each scheduled instant exactly once. A run
+that a dead process left half-way is taken over once its lease lapses (`recover`). Every job runs
+inside `_guarded`, which logs and audits an exception and never lets it reach the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from domain.model import WEEKDAYS
+from domain.schedule import last_curfew, last_morning, next_curfew
+from runtime import Runtime
+from scheduler.notify import Notifier
+from scheduler.sweep import Sweeper
+from scheduler.warnings import Warner
+from storage.ledger import Claim, RunState
+from storage.repositories import AuditEvent
+
+log = logging.getLogger(__name__)
+
+KINDS = ("warning", "curfew", "morning")
+
+
+def process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class CurfewScheduler:
+    def __init__(self, rt: Runtime, notifier: Notifier, *, owner: str | None = None) -> None:
+        self._rt = rt
+        self._sweeper = Sweeper(rt)
+        self._warner = Warner(rt, notifier)
+        self.owner = owner or process_name()
+        self._lease = timedelta(seconds=rt.settings.curfew.run_lease_seconds)
+        self._scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- the zones and their jobs ---------------------------------------------------------------
+
+    def zones(self) -> dict[str, list[str]]:
+        """Workspace aliases grouped by their time zone."""
+        by_zone: dict[str, list[str]] = defaultdict(list)
+        for ws in self._rt.fleet.workspaces:
+            by_zone[self._rt.settings.zone_name(ws.alias)].append(ws.alias)
+        return dict(by_zone)
+
+    def triggers(self) -> dict[str, CronTrigger | IntervalTrigger]:
+        """Job id -> trigger; stable ids, one set per zone (inspected by tests)."""
+        s = self._rt.settings
+        curfew_days = ",".join(s.curfew.days)
+        warn_at = datetime.combine(datetime(2000, 1, 3), s.curfew.stop_at) - timedelta(
+            minutes=s.curfew.warn_minutes
+        )
+        warn_days = (
+            curfew_days if warn_at.date() == datetime(2000, 1, 3).date() else _shift_days(s.curfew.days)
+        )
+        jobs: dict[str, CronTrigger | IntervalTrigger] = {}
+        for zone in self.zones():
+            jobs[f"warning:{zone}"] = CronTrigger(
+                day_of_week=warn_days, hour=warn_at.hour, minute=warn_at.minute, timezone=zone
+            )
+            jobs[f"curfew:{zone}"] = CronTrigger(
+                day_of_week=curfew_days,
+                hour=s.curfew.stop_at.hour,
+                minute=s.curfew.stop_at.minute,
+                timezone=zone,
+            )
+            jobs[f"morning:{zone}"] = CronTrigger(
+                day_of_week=",".join(s.morning_start.days),
+                hour=s.morning_start.at.hour,
+                minute=s.morning_start.at.minute,
+                timezone=zone,
+            )
+        jobs["recover"] = IntervalTrigger(seconds=max(5, self._lease.total_seconds() / 3))
+        return jobs
+
+    def start(self) -> None:
+        grace = int(self._rt.settings.curfew.catch_up_minutes * 60)
+        for job_id, trigger in self.triggers().items():
+            kind, _, zone = job_id.partition(":")
+            self._scheduler.add_job(
+                self._guarded,
+                trigger,
+                args=[job_id, kind, zone],
+                id=job_id,
+                replace_existing=True,
+                misfire_grace_time=grace,
+                coalesce=True,
+                max_instances=1,
+            )
+        self._scheduler.start()
+        self._spawn(self._guarded("catch-up", "catch-up", ""))
+        log.info("scheduler started for zones %s as %s", ", ".join(self.zones()) or "(none)", self.owner)
+
+    async def shutdown(self) -> None:
+        self._scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- running one job --------------------------------------------------------------------------
+
+    async def _guarded(self, job_id: str, kind: str, zone: str) -> None:
+        """Run one job; an exception is logged and audited, never raised into APScheduler."""
+        try:
+            if kind == "recover":
+                await self.recover()
+            elif kind == "catch-up":
+                await self.catch_up()
+            else:
+                await self.run(kind, zone)
+        except Exception as error:  # the scheduler must survive anything a job does
+            log.exception("scheduled job %s failed", job_id)
+            event = AuditEvent(
+                self._rt.clock(), "scheduler", job_id, "failed", f"{type(error).__name__}: {error}"
+            )
+            try:
+                await self._rt.store.call(self._rt.store.audit.record, event)
+            except Exception:
+                log.exception("could not audit the failure of %s", job_id)
+
+    def instant_for(self, kind: str, zone: str, now: datetime) -> datetime | None:
+        """The scheduled instant a run of `kind` at `now` belongs to (its ledger key)."""
+        aliases = self.zones().get(zone)
+        if not aliases:
+            return None
+        policy = self._rt.settings.policy(aliases[0])
+        if kind == "curfew":
+            return last_curfew(policy, now)
+        if kind == "warning":
+            return next_curfew(policy, now, inclusive=True)
+        return last_morning(policy, now)
+
+    async def run(self, kind: str, zone: str, now: datetime | None = None) -> Claim | None:
+        """Claim and perform the run of `kind` for `zone` that `now` belongs to; None if not ours."""
+        now = now or self._rt.clock()
+        instant = self.instant_for(kind, zone, now)
+        if instant is None or now - instant > timedelta(minutes=self._rt.settings.curfew.catch_up_minutes):
+            log.info("no %s due in %s at %s", kind, zone, now.isoformat())
+            return None
+        claim = await self._rt.store.call(
+            self._rt.store.runs.claim, f"{kind}:{zone}", instant, self.owner, now, self._lease
+        )
+        if claim is None:
+            log.info("%s:%s@%s is claimed by another process or done", kind, zone, instant.isoformat())
+            return None
+        await self._perform(claim, kind, zone, now)
+        return claim
+
+    async def _perform(self, claim: Claim, kind: str, zone: str, now: datetime) -> None:
+        beating = asyncio.ensure_future(self._heartbeat(claim))
+        state, summary = RunState.FAILED, "interrupted"
+        try:
+            summary = await self._body(kind)(claim, self.zones().get(zone, []), now)
+            state = RunState.DONE
+        except Exception as error:
+            summary = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            beating.cancel()
+            await self._rt.store.call(self._rt.store.runs.finish, claim, state, summary, self._rt.clock())
+
+    def _body(self, kind: str) -> Callable[[Claim, list[str], datetime], Awaitable[str]]:
+        return {"curfew": self._curfew, "warning": self._warning, "morning": self._morning}[kind]
+
+    async def _curfew(self, claim: Claim, aliases: list[str], now: datetime) -> str:
+        report = await self._sweeper.curfew(now=now, workspaces=aliases, run_id=claim.run_id)
+        return report.summary()
+
+    async def _morning(self, claim: Claim, aliases: list[str], now: datetime) -> str:
+        report = await self._sweeper.morning(now=now, workspaces=aliases, run_id=claim.run_id)
+        return report.summary()
+
+    async def _warning(self, claim: Claim, aliases: list[str], now: datetime) -> str:
+        report = await self._warner.warn(now=now, workspaces=aliases, run_id=claim.run_id)
+        return f"{len(report.warnings)} warning(s); {len(report.failures)} workspace(s) unreadable"
+
+    async def _heartbeat(self, claim: Claim) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, self._lease.total_seconds() / 3))
+            if not await self._rt.store.call(self._rt.store.runs.heartbeat, claim, self._rt.clock()):
+                log.warning("lost the claim on %s", claim.run_id)
+                return
+
+    # -- after downtime ---------------------------------------------------------------------------
+
+    async def catch_up(self, now: datetime | None = None) -> list[Claim]:
+        """At start: run what was missed (a curfew younger than catch_up_minutes, a due warning)."""
+        now = now or self._rt.clock()
+        done = []
+        for zone in self.zones():
+            for kind in KINDS:
+                if kind == "warning" and not self._warning_due(zone, now):
+                    continue
+                claim = await self.run(kind, zone, now)
+                if claim is not None:
+                    done.append(claim)
+        await self.recover(now)
+        return done
+
+    def _warning_due(self, zone: str, now: datetime) -> bool:
+        curfew_at = self.instant_for("warning", zone, now)
+        minutes = self._rt.settings.curfew.warn_minutes
+        return curfew_at is not None and curfew_at - timedelta(minutes=minutes) <= now < curfew_at
+
+    async def recover(self, now: datetime | None = None) -> list[Claim]:
+        """Finish runs that a dead process left claimed (their lease lapsed)."""
+        now = now or self._rt.clock()
+        finished = []
+        for record in await self._rt.store.call(self._rt.store.runs.unfinished, now, self._lease):
+            kind, _, zone = record.schedule_id.partition(":")
+            if kind not in KINDS:
+                continue
+            claim = await self._rt.store.call(
+                self._rt.store.runs.claim,
+                record.schedule_id,
+                record.scheduled_for,
+                self.owner,
+                now,
+                self._lease,
+            )
+            if claim is None:
+                continue
+            log.warning("taking over %s, left unfinished by %s", claim.run_id, record.claimed_by)
+            late = now - record.scheduled_for > timedelta(minutes=self._rt.settings.curfew.catch_up_minutes)
+            if late or (kind == "warning" and now >= record.scheduled_for):
+                await self._rt.store.call(
+                    self._rt.store.runs.finish,
+                    claim,
+                    RunState.FAILED,
+                    "abandoned by a dead process; too late to catch up",
+                    now,
+                )
+                continue
+            await self._perform(claim, kind, zone, now)
+            finished.append(claim)
+        return finished
+
+
+def _shift_days(days: list[str]) -> str:
+    """The warning falls on the day before when the curfew is shortly after midnight."""
+    return ",".join(WEEKDAYS[(WEEKDAYS.index(d) - 1) % 7] for d in days)
