@@ -97,8 +97,8 @@ CASES = [
         UntilDay(date(2026, 12, 1)),
         policy(),
         LA,
-        b("2026-12-02 00:00") + timedelta(days=1),
-        b("2026-12-03 00:00"),
+        b("2026-12-02 00:00"),  # noon in Los Angeles is 21:00 in Berlin
+        b("2026-12-02 00:00"),
         False,
     ),
 ]
