@@ -1,0 +1,111 @@
+"""Keep-on exceptions from chat: plan, record, confirm; and release."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot import cards
+from bot.turns import Reply
+from domain import grammar as g
+from domain.keep import KeepLimits, KeepPlan, KeepRefusal, describe_plan, plan_keep
+from domain.model import Instance, KeepOnState
+from domain.schedule import next_curfew
+from domain.timefmt import format_local
+from runtime import Runtime
+from storage.repositories import NewKeepOn
+
+if TYPE_CHECKING:
+    from bot.chat import CurfewChat, Turn
+
+
+class KeepFlow:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    @property
+    def limits(self) -> KeepLimits:
+        keep = self.rt.settings.keep
+        return KeepLimits(keep.max_days, keep.approval_over_days)
+
+    async def keep(
+        self, chat: CurfewChat, turn: Turn, instance: Instance, cmd: g.Keep | g.AmbiguousKeep
+    ) -> list[Reply]:
+        zone = chat.zone_for(turn, instance)
+        if turn.explicit_zone is False and zone.key != turn.zone.key:
+            reparsed = g.parse_command(turn.wording, turn.now, zone)  # read the dates in the instance's zone
+            if isinstance(reparsed, g.Keep | g.AmbiguousKeep):
+                cmd = reparsed
+        if isinstance(cmd, g.AmbiguousKeep):
+            return [Reply(card=self._choices(instance, cmd))]
+        policy = self.rt.settings.policy(instance.workspace)
+        plan = plan_keep(cmd.end, turn.now, policy, zone, self.limits)
+        if isinstance(plan, KeepRefusal):
+            await chat.audit(turn, instance, "keep", "refused", plan.message)
+            return [Reply(text=plan.message)]
+        return await self._record(chat, turn, instance, plan, cmd.reason or "", zone)
+
+    async def _record(
+        self, chat: CurfewChat, turn: Turn, instance: Instance, plan: KeepPlan, reason: str, zone: ZoneInfo
+    ) -> list[Reply]:
+        state = KeepOnState.PENDING_APPROVAL if plan.needs_approval else KeepOnState.ACTIVE
+        new = NewKeepOn(
+            instance.workspace,
+            instance.name,
+            instance.owner_object_id,
+            plan.starts_at,
+            plan.until,
+            reason,
+            turn.user,
+            turn.inbound.user_name,
+            state,
+            plan.in_force_until,
+        )
+        keep_on = await self.rt.store.call(self.rt.store.keep_ons.add, new, turn.now)
+        described = describe_plan(plan, zone)
+        await chat.audit(
+            turn, instance, "keep", state.value, f"#{keep_on.id} {described}: {reason}".rstrip(": ")
+        )
+        why = f" Reason: {reason}." if reason else ""
+        if plan.needs_approval:
+            assert plan.in_force_until is not None
+            end, _, after = described.partition("; ")
+            return [
+                Reply(
+                    text=(
+                        f"Keeping {instance.name} {end} needs an approver's yes, as it is over "
+                        f"{self.limits.approval_over_days} days ({after}). Until someone decides, it is kept "
+                        f"until {format_local(plan.in_force_until, zone)}.{why}"
+                    )
+                )
+            ]
+        stopped = "" if instance.state.is_running else f" ({instance.name} is {instance.state.value} now.)"
+        return [Reply(text=f"Kept {instance.name} {described}.{why}{stopped}")]
+
+    def _choices(self, instance: Instance, cmd: g.AmbiguousKeep) -> cards.Card:
+        options = []
+        for reading in cmd.readings:
+            wording = _as_command(instance, reading)
+            if wording:
+                label = wording.split(" until ", 1)[-1]
+                options.append((label, wording + (f" because {cmd.reason}" if cmd.reason else "")))
+        return cards.choice_card(f"Which date did you mean for {instance.name}?", options)
+
+    async def release(self, chat: CurfewChat, turn: Turn, instance: Instance) -> list[Reply]:
+        ended = await self.rt.store.call(self.rt.store.keep_ons.release, instance.key, turn.user, turn.now)
+        await chat.audit(turn, instance, "release", "released" if ended else "nothing to release")
+        if not ended:
+            return [Reply(text=f"{instance.name} had no keep-on; the curfew applies to it as usual.")]
+        policy = self.rt.settings.policy(instance.workspace)
+        coming = next_curfew(policy, turn.now, inclusive=True)
+        when = f" It stops at {format_local(coming, chat.zone_for(turn, instance))}." if coming else ""
+        return [Reply(text=f"Released {instance.name}: the curfew applies again.{when}")]
+
+
+def _as_command(instance: Instance, reading: g.KeepEnd) -> str | None:
+    target = f"{instance.name}@{instance.workspace}"
+    if isinstance(reading, g.UntilDay):
+        return f"keep {target} until {reading.day.isoformat()}"
+    if isinstance(reading, g.UntilInstant):
+        return f"keep {target} until {reading.at:%Y-%m-%d %H:%M}"
+    return None
