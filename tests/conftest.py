@@ -6,8 +6,8 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +16,9 @@ from sqlalchemy import create_engine, text
 from storage.db import normalize_url
 from storage.repositories import Store
 
-pytest_plugins = ["tests.fleet_harness", "tests.sweep_fixtures"] + (["tests.arm_fixtures"] if (Path(__file__).parent / "arm_fixtures.py").exists() else [])
+pytest_plugins = ["tests.fleet_harness", "tests.sweep_fixtures"] + (
+    ["tests.arm_fixtures"] if (Path(__file__).parent / "arm_fixtures.py").exists() else []
+)
 
 POSTGRES_ENV = "CURFEW_TEST_POSTGRES_URL"
 

@@ -34,7 +34,9 @@ class FleetHarness:
 
 
 @pytest.fixture(params=["simulated", "azureml"])
-async def harness(request: pytest.FixtureRequest, sqlite_store: Store, clock: object) -> AsyncIterator[FleetHarness]:
+async def harness(
+    request: pytest.FixtureRequest, sqlite_store: Store, clock: object
+) -> AsyncIterator[FleetHarness]:
     if request.param == "simulated":
         yield await _simulated(sqlite_store, clock)
     else:
@@ -51,9 +53,18 @@ async def _simulated(store: Store, clock: object) -> FleetHarness:
     fleet = SimulatedFleet(store, demo_workspace("Europe/Berlin"), clock=clock, timings=Timings(5, 6, 10))
     with store.sessions.begin() as session:
         for name, size, state, job in CONTRACT_FLEET:
-            session.add(SimInstanceRow(workspace="demo", name=name, size=size, state=state.value,
-                                       owner_object_id=OWNER, owner_tenant_id=TENANT, tags={},
-                                       last_started_at=clock.now - timedelta(hours=2)))
+            session.add(
+                SimInstanceRow(
+                    workspace="demo",
+                    name=name,
+                    size=size,
+                    state=state.value,
+                    owner_object_id=OWNER,
+                    owner_tenant_id=TENANT,
+                    tags={},
+                    last_started_at=clock.now - timedelta(hours=2),
+                )
+            )
             if job:
                 session.add(SimJobRow(workspace="demo", name=job, compute=name, status="Running"))
 

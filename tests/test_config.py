@@ -67,7 +67,12 @@ def test_environment_overrides(tmp_path: Path) -> None:
         "MicrosoftAppTenantId": "tenant",
     }
     s = load_settings(env=env)
-    assert (s.port, s.database_url, s.bot.app_id, s.bot.app_type) == (4001, env["DATABASE_URL"], "app", "SingleTenant")
+    assert (s.port, s.database_url, s.bot.app_id, s.bot.app_type) == (
+        4001,
+        env["DATABASE_URL"],
+        "app",
+        "SingleTenant",
+    )
     assert "s3cret" not in repr(s)
 
 
@@ -82,7 +87,10 @@ def test_environment_overrides(tmp_path: Path) -> None:
             "workspaces:\n  - {alias: team-a, subscription_id: aaaaaaaa-0000-0000-0000-000000000001, workspace: w}\n",
             ["workspaces[team-a].resource_group: required key is missing"],
         ),
-        ("azure: {resource_manager_url: 'http://x/'}\n", ["azure.resource_manager_url: expected an https:// URL"]),
+        (
+            "azure: {resource_manager_url: 'http://x/'}\n",
+            ["azure.resource_manager_url: expected an https:// URL"],
+        ),
         ("keep: {max_days: 0}\n", ["keep.max_days: Input should be greater than or equal to 1"]),
         ("- a list\n", ["must hold a mapping of keys"]),
         ("timezone: [unclosed\n", ["is not valid YAML"]),
@@ -115,7 +123,10 @@ def test_the_command_line_exits_2_with_one_line_per_problem(tmp_path: Path) -> N
     result = subprocess.run(
         [sys.executable, str(ROOT / "app.py"), "fleet"],
         env={"CURFEW_CONFIG": str(path), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 2
     problems = [line for line in result.stderr.splitlines() if line.startswith("config error:")]

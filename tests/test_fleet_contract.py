@@ -15,7 +15,10 @@ async def test_lists_seeded_instances_with_owner_and_state(harness: FleetHarness
     assert {"gpu-ci", "cpu-ci", "old-ci"} <= set(instances)
     gpu = instances["gpu-ci"]
     assert (gpu.workspace, gpu.size, gpu.state, gpu.owner_object_id) == (
-        harness.alias, "Standard_NC6s_v3", InstanceState.RUNNING, OWNER
+        harness.alias,
+        "Standard_NC6s_v3",
+        InstanceState.RUNNING,
+        OWNER,
     )
     assert instances["old-ci"].state is InstanceState.STOPPED
     assert {i.name for i in await harness.fleet.list_instances(harness.alias)} == set(instances)
@@ -27,7 +30,9 @@ async def test_get_and_unknown(harness: FleetHarness) -> None:
         await harness.fleet.get_instance(harness.alias, "nope-ci")
 
 
-async def test_stop_is_accepted_then_settles_and_stopping_again_is_not_an_error(harness: FleetHarness) -> None:
+async def test_stop_is_accepted_then_settles_and_stopping_again_is_not_an_error(
+    harness: FleetHarness,
+) -> None:
     assert await harness.fleet.stop(harness.alias, "gpu-ci") is ActionResult.ACCEPTED
     state = (await harness.fleet.get_instance(harness.alias, "gpu-ci")).state
     assert state in (InstanceState.STOPPING, InstanceState.STOPPED)
@@ -58,8 +63,14 @@ async def test_stop_unknown_is_not_found(harness: FleetHarness) -> None:
 
 
 async def test_create_on_behalf_then_delete(harness: FleetHarness) -> None:
-    spec = CreateSpec("new-ci", "Standard_DS3_v2", "00000000-0000-0000-0000-000000000099", TENANT, 60,
-                      {"curfew-request": "7"})
+    spec = CreateSpec(
+        "new-ci",
+        "Standard_DS3_v2",
+        "00000000-0000-0000-0000-000000000099",
+        TENANT,
+        60,
+        {"curfew-request": "7"},
+    )
     await harness.fleet.create(harness.alias, spec)
     await harness.settle()
     made = await harness.fleet.get_instance(harness.alias, "new-ci")

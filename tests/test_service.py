@@ -18,11 +18,17 @@ from config.settings import load_settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/c.db"}
     return subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), *args], env={**base, **(env or {})},
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        [sys.executable, str(ROOT / "app.py"), *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
 
 
@@ -46,7 +52,9 @@ def test_db_upgrade_is_repeatable(tmp_path: Path) -> None:
 
 
 async def test_healthz(tmp_path: Path) -> None:
-    settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "CURFEW_CONFIG": _empty(tmp_path)})
+    settings = load_settings(
+        env={"DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "CURFEW_CONFIG": _empty(tmp_path)}
+    )
     async with TestClient(TestServer(create_app(settings, scheduler=False))) as client:
         response = await client.get("/healthz")
         assert response.status == 200
@@ -58,13 +66,19 @@ def test_python_app_py_serves_healthz(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {"PATH": os.environ["PATH"], "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
                     assert r.status == 200
                     break
             except OSError:

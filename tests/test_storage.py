@@ -18,21 +18,43 @@ KEY = InstanceKey("team-a", "GPU-ci")
 
 
 def keep(state: KeepOnState = KeepOnState.ACTIVE, hours: int = 5, name: str = "gpu-ci") -> NewKeepOn:
-    return NewKeepOn("team-a", name, "owner-1", NOW, NOW + timedelta(hours=hours), "training", "owner-1",
-                     "Dana", state, in_force_until=NOW + timedelta(hours=1))
+    return NewKeepOn(
+        "team-a",
+        name,
+        "owner-1",
+        NOW,
+        NOW + timedelta(hours=hours),
+        "training",
+        "owner-1",
+        "Dana",
+        state,
+        in_force_until=NOW + timedelta(hours=1),
+    )
 
 
 def test_migrations_are_idempotent_and_create_every_table(store: Store) -> None:
     upgrade(store.engine)
     tables = set(inspect(store.engine).get_table_names())
-    assert {"keep_on", "conversation_ref", "audit_event", "compute_request", "scheduled_run",
-            "morning_start", "sim_instance", "sim_job", "alembic_version"} <= tables
+    assert {
+        "keep_on",
+        "conversation_ref",
+        "audit_event",
+        "compute_request",
+        "scheduled_run",
+        "morning_start",
+        "sim_instance",
+        "sim_job",
+        "alembic_version",
+    } <= tables
 
 
 def test_keep_on_round_trip_keeps_aware_instants(store: Store) -> None:
     berlin = NOW.astimezone(ZoneInfo("Europe/Berlin"))
     added = store.keep_ons.add(
-        NewKeepOn("team-a", "GPU-ci", "o", berlin, berlin + timedelta(days=1), "r", "o", None, KeepOnState.ACTIVE), NOW
+        NewKeepOn(
+            "team-a", "GPU-ci", "o", berlin, berlin + timedelta(days=1), "r", "o", None, KeepOnState.ACTIVE
+        ),
+        NOW,
     )
     got = store.keep_ons.get(added.id)
     assert got is not None
@@ -43,7 +65,9 @@ def test_keep_on_round_trip_keeps_aware_instants(store: Store) -> None:
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="naive"):
         store.keep_ons.add(
-            NewKeepOn("w", "i", None, datetime(2026, 1, 1), datetime(2026, 1, 2), "", "x", None, KeepOnState.ACTIVE),
+            NewKeepOn(
+                "w", "i", None, datetime(2026, 1, 1), datetime(2026, 1, 2), "", "x", None, KeepOnState.ACTIVE
+            ),
             NOW,
         )
 
@@ -72,7 +96,9 @@ def test_conversation_references_are_idempotent(store: Store) -> None:
     ref = ConversationRef("aad-1", "tenant-1", "Dana", {"conversation": {"id": "c1"}}, "Europe/Berlin", NOW)
     assert store.conversations.upsert(ref) is True
     assert store.conversations.upsert(ref) is False
-    newer = ConversationRef("aad-1", "tenant-1", None, {"conversation": {"id": "c2"}}, None, NOW + timedelta(1))
+    newer = ConversationRef(
+        "aad-1", "tenant-1", None, {"conversation": {"id": "c2"}}, None, NOW + timedelta(1)
+    )
     store.conversations.upsert(newer)
     got = store.conversations.get("aad-1", "tenant-1")
     assert got is not None
@@ -83,8 +109,11 @@ def test_conversation_references_are_idempotent(store: Store) -> None:
 
 def test_audit_trail_is_append_only_and_newest_first(store: Store) -> None:
     for minute in range(12):
-        store.audit.record(AuditEvent(NOW + timedelta(minutes=minute), "curfew", "stop", "stopped",
-                                      f"n{minute}", "team-a", "GPU-CI"))
+        store.audit.record(
+            AuditEvent(
+                NOW + timedelta(minutes=minute), "curfew", "stop", "stopped", f"n{minute}", "team-a", "GPU-CI"
+            )
+        )
     latest = store.audit.for_instance(KEY)
     assert len(latest) == 10
     assert [e.reason for e in latest[:2]] == ["n11", "n10"]
@@ -120,9 +149,18 @@ def test_a_run_abandoned_half_way_is_taken_over_after_the_lease(store: Store) ->
 
 def test_compute_requests_transition_first_decision_wins(store: Store) -> None:
     req = store.requests.add(
-        requester_object_id="u1", requester_tenant_id="t", requester_name="Dana", workspace="team-a",
-        name="new-ci", size="Standard_NC6s_v3", purpose="training", morning_start=False, state="pending",
-        created_at=NOW, updated_at=NOW, cards=[],
+        requester_object_id="u1",
+        requester_tenant_id="t",
+        requester_name="Dana",
+        workspace="team-a",
+        name="new-ci",
+        size="Standard_NC6s_v3",
+        purpose="training",
+        morning_start=False,
+        state="pending",
+        created_at=NOW,
+        updated_at=NOW,
+        cards=[],
     )
     assert store.requests.count("u1", ["pending"]) == 1
     won = store.requests.transition(req.id, ["pending"], "approved", NOW, decided_by="a1")
