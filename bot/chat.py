@@ -19,6 +19,8 @@ from bot.directory import Found, InSeveralWorkspaces, find, may_act, owned_by
 from bot.followup import FollowUps
 from bot.keeping import KeepFlow
 from bot.turns import ActionResult, Inbound, Reply
+from bot.warning_actions import handle_click
+from bot.warning_card import VERB as WARNING_VERB
 from domain import grammar as g
 from domain.decide import tonight
 from domain.model import Instance, InstanceKey
@@ -70,6 +72,8 @@ class CurfewChat:
         return [Reply(card=cards.welcome_card(inbound.user_name))] if first_time else []
 
     async def on_action(self, inbound: Inbound) -> ActionResult:
+        if inbound.user_aad_id and (inbound.verb == WARNING_VERB or _verb(inbound) == WARNING_VERB):
+            return ActionResult(await handle_click(self, self._turn(inbound, ""), inbound.value or {}))
         replies = await self.on_message(inbound)
         card = next((r.card for r in replies if r.card), None)
         message = "; ".join(r.text for r in replies if r.text) or "Done."
@@ -81,6 +85,9 @@ class CurfewChat:
                 "I can only act for a signed-in Teams user (no AAD object id came with this message)."
             )
         wording = inbound.text
+        if inbound.value is not None and _verb(inbound) == WARNING_VERB:
+            refreshed = await handle_click(self, self._turn(inbound, ""), inbound.value)
+            return [Reply(card=refreshed, update_activity_id=inbound.reply_to_id)]
         if inbound.value is not None:
             if inbound.value.get("verb") != "run" or not isinstance(inbound.value.get("command"), str):
                 return text(
@@ -147,6 +154,10 @@ class CurfewChat:
             turn.now, turn.user, f"chat {action}", outcome, reason, instance.workspace, instance.name
         )
         await self.rt.store.call(self.rt.store.audit.record, event)
+
+
+def _verb(inbound: Inbound) -> object:
+    return (inbound.value or {}).get("verb")
 
 
 def _pick_workspace(wording: str, name: str, workspace: str) -> str:

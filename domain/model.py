@@ -129,6 +129,8 @@ class KeepOn:
     state: KeepOnState
     in_force_until: datetime | None = None
     """For a pending exception: the part that holds without approval. None means `until`."""
+    stop_at_end: bool = False
+    """A delay of tonight's curfew (Keep 1 hour): the instance is stopped when it ends."""
 
     @property
     def key(self) -> InstanceKey:

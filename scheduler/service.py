@@ -21,10 +21,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from domain.model import WEEKDAYS
+from domain.model import WEEKDAYS, KeepOnState
 from domain.schedule import last_curfew, last_morning, next_curfew
 from runtime import Runtime
 from scheduler.notify import Notifier
+from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from storage.ledger import Claim, RunState
@@ -128,6 +129,7 @@ class CurfewScheduler:
         try:
             if kind == "recover":
                 await self.recover()
+                await self.end_delays()
             elif kind == "catch-up":
                 await self.catch_up()
             else:
@@ -225,6 +227,24 @@ class CurfewScheduler:
         curfew_at = self.instant_for("warning", zone, now)
         minutes = self._rt.settings.curfew.warn_minutes
         return curfew_at is not None and curfew_at - timedelta(minutes=minutes) <= now < curfew_at
+
+    async def end_delays(self, now: datetime | None = None) -> int:
+        """Stop the instances whose curfew delay (Keep 1 hour, Keep 2 hours) has ended; once each."""
+        now = now or self._rt.clock()
+        stopped = 0
+        for keep_on in await self._rt.store.call(self._rt.store.keep_ons.ended_delays, now):
+            claim = await self._rt.store.call(
+                self._rt.store.runs.claim, f"delay:{keep_on.id}", keep_on.until, self.owner, now, self._lease
+            )
+            if claim is None:
+                continue
+            outcome = await self._sweeper.delayed_stop(keep_on, run_id=claim.run_id)
+            await self._rt.store.call(self._rt.store.keep_ons.close, keep_on.id, KeepOnState.EXPIRED, now)
+            await self._rt.store.call(
+                self._rt.store.runs.finish, claim, RunState.DONE, outcome.kind.value, self._rt.clock()
+            )
+            stopped += outcome.kind is OutcomeKind.STOPPED
+        return stopped
 
     async def recover(self, now: datetime | None = None) -> list[Claim]:
         """Finish runs that a dead process left claimed (their lease lapsed)."""

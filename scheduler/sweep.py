@@ -12,11 +12,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from compute.port import ActionResult, FleetError
 from domain.decide import Action, Decision, RunKind, decide
-from domain.model import Instance, InstanceKey, KeepOn
+from domain.model import Instance, InstanceKey, InstanceState, KeepOn
+from domain.timefmt import format_local
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport
 from scheduler.snapshot import read_fleet
@@ -46,7 +47,18 @@ class Sweeper:
             RunKind.CURFEW, now, snap.instances, snap.keep_ons, snap.jobs, self._ctx.policies(), forced=forced
         )
         report.outcomes.extend(snap.failures)
-        actions = [self._stop(d, now, dry_run) if d.action is Action.STOP else _left(d) for d in decisions]
+        unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
+        actions = [
+            self._stop(d, now, dry_run)
+            if d.action is Action.STOP and d.instance.key not in unwarned
+            else _left(
+                d,
+                "its owner could not be warned (curfew.stop_unwarned is false)"
+                if d.action is Action.STOP
+                else "",
+            )
+            for d in decisions
+        ]
         report.outcomes.extend(await asyncio.gather(*actions))
         if not dry_run:
             await self._verify(report, lambda i: i.state.is_stopped, "Stopped")
@@ -92,6 +104,39 @@ class Sweeper:
             if dry_run:
                 return Outcome(d, OutcomeKind.WOULD_STOP)
             return await _act(d, self._ctx.fleet.stop, OutcomeKind.STOPPED, OutcomeKind.ALREADY_STOPPED)
+
+    async def delayed_stop(self, keep_on: KeepOn, *, run_id: str, actor: str = "curfew") -> Outcome:
+        """Stop an instance whose curfew delay (Keep 1 hour) has ended, unless another keep-on holds it."""
+        now = self._ctx.clock()
+        try:
+            instance = await self._ctx.fleet.get_instance(keep_on.workspace, keep_on.instance)
+        except FleetError as error:
+            ghost = Instance(keep_on.workspace, keep_on.instance, "", InstanceState.UNKNOWN)
+            outcome = Outcome(
+                Decision(ghost, Action.STOP, "curfew delay ended", now), OutcomeKind.FAILED, str(error)
+            )
+        else:
+            zone = self._ctx.settings.policy(instance.workspace).zone
+            reason = f"curfew delay ended at {format_local(keep_on.until, zone)}"
+            decision = Decision(
+                instance, Action.STOP if instance.state.is_running else Action.LEAVE, reason, now
+            )
+            if decision.action is Action.STOP:
+                outcome = await self._stop(decision, now, dry_run=False)
+            else:
+                outcome = Outcome(decision, OutcomeKind.LEFT, f"already {instance.state.value}")
+        report = RunReport(RunKind.CURFEW, run_id, now, [outcome])
+        await self._finish(report, actor)
+        return outcome
+
+    async def _unwarned(self, now: datetime) -> set[InstanceKey]:
+        """Instances whose owner the last warning could not reach (within the last day)."""
+        events = await self._ctx.store.call(self._ctx.store.audit.since, now - timedelta(hours=24))
+        latest: dict[InstanceKey, str] = {}
+        for e in events:
+            if e.action == "warning" and e.workspace and e.instance:
+                latest[InstanceKey(e.workspace, e.instance)] = e.outcome
+        return {key for key, outcome in latest.items() if outcome in ("unreachable", "failed")}
 
     async def _late_keep_on(self, key: InstanceKey, now: datetime, instant: datetime) -> KeepOn | None:
         keeps = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, [key])
@@ -163,8 +208,8 @@ async def _act(
     return Outcome(d, done if result is ActionResult.ACCEPTED else already)
 
 
-async def _left(d: Decision) -> Outcome:
-    return Outcome(d, OutcomeKind.LEFT)
+async def _left(d: Decision, detail: str = "") -> Outcome:
+    return Outcome(d, OutcomeKind.LEFT, detail)
 
 
 def warn_targets(decisions: Sequence[Decision]) -> list[Decision]:

@@ -79,6 +79,8 @@ class KeepOnRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    stop_at_end: Mapped[bool] = mapped_column(default=False)
+    """A delay of tonight's curfew (Keep 1 hour): Curfew stops the instance when it ends."""
 
     __table_args__ = (Index("ix_keep_on_instance_state", "workspace", "instance", "state"),)
 

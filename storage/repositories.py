@@ -40,6 +40,7 @@ class NewKeepOn:
     created_by_name: str | None
     state: KeepOnState
     in_force_until: datetime | None = None
+    stop_at_end: bool = False
 
 
 def _keep_on(row: KeepOnRow) -> KeepOn:
@@ -54,6 +55,7 @@ def _keep_on(row: KeepOnRow) -> KeepOn:
         created_by=row.created_by_name or row.created_by,
         state=KeepOnState(row.state),
         in_force_until=row.in_force_until,
+        stop_at_end=row.stop_at_end,
     )
 
 
@@ -78,6 +80,7 @@ class KeepOnRepository:
                 created_by_name=new.created_by_name,
                 created_at=now,
                 state=new.state.value,
+                stop_at_end=new.stop_at_end,
             )
             session.add(row)
             session.flush()
@@ -132,11 +135,29 @@ class KeepOnRepository:
             row = session.get(KeepOnRow, keep_on_id)
             return _keep_on(row) if row else None
 
+    def ended_delays(self, now: datetime) -> list[KeepOn]:
+        """Curfew delays (stop_at_end) that have ended and still wait for their stop."""
+        query = select(KeepOnRow).where(
+            KeepOnRow.stop_at_end.is_(True),
+            KeepOnRow.state == KeepOnState.ACTIVE.value,
+            KeepOnRow.until <= now,
+        )
+        with self._sessions() as session:
+            return [_keep_on(r) for r in session.scalars(query.order_by(KeepOnRow.until))]
+
+    def close(self, keep_on_id: int, state: KeepOnState, now: datetime) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(KeepOnRow).where(KeepOnRow.id == keep_on_id).values(state=state.value, ended_at=now)
+            )
+
     def expire(self, now: datetime) -> int:
         with self._sessions.begin() as session:
             result = session.execute(
                 update(KeepOnRow)
-                .where(KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until <= now)
+                .where(
+                    KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until <= now, KeepOnRow.stop_at_end.is_(False)
+                )
                 .values(state=KeepOnState.EXPIRED.value, ended_at=now)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]

@@ -83,6 +83,7 @@ def upgrade() -> None:
     sa.Column('decided_by', sa.String(length=64), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('stop_at_end', sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_keep_on'))
     )
     with op.batch_alter_table('keep_on', schema=None) as batch_op:

@@ -1,0 +1,88 @@
+"""The Teams notifier: warning cards to each owner, 1:1, and a summary of the unreachable to the admins.
+
+Delivery goes through the `Messenger` (stored conversation reference, else a new 1:1 conversation),
+which keeps to Teams' rate limits and retries what can be retried. An owner who cannot be reached is
+reported back (the Warner audits it); the admins of each affected workspace get one summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.cards import card, heading, paragraph
+from bot.turns import Messenger, Reply, SendOutcome, SendResult
+from bot.warning_card import WarningView, split_for_teams
+from config.settings import Settings
+from domain.timefmt import format_local
+from scheduler.notify import Delivery, DeliveryResult, OwnerWarning
+
+log = logging.getLogger(__name__)
+
+_DELIVERY = {
+    SendOutcome.SENT: Delivery.SENT,
+    SendOutcome.UNREACHABLE: Delivery.UNREACHABLE,
+    SendOutcome.FAILED: Delivery.FAILED,
+}
+
+
+class TeamsNotifier:
+    def __init__(self, settings: Settings, messenger: Messenger, clock: Callable[[], datetime]) -> None:
+        self._settings = settings
+        self._messenger = messenger
+        self._clock = clock
+
+    async def warn(self, warnings: Sequence[OwnerWarning]) -> list[DeliveryResult]:
+        results = list(await asyncio.gather(*(self._warn_one(w) for w in warnings)))
+        unreachable = [
+            (w, r) for w, r in zip(warnings, results, strict=True) if r.delivery is not Delivery.SENT
+        ]
+        if unreachable:
+            await self._tell_admins(unreachable)
+        return results
+
+    async def tell(self, aad_object_id: str, tenant_id: str | None, text: str) -> DeliveryResult:
+        result = await self._messenger.send(aad_object_id, tenant_id, Reply(text=text))
+        return DeliveryResult(aad_object_id, _DELIVERY[result.outcome], result.detail)
+
+    async def _warn_one(self, warning: OwnerWarning) -> DeliveryResult:
+        if warning.owner_object_id is None:
+            return DeliveryResult(None, Delivery.UNREACHABLE, "no owner and no workspace admin to warn")
+        zone = self._zone(warning)
+        view = WarningView(warning.curfew_at, zone, warning.decisions, self._clock())
+        last = SendResult(SendOutcome.SENT)
+        for part in split_for_teams(view):
+            last = await self._messenger.send(warning.owner_object_id, warning.tenant_id, Reply(card=part))
+            if last.outcome is not SendOutcome.SENT:
+                break
+        return DeliveryResult(warning.owner_object_id, _DELIVERY[last.outcome], last.detail)
+
+    def _zone(self, warning: OwnerWarning) -> ZoneInfo:
+        first = warning.decisions[0].instance.workspace if warning.decisions else None
+        return self._settings.policy(first).zone if first else ZoneInfo(self._settings.timezone)
+
+    async def _tell_admins(self, unreachable: list[tuple[OwnerWarning, DeliveryResult]]) -> None:
+        """One summary per admin: the owners Curfew could not warn, with their instances."""
+        lines_for: dict[str, list[str]] = defaultdict(list)
+        for warning, result in unreachable:
+            for d in warning.to_stop:
+                line = (
+                    f"**{d.instance.name}** ({d.instance.workspace}): owner "
+                    f"{warning.owner_object_id or 'none'}, {result.detail or result.delivery.value}"
+                )
+                for admin in self._settings.admins_of(d.instance.workspace):
+                    lines_for[admin].append(line)
+        when = format_local(unreachable[0][0].curfew_at, self._zone(unreachable[0][0]))
+        policy = "still stops them" if self._settings.curfew.stop_unwarned else "leaves them running"
+        for admin, lines in lines_for.items():
+            summary = card(
+                heading(f"{len(lines)} instance(s) whose owner I could not warn"),
+                paragraph(f"The curfew at {when} {policy}."),
+                *(paragraph(f"- {line}") for line in lines),
+            )
+            sent = await self._messenger.send(admin, self._settings.teams.tenant_id, Reply(card=summary))
+            log.info("unreachable-owner summary to admin %s: %s", admin, sent.outcome.value)
