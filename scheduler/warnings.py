@@ -56,7 +56,7 @@ class Warner:
         report.warnings = self.address(decisions)
         if not dry_run and report.warnings:
             report.deliveries = await self._notifier.warn(report.warnings)
-            await self._rt.store.call(self._rt.store.audit.record, *self._audit(report, actor))
+            await self._rt.store.call(self._rt.store.audit.record, *self._audit(report, actor, now))
         log.info(
             "warning run %s%s: %d owner(s), %d instance(s) to stop",
             report.run_id,
@@ -85,13 +85,13 @@ class Warner:
         return [(admin, default_tenant) for admin in admins] or [(None, default_tenant)]
 
     @staticmethod
-    def _audit(report: WarnReport, actor: str) -> list[AuditEvent]:
+    def _audit(report: WarnReport, actor: str, now: datetime) -> list[AuditEvent]:
         events = []
         for warning, delivery in zip(report.warnings, report.deliveries, strict=True):
             for d in warning.to_stop:
                 events.append(
                     AuditEvent(
-                        at=d.instant or warning.curfew_at,
+                        at=now,
                         actor=actor,
                         action="warning",
                         outcome=delivery.delivery.value,
