@@ -224,6 +224,9 @@ async def _morning(chat: CurfewChat, turn: Turn, cmd: g.MorningStart) -> list[Re
         wish = Preference(instance.workspace, instance.name, cmd.enabled, cmd.at)
         await chat.rt.store.call(chat.rt.store.mornings.set, wish, turn.user, turn.now)
         await chat.audit(turn, instance, "morning start", "on" if cmd.enabled else "off")
+        scheduler = chat.rt.extras.get("scheduler")
+        if scheduler is not None:
+            await chat.rt.store.call(scheduler.sync_jobs)
         if not cmd.enabled:
             return text(f"Morning start is off for {instance.name}.")
         policy = chat.rt.settings.policy(instance.workspace)

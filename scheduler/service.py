@@ -13,8 +13,8 @@ import logging
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -59,8 +59,12 @@ class CurfewScheduler:
             by_zone[self._rt.settings.zone_name(ws.alias)].append(ws.alias)
         return dict(by_zone)
 
-    def triggers(self) -> dict[str, CronTrigger | IntervalTrigger]:
-        """Job id -> trigger; stable ids, one set per zone (inspected by tests)."""
+    def triggers(self, morning_times: Iterable[time] = ()) -> dict[str, CronTrigger | IntervalTrigger]:
+        """Job id -> trigger; stable ids, one set per zone (inspected by tests).
+
+        `morning_times` are owners' own morning-start times (`morning start on NAME at 07:30`): each
+        gets a morning job `morning:ZONE@HH:MM` beside the default one.
+        """
         s = self._rt.settings
         curfew_days = ",".join(s.curfew.days)
         warn_at = datetime.combine(datetime(2000, 1, 3), s.curfew.stop_at) - timedelta(
@@ -86,12 +90,24 @@ class CurfewScheduler:
                 minute=s.morning_start.at.minute,
                 timezone=zone,
             )
+            for at in sorted(set(morning_times) - {s.morning_start.at}):
+                jobs[f"morning:{zone}@{at:%H:%M}"] = CronTrigger(
+                    day_of_week=",".join(s.morning_start.days), hour=at.hour, minute=at.minute, timezone=zone
+                )
         jobs["recover"] = IntervalTrigger(seconds=max(5, self._lease.total_seconds() / 3))
         return jobs
 
-    def start(self) -> None:
+    def _morning_times(self) -> set[time]:
+        return {m.at for m in self._rt.store.mornings.all() if m.enabled and m.at is not None}
+
+    def sync_jobs(self) -> None:
+        """Add the jobs the configuration and the owners' morning times need; drop the others."""
         grace = int(self._rt.settings.curfew.catch_up_minutes * 60)
-        for job_id, trigger in self.triggers().items():
+        wanted = self.triggers(self._morning_times())
+        for job in self._scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        for job_id, trigger in wanted.items():
             kind, _, zone = job_id.partition(":")
             self._scheduler.add_job(
                 self._guarded,
@@ -103,6 +119,9 @@ class CurfewScheduler:
                 coalesce=True,
                 max_instances=1,
             )
+
+    def start(self) -> None:
+        self.sync_jobs()
         self._scheduler.start()
         self._spawn(self._guarded("catch-up", "catch-up", ""))
         log.info("scheduler started for zones %s as %s", ", ".join(self.zones()) or "(none)", self.owner)
@@ -144,7 +163,7 @@ class CurfewScheduler:
             except Exception:
                 log.exception("could not audit the failure of %s", job_id)
 
-    def instant_for(self, kind: str, zone: str, now: datetime) -> datetime | None:
+    def instant_for(self, kind: str, zone: str, now: datetime, at: time | None = None) -> datetime | None:
         """The scheduled instant a run of `kind` at `now` belongs to (its ledger key)."""
         aliases = self.zones().get(zone)
         if not aliases:
@@ -154,17 +173,23 @@ class CurfewScheduler:
             return last_curfew(policy, now)
         if kind == "warning":
             return next_curfew(policy, now, inclusive=True)
-        return last_morning(policy, now)
+        return last_morning(policy, now, at)
 
     async def run(self, kind: str, zone: str, now: datetime | None = None) -> Claim | None:
-        """Claim and perform the run of `kind` for `zone` that `now` belongs to; None if not ours."""
+        """Claim and perform the run of `kind` for `zone` that `now` belongs to; None if not ours.
+
+        `zone` may carry an owner's morning time: "Europe/Berlin@07:30".
+        """
         now = now or self._rt.clock()
-        instant = self.instant_for(kind, zone, now)
+        zone, _, clock_time = zone.partition("@")
+        at = time.fromisoformat(clock_time) if clock_time else None
+        instant = self.instant_for(kind, zone, now, at)
         if instant is None or now - instant > timedelta(minutes=self._rt.settings.curfew.catch_up_minutes):
             log.info("no %s due in %s at %s", kind, zone, now.isoformat())
             return None
+        schedule_id = f"{kind}:{zone}" + (f"@{clock_time}" if clock_time else "")
         claim = await self._rt.store.call(
-            self._rt.store.runs.claim, f"{kind}:{zone}", instant, self.owner, now, self._lease
+            self._rt.store.runs.claim, schedule_id, instant, self.owner, now, self._lease
         )
         if claim is None:
             log.info("%s:%s@%s is claimed by another process or done", kind, zone, instant.isoformat())
@@ -176,7 +201,7 @@ class CurfewScheduler:
         beating = asyncio.ensure_future(self._heartbeat(claim))
         state, summary = RunState.FAILED, "interrupted"
         try:
-            summary = await self._body(kind)(claim, self.zones().get(zone, []), now)
+            summary = await self._body(kind)(claim, self.zones().get(zone.partition("@")[0], []), now)
             state = RunState.DONE
         except Exception as error:
             summary = f"{type(error).__name__}: {error}"

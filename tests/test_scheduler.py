@@ -137,3 +137,23 @@ async def test_the_service_starts_and_stops_the_scheduler(demo: tuple[Runtime, F
     assert curfews.running
     await curfews.shutdown()
     assert not curfews.running
+
+
+async def test_owners_morning_times_get_their_own_jobs(demo: tuple[Runtime, FleetSpy]) -> None:
+    from datetime import time
+
+    from domain.model import MorningStart
+
+    rt, spy = demo
+    curfews = scheduler(rt, "a")
+    await rt.store.call(rt.store.mornings.set, MorningStart("demo", "old-ci", True, time(7, 30)), "u", CURFEW)
+    assert f"morning:{ZONE}@07:30" in curfews.triggers({time(7, 30)})
+    curfews.start()
+    try:
+        assert f"morning:{ZONE}@07:30" in {job.id for job in curfews._scheduler.get_jobs()}
+    finally:
+        await curfews.shutdown()
+    rt.clock.now = datetime(2026, 11, 30, 6, 30, 10, tzinfo=UTC)  # type: ignore[attr-defined]  # Mon 07:30 Berlin
+    claim = await curfews.run("morning", f"{ZONE}@07:30")
+    assert claim is not None and claim.schedule_id == f"morning:{ZONE}@07:30"
+    assert spy.writes("start") == ["old-ci"]
