@@ -8,7 +8,7 @@ handler runs. Cards come from bot/cards.py; the grammar from domain/grammar.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +45,12 @@ class Turn:
 
 Handler = Callable[["CurfewChat", Turn, Any], Awaitable[list[Reply]]]
 HANDLERS: dict[type, Handler] = {}
+"""Chat commands (types from domain.grammar) -> their handler."""
+
+CardVerb = Callable[["CurfewChat", Turn, Mapping[str, Any]], Awaitable[cards.Card]]
+CARD_VERBS: dict[str, CardVerb] = {}
+"""Card buttons (the `verb` in their data) -> a handler returning the card that replaces the clicked one.
+Action.Execute and its Action.Submit fallback arrive here alike."""
 
 
 def handles(*types: type) -> Callable[[Handler], Handler]:
@@ -72,8 +78,9 @@ class CurfewChat:
         return [Reply(card=cards.welcome_card(inbound.user_name))] if first_time else []
 
     async def on_action(self, inbound: Inbound) -> ActionResult:
-        if inbound.user_aad_id and (inbound.verb == WARNING_VERB or _verb(inbound) == WARNING_VERB):
-            return ActionResult(await handle_click(self, self._turn(inbound, ""), inbound.value or {}))
+        verb = _verb(inbound) or inbound.verb
+        if inbound.user_aad_id and isinstance(verb, str) and verb in CARD_VERBS:
+            return ActionResult(await CARD_VERBS[verb](self, self._turn(inbound, ""), inbound.value or {}))
         replies = await self.on_message(inbound)
         card = next((r.card for r in replies if r.card), None)
         message = "; ".join(r.text for r in replies if r.text) or "Done."
@@ -85,8 +92,9 @@ class CurfewChat:
                 "I can only act for a signed-in Teams user (no AAD object id came with this message)."
             )
         wording = inbound.text
-        if inbound.value is not None and _verb(inbound) == WARNING_VERB:
-            refreshed = await handle_click(self, self._turn(inbound, ""), inbound.value)
+        verb = _verb(inbound)
+        if inbound.value is not None and isinstance(verb, str) and verb in CARD_VERBS:
+            refreshed = await CARD_VERBS[verb](self, self._turn(inbound, ""), inbound.value)
             return [Reply(card=refreshed, update_activity_id=inbound.reply_to_id)]
         if inbound.value is not None:
             if inbound.value.get("verb") != "run" or not isinstance(inbound.value.get("command"), str):
@@ -154,6 +162,17 @@ class CurfewChat:
             turn.now, turn.user, f"chat {action}", outcome, reason, instance.workspace, instance.name
         )
         await self.rt.store.call(self.rt.store.audit.record, event)
+
+
+def card_verb(name: str) -> Callable[[CardVerb], CardVerb]:
+    def register(fn: CardVerb) -> CardVerb:
+        CARD_VERBS[name] = fn
+        return fn
+
+    return register
+
+
+CARD_VERBS[WARNING_VERB] = lambda chat, turn, value: handle_click(chat, turn, value)
 
 
 def _verb(inbound: Inbound) -> object:

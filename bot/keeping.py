@@ -68,6 +68,9 @@ class KeepFlow:
         )
         why = f" Reason: {reason}." if reason else ""
         if plan.needs_approval:
+            approvals = self.rt.extras.get("approvals")
+            if approvals is not None:  # bot/approvals.py sends the approvers a card
+                await approvals.keep_pending(chat, turn, instance, keep_on)
             assert plan.in_force_until is not None
             end, _, after = described.partition("; ")
             return [
