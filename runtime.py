@@ -19,7 +19,6 @@ from compute.factory import build_fleet
 from compute.port import Fleet
 from config.settings import Settings
 from domain.model import WorkspacePolicy
-from scheduler.notify import LoggingNotifier
 from storage.repositories import Store
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,9 @@ async def open_runtime(
     mode = (
         "simulated demo fleet" if settings.simulated else f"{len(settings.workspaces)} Azure ML workspace(s)"
     )
-    rt.extras.setdefault("notifier", LoggingNotifier())
+    from bot.wiring import install_teams, uninstall_teams  # botbuilder stays inside bot/
+
+    install_teams(rt)
     curfews = None
     if scheduler:
         from scheduler.service import CurfewScheduler
@@ -77,5 +78,6 @@ async def open_runtime(
     finally:
         if curfews is not None:
             await curfews.shutdown()
+        await uninstall_teams(rt)
         await fleet.close()
         store.close()

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Protocol
 
+from cli.manifest_cmd import Manifest
 from cli.runs import Sweep, Warn
 from cli.tables import render_table
 from config.settings import Settings
@@ -89,4 +90,5 @@ COMMANDS: dict[str, Command] = {
     "db": Db(),
     "sweep": Sweep(),
     "warn": Warn(),
+    "manifest": Manifest(),
 }

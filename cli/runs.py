@@ -12,7 +12,7 @@ import getpass
 from cli.tables import render_table
 from config.settings import Settings
 from runtime import open_runtime
-from scheduler.notify import LoggingNotifier, Notifier
+from scheduler.notify import Notifier
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 
@@ -74,7 +74,7 @@ class Warn:
 
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:
         async with open_runtime(settings) as rt:
-            notifier: Notifier = rt.extras.get("notifier") or LoggingNotifier()
+            notifier: Notifier = rt.extras["notifier"]
             report = await Warner(rt, notifier).warn(
                 dry_run=args.dry_run, workspaces=args.workspace, actor=_operator()
             )

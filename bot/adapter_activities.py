@@ -1,0 +1,159 @@
+"""Reading Teams activities and writing replies: botbuilder types in, Curfew's values out.
+
+Pure functions over botbuilder's schema objects (no I/O). Facts they rely on (botbuilder 4.17.1):
+
+- `activity.conversation.tenant_id` is always None (the schema maps it to `tenantID`, Teams sends
+  `tenantId`); the tenant is read from `channelData.tenant.id`.
+- `localTimezone` is mapped by the schema (`activity.local_timezone`); the `clientInfo` entity also
+  carries `timezone` (in `entity.additional_properties`), used when the field is missing.
+- Mention entities keep `text` and `mentioned` in `additional_properties`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, Attachment
+
+from bot.turns import Inbound, InboundKind, Reply
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
+PERSONAL = "personal"
+CARD_ACTION_INVOKE = "adaptiveCard/action"
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """The tenant from `channelData.tenant.id` (conversation.tenantId as a fallback)."""
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = channel_data.get("tenant") or {}
+    if isinstance(tenant, dict) and tenant.get("id"):
+        return str(tenant["id"])
+    extra = getattr(activity.conversation, "additional_properties", None) or {}
+    value = extra.get("tenantId")
+    return str(value) if value else None
+
+
+def sender_aad_id(activity: Activity) -> str | None:
+    """`from.aadObjectId`: the only identity Curfew trusts."""
+    sender = activity.from_property
+    return str(sender.aad_object_id) if sender is not None and sender.aad_object_id else None
+
+
+def sender_name(activity: Activity) -> str | None:
+    sender = activity.from_property
+    return str(sender.name) if sender is not None and sender.name else None
+
+
+def conversation_type(activity: Activity) -> str:
+    conversation = activity.conversation
+    return (
+        str(conversation.conversation_type) if conversation and conversation.conversation_type else PERSONAL
+    )
+
+
+def local_timezone(activity: Activity) -> str | None:
+    """The IANA zone Teams reports for the sender's client, if any."""
+    if activity.local_timezone:
+        return str(activity.local_timezone)
+    for entity in activity.entities or []:
+        if (entity.type or "").lower() == "clientinfo":
+            zone = (entity.additional_properties or {}).get("timezone")
+            if zone:
+                return str(zone)
+    return None
+
+
+def _bot_mentions(activity: Activity) -> list[dict[str, Any]]:
+    bot_id = activity.recipient.id if activity.recipient else None
+    found = []
+    for entity in activity.entities or []:
+        if (entity.type or "").lower() != "mention":
+            continue
+        props = entity.additional_properties or {}
+        if (props.get("mentioned") or {}).get("id") == bot_id:
+            found.append(props)
+    return found
+
+
+def mentions_bot(activity: Activity) -> bool:
+    return bool(_bot_mentions(activity))
+
+
+def text_without_bot_mention(activity: Activity) -> str:
+    """The message text with the bot's `<at>…</at>` mention(s) removed and whitespace tidied."""
+    text = activity.text or ""
+    for mention in _bot_mentions(activity):
+        name = (mention.get("mentioned") or {}).get("name") or ""
+        at_text = mention.get("text") or f"<at>{name}</at>"
+        text = text.replace(at_text, " ")
+    text = text.replace("&nbsp;", " ").replace("\u00a0", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def inbound(activity: Activity, kind: InboundKind, **fields: Any) -> Inbound:
+    """An `Inbound` with the sender, tenant, conversation and zone of `activity`."""
+    base: dict[str, Any] = {
+        "user_aad_id": sender_aad_id(activity),
+        "user_name": sender_name(activity),
+        "tenant_id": tenant_of(activity),
+        "conversation_id": activity.conversation.id if activity.conversation else "",
+        "conversation_type": conversation_type(activity),
+        "local_timezone": local_timezone(activity),
+        "reply_to_id": activity.reply_to_id,
+        "activity_id": activity.id,
+    }
+    base.update(fields)
+    return Inbound(kind=kind, **base)
+
+
+def message_inbound(activity: Activity) -> Inbound:
+    value = activity.value if isinstance(activity.value, Mapping) else None
+    return inbound(activity, InboundKind.MESSAGE, text=text_without_bot_mention(activity), value=value)
+
+
+def action_inbound(activity: Activity) -> Inbound:
+    """An Action.Execute click: `value.action.verb` and `value.action.data` (a plain dict)."""
+    value = activity.value if isinstance(activity.value, Mapping) else {}
+    action = value.get("action") or {}
+    data = action.get("data") if isinstance(action.get("data"), Mapping) else {}
+    return inbound(activity, InboundKind.ACTION, verb=action.get("verb"), value=data)
+
+
+def reference_of(activity: Activity, tenant_id: str | None) -> dict[str, Any]:
+    """The conversation reference as JSON (the tenant kept in `conversation.tenantID`)."""
+    reference = TurnContext.get_conversation_reference(activity)
+    if reference.conversation is not None and tenant_id:
+        reference.conversation.tenant_id = tenant_id
+    serialized: dict[str, Any] = reference.serialize()
+    return serialized
+
+
+def reply_activity(reply: Reply) -> Activity:
+    """A message activity with the reply's text and/or its Adaptive Card."""
+    attachments = None
+    if reply.card is not None:
+        attachments = [Attachment(content_type=CARD_CONTENT_TYPE, content=dict(reply.card))]
+    activity = Activity(type=ActivityTypes.message, text=reply.text, attachments=attachments)
+    if reply.update_activity_id:
+        activity.id = reply.update_activity_id
+    return activity
+
+
+def card_invoke_response(card: Mapping[str, Any]) -> InvokeResponse:
+    """HTTP 200 with the card that replaces the clicked one (a model body: see FIELD-NOTES)."""
+    body = AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=dict(card))
+    return InvokeResponse(status=200, body=body)
+
+
+def message_invoke_response(text: str) -> InvokeResponse:
+    """HTTP 200 with a message Teams shows by the card instead of replacing it.
+
+    A plain dict: the schema types `value` as an object, so a model cannot carry a string. The
+    endpoint serializes invoke bodies itself (`bot.adapter.invoke_body`), so a dict is safe here.
+    """
+    body = {"statusCode": 200, "type": MESSAGE_CONTENT_TYPE, "value": text}
+    return InvokeResponse(status=200, body=body)

@@ -1,0 +1,127 @@
+"""One Teams turn: remember the conversation, ask the `TurnHandler`, send what it answers.
+
+`CurfewActivityHandler` is botbuilder's `ActivityHandler` around Curfew's `TurnHandler`:
+
+- every inbound activity in a personal chat stores the 1:1 conversation reference (keyed by
+  `from.aadObjectId` and the tenant from `channelData`), with the user's name and zone;
+- messages become `Inbound(MESSAGE)`; in a channel or group chat only those that @mention the bot
+  (mention removed) or carry card data (Action.Submit) reach the handler;
+- installationUpdate (add) and conversationUpdate (bot added; user added in a personal chat) become
+  `Inbound(INSTALL)` with `first_time` from the store: Teams and the Agents Playground repeat these;
+- invoke `adaptiveCard/action` becomes `Inbound(ACTION)`; the card goes back in the invoke response,
+  followups are sent as messages after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ChannelAccount
+from sqlalchemy.exc import IntegrityError
+
+from bot import adapter_activities as acts
+from bot.turns import InboundKind, Reply, TurnHandler
+from storage.repositories import ConversationRef, Store
+
+log = logging.getLogger(__name__)
+
+FIRST_TIME = "curfew.first_time"
+FOLLOWUPS = "curfew.followups"
+
+
+class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
+    """Made per request: it holds the `TurnHandler` the endpoint found for this app."""
+
+    def __init__(self, handler: TurnHandler, store: Store, clock: Callable[[], datetime]) -> None:
+        super().__init__()
+        self._handler = handler
+        self._store = store
+        self._clock = clock
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        turn_context.turn_state[FIRST_TIME] = await self._remember(turn_context.activity)
+        await super().on_turn(turn_context)
+        followups: Sequence[Reply] = turn_context.turn_state.get(FOLLOWUPS, ())
+        await send_replies(turn_context, followups)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if not _addressed_to_bot(activity):
+            log.debug("ignored a %s message without a mention", acts.conversation_type(activity))
+            return
+        replies = await self._handler.on_message(acts.message_inbound(activity))
+        await send_replies(turn_context, replies)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._install(turn_context)
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        bot_added = any(member.id == bot_id for member in members_added)
+        if bot_added or acts.conversation_type(activity) == acts.PERSONAL:
+            await self._install(turn_context)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        activity = turn_context.activity
+        if activity.name != acts.CARD_ACTION_INVOKE:
+            return await super().on_invoke_activity(turn_context)
+        result = await self._handler.on_action(acts.action_inbound(activity))
+        turn_context.turn_state[FOLLOWUPS] = tuple(result.followups)
+        return acts.card_invoke_response(result.card)
+
+    async def _install(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        first_time = bool(turn_context.turn_state.get(FIRST_TIME))
+        replies = await self._handler.on_install(acts.inbound(activity, InboundKind.INSTALL), first_time)
+        await send_replies(turn_context, replies)
+
+    async def _remember(self, activity: Activity) -> bool:
+        """Store the 1:1 reference; True when Curfew had not seen this user in this tenant before."""
+        aad, tenant = acts.sender_aad_id(activity), acts.tenant_of(activity)
+        if not aad or not tenant:
+            return False
+        if acts.conversation_type(activity) != acts.PERSONAL:
+            # A channel's reference is no way to reach the user 1:1; the messenger creates that chat.
+            return await self._store.call(self._store.conversations.get, aad, tenant) is None
+        ref = ConversationRef(
+            aad_object_id=aad,
+            tenant_id=tenant,
+            user_name=acts.sender_name(activity),
+            reference=acts.reference_of(activity, tenant),
+            local_timezone=acts.local_timezone(activity),
+            updated_at=self._clock(),
+        )
+        return await store_reference(self._store, ref)
+
+
+async def store_reference(store: Store, ref: ConversationRef) -> bool:
+    """Upsert a reference; True when the user was new. Safe when two turns race to insert it."""
+    try:
+        return await store.call(store.conversations.upsert, ref)
+    except IntegrityError:  # the same install event twice at once: the other one inserted first
+        return await store.call(store.conversations.upsert, ref)
+
+
+def _addressed_to_bot(activity: Activity) -> bool:
+    if acts.conversation_type(activity) == acts.PERSONAL:
+        return True
+    return acts.mentions_bot(activity) or activity.value is not None
+
+
+async def send_replies(turn_context: TurnContext, replies: Iterable[Reply]) -> list[str | None]:
+    """Send (or, with `update_activity_id`, rewrite) each reply in order; the activity ids."""
+    ids: list[str | None] = []
+    for reply in replies:
+        activity = acts.reply_activity(reply)
+        if reply.update_activity_id:
+            response = await turn_context.update_activity(activity)
+        else:
+            response = await turn_context.send_activity(activity)
+        ids.append(response.id if response is not None and response.id else reply.update_activity_id)
+    return ids

@@ -1,0 +1,25 @@
+"""Put Curfew's Teams parts into a runtime: the chat handler, the messenger, the Teams notifier."""
+
+from __future__ import annotations
+
+from bot.chat import CurfewChat
+from bot.endpoint import teams_messenger
+from bot.followup import FollowUps
+from bot.notifier import TeamsNotifier
+from runtime import Runtime
+
+
+def install_teams(rt: Runtime) -> None:
+    """Register the turn handler, background follow-ups and the Teams notifier (idempotent)."""
+    if "turn_handler" in rt.extras:
+        return
+    followups = FollowUps(rt.fleet, rt.store, rt.clock, lambda: teams_messenger(rt))
+    rt.extras["followups"] = followups
+    rt.extras["turn_handler"] = CurfewChat(rt, followups)
+    rt.extras["notifier"] = TeamsNotifier(rt.settings, teams_messenger(rt), rt.clock)
+
+
+async def uninstall_teams(rt: Runtime) -> None:
+    followups = rt.extras.get("followups")
+    if isinstance(followups, FollowUps):
+        await followups.close()
