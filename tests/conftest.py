@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from storage.db import normalize_url
 from storage.repositories import Store
 
-pytest_plugins = ["tests.fleet_harness", "tests.sweep_fixtures"] + (
+pytest_plugins = ["tests.fleet_harness", "tests.sweep_fixtures", "tests.protocol_env"] + (
     ["tests.arm_fixtures"] if (Path(__file__).parent / "arm_fixtures.py").exists() else []
 )
 
