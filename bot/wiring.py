@@ -13,7 +13,8 @@ def install_teams(rt: Runtime) -> None:
     """Register the turn handler, background follow-ups and the Teams notifier (idempotent)."""
     if "turn_handler" in rt.extras:
         return
-    followups = FollowUps(rt.fleet, rt.store, rt.clock, lambda: teams_messenger(rt))
+    poll = 2.0 if rt.settings.simulated else 15.0  # the simulated fleet moves in seconds, Azure in minutes
+    followups = FollowUps(rt.fleet, rt.store, rt.clock, lambda: teams_messenger(rt), poll_seconds=poll)
     rt.extras["followups"] = followups
     rt.extras["turn_handler"] = CurfewChat(rt, followups)
     rt.extras["notifier"] = TeamsNotifier(rt.settings, teams_messenger(rt), rt.clock)

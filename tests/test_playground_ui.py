@@ -1,0 +1,97 @@
+"""Curfew in a real Teams client stand-in: the Microsoft 365 Agents Playground in headless Chromium,
+talking to the real service on the simulated fleet, as a newcomer would."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from app import create_app
+from config.settings import Settings
+from runtime import RUNTIME, Runtime
+from scheduler.warnings import Warner
+from tests.playground import PlaygroundPage, require_playground, run_playground
+
+pytestmark = pytest.mark.playground
+
+
+@asynccontextmanager
+async def curfew_service(tmp_path: Path) -> AsyncIterator[tuple[str, Runtime]]:
+    settings = Settings.model_validate(
+        {"timezone": "Europe/Berlin", "database_url": f"sqlite:///{tmp_path}/ui.db"}
+    )
+    app = create_app(settings, scheduler=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}/api/messages", app[RUNTIME]
+    finally:
+        await runner.cleanup()
+
+
+async def step(page: PlaygroundPage, say: str, expect: str, *, card: bool = False) -> str:
+    await page.send(say)
+    if card:
+        return await page.wait_for_card_text(expect, timeout=20)
+    return await page.wait_for_bot_text(expect, timeout=20)
+
+
+async def test_a_newcomer_manages_the_demo_instances(tmp_path: Path) -> None:
+    require_playground()
+    async with (
+        curfew_service(tmp_path) as (endpoint, _rt),
+        run_playground(endpoint, timezone="Europe/Berlin") as playground,
+        playground.page() as page,
+    ):
+        try:
+            await page.wait_for_card_text("I am Curfew", timeout=20)  # the welcome card on install
+            status = await step(page, "status", "Your compute instances", card=True)
+            assert "train-ci" in status and "job train-42 running" in status
+            await step(page, "keep gpu-ci on until friday because training", "gpu-ci until")
+            await step(page, "release gpu-ci", "Released gpu-ci")
+            await step(page, "stop alex-gpu", "alex-gpu is not yours")
+            await step(page, "stop cpu-ci", "Stopping cpu-ci")
+            await page.wait_for_bot_text("cpu-ci is stopped now.", timeout=30, since_send=False)
+            await step(page, "start cpu-ci", "Starting cpu-ci")
+            await page.wait_for_bot_text("cpu-ci is running now.", timeout=30, since_send=False)
+        except BaseException:
+            await page.screenshot(tmp_path / "chat-failure.png")
+            print(f"screenshot: {tmp_path / 'chat-failure.png'}\n{playground.log_text()[-3000:]}")
+            raise
+
+
+async def test_the_warning_card_keeps_an_instance_with_one_click(tmp_path: Path) -> None:
+    require_playground()
+    async with (
+        curfew_service(tmp_path) as (endpoint, rt),
+        run_playground(endpoint, timezone="Europe/Berlin") as playground,
+        playground.page() as page,
+    ):
+        try:
+            await step(
+                page, "status", "Your compute instances", card=True
+            )  # the chat exists: its reference is stored
+            report = await Warner(rt, rt.extras["notifier"]).warn()
+            assert [d.delivery.value for d in report.deliveries if d.owner_object_id.endswith("20")] == [
+                "sent"
+            ]
+            await page.wait_for_card_text("Keep 1 hour", timeout=20)
+            await page.click_card_button("Keep 1 hour")
+            refreshed = await page.wait_for_card_text("Kept gpu-ci until", timeout=20)
+            assert "by Dana Scientist" in refreshed
+            await page.screenshot(Path(os.environ.get("CURFEW_SCREENSHOTS", tmp_path)) / "warning-card.png")
+        except BaseException:
+            await page.screenshot(tmp_path / "warning-failure.png")
+            print(f"screenshot: {tmp_path / 'warning-failure.png'}\n{playground.log_text()[-3000:]}")
+            raise
