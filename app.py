@@ -17,6 +17,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -27,6 +28,8 @@ from ops.logs import configure_logging
 from runtime import RUNTIME, Runtime, open_runtime
 
 log = logging.getLogger("curfew")
+WORKER_THREADS = 32
+"""Threads for blocking work: botbuilder's connector calls, the Azure SDK, the database."""
 
 
 def create_app(
@@ -77,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name = args.command or "serve"
     if name == "serve":
-        web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None)  # noqa: S104
+        loop = asyncio.new_event_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="curfew"))
+        web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None, loop=loop)  # noqa: S104
         return 0
     return asyncio.run(COMMANDS[name].run(settings, args))
 

@@ -25,6 +25,7 @@ from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes
+from msrest.universal_http.requests import ClientRetryPolicy
 
 from bot import adapter_activities as acts
 from bot.adapter_turn import CurfewActivityHandler
@@ -33,6 +34,19 @@ from config.settings import BotSettings, Settings
 from storage.repositories import Store
 
 log = logging.getLogger(__name__)
+
+
+def _fast_msrest_retry_policy() -> None:
+    """msrest builds its retry status list with `i not in <a 500-item list>` for 999 codes every time
+    a connector client is made (once per turn): about 4 ms of CPU per turn, the largest cost of a chat
+    turn in bench/chat.py. The same codes as a frozenset make it microseconds; the policy is unchanged.
+    """
+    codes: Any = ClientRetryPolicy.safe_codes
+    if not isinstance(codes, frozenset):
+        ClientRetryPolicy.safe_codes = frozenset(codes)  # type: ignore[assignment]
+
+
+_fast_msrest_retry_policy()
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
 TEAMS_CHANNEL = "msteams"
