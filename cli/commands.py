@@ -7,7 +7,7 @@ import sys
 from typing import Protocol
 
 from cli.manifest_cmd import Manifest
-from cli.runs import Sweep, Warn
+from cli.runs import Scheduled, Sweep, Warn
 from cli.tables import render_table
 from config.settings import Settings
 from runtime import open_runtime
@@ -90,5 +90,6 @@ COMMANDS: dict[str, Command] = {
     "db": Db(),
     "sweep": Sweep(),
     "warn": Warn(),
+    "scheduled": Scheduled(),
     "manifest": Manifest(),
 }

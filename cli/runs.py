@@ -91,3 +91,32 @@ class Warn:
         for failure in report.failures:
             print(f"could not read {failure}")
         return 0 if report.ok else 1
+
+
+class Scheduled:
+    help = "run a scheduled job now as the scheduler would: claimed once across processes and restarts"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("kind", choices=["curfew", "warning", "morning"])
+        parser.add_argument("--zone", help="only this time zone (default: every zone with a workspace)")
+
+    async def run(self, settings: Settings, args: argparse.Namespace) -> int:
+        from scheduler.service import CurfewScheduler
+
+        async with open_runtime(settings) as rt:
+            scheduler = CurfewScheduler(rt, rt.extras["notifier"])
+            zones = [args.zone] if args.zone else list(scheduler.zones())
+            failed = False
+            for zone in zones:
+                claim = await scheduler.run(args.kind, zone)
+                if claim is None:
+                    print(f"{args.kind} in {zone}: nothing due, or already claimed by another process")
+                    continue
+                record = await rt.store.call(rt.store.runs.get, claim.schedule_id, claim.scheduled_for)
+                state = record.state.value if record else "unknown"
+                failed |= state != "done" or " failed" in ((record.summary or "") if record else "")
+                print(
+                    f"{claim.run_id}: {state}{' (resumed)' if claim.resumed else ''}: "
+                    f"{record.summary if record else ''}"
+                )
+        return 1 if failed else 0

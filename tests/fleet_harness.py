@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -35,14 +36,14 @@ class FleetHarness:
 
 @pytest.fixture(params=["simulated", "azureml"])
 async def harness(
-    request: pytest.FixtureRequest, sqlite_store: Store, clock: object
+    request: pytest.FixtureRequest, sqlite_store: Store, clock: object, arm: Any, azure_env: Any
 ) -> AsyncIterator[FleetHarness]:
     if request.param == "simulated":
         yield await _simulated(sqlite_store, clock)
     else:
         from tests.arm_contract import azure_harness
 
-        async with azure_harness(request, CONTRACT_FLEET, OWNER, TENANT) as h:
+        async with azure_harness(arm, CONTRACT_FLEET, OWNER, TENANT) as h:
             yield h
 
 
