@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.approvals import Approvals  # importing it registers the request commands and card verbs
 from bot.chat import CurfewChat
 from bot.endpoint import teams_messenger
 from bot.followup import FollowUps
@@ -18,6 +19,7 @@ def install_teams(rt: Runtime) -> None:
     rt.extras["followups"] = followups
     rt.extras["turn_handler"] = CurfewChat(rt, followups)
     rt.extras["notifier"] = TeamsNotifier(rt.settings, teams_messenger(rt), rt.clock)
+    rt.extras["approvals"] = Approvals(rt, lambda: teams_messenger(rt), poll_seconds=poll)
 
 
 async def uninstall_teams(rt: Runtime) -> None:

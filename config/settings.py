@@ -28,6 +28,7 @@ from pydantic import (
 from domain.model import WEEKDAYS, CurfewPolicy, MorningPolicy, WorkspacePolicy
 
 DEMO_OWNER_ID = "00000000-0000-0000-0000-000000000020"
+DEMO_REQUEST_QUOTA = 6
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -188,6 +189,12 @@ class Settings(_Section):
             if ws.alias == alias:
                 return ws.timezone or self.timezone
         return self.timezone
+
+    @property
+    def request_quota(self) -> int:
+        """`requests.max_per_user`; in the demo at least 6, since the demo owner already has 4 instances."""
+        quota = self.requests.max_per_user
+        return max(quota, DEMO_REQUEST_QUOTA) if self.simulated else quota
 
     def admins_of(self, alias: str) -> list[str]:
         """Admins of a workspace; in demo mode, `demo_admins`."""

@@ -149,6 +149,9 @@ class CurfewScheduler:
             if kind == "recover":
                 await self.recover()
                 await self.end_delays()
+                approvals = self._rt.extras.get("approvals")
+                if approvals is not None:
+                    await approvals.expire_pending(self._rt.clock())
             elif kind == "catch-up":
                 await self.catch_up()
             else:
