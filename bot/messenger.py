@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 TENANT_LIMIT = (50.0, 50)
 """Teams: 50 requests per second per app per tenant."""
+MAX_THROTTLED_RETRIES = 20
+"""429s one message may meet (each waited out as Teams' Retry-After says) before it counts as failed."""
 CONVERSATION_LIMITS = ((7.0, 7), (2.0, 60), (0.5, 1800))
 """Teams, per bot per conversation: 7 sends/s, 60 per 30 s, 1800 per hour (rate/s, burst)."""
 
@@ -84,15 +86,20 @@ class TeamsMessenger:
             )
         failure: ConnectorFailure | None = None
         created = False
-        for attempt in range(self._max_attempts):
+        attempt = throttled = 0
+        while attempt < self._max_attempts and throttled <= MAX_THROTTLED_RETRIES:
             if failure is not None:
-                await self._wait(failure, attempt - 1, tenant)
+                await self._wait(failure, max(0, attempt + throttled - 1), tenant)
             try:
                 if reference is None:
                     reference, created = await self._create(aad, tenant), True
                 activity_id = await self._continue(reference, reply, (tenant, aad))
             except Exception as error:
                 failure = connector_failure(error)
+                if failure.status == 429:  # Teams asked to slow down: wait as told, not a failed attempt
+                    throttled += 1
+                else:
+                    attempt += 1
                 if failure.verdict is Verdict.RETRY:
                     continue
                 break

@@ -107,8 +107,8 @@ class KeepSettings(_Section):
 class AzureSettings(_Section):
     resource_manager_url: str = "https://management.azure.com/"
     max_concurrency: int = Field(16, ge=1, le=256)
-    writes_per_second: float = Field(8.0, gt=0)
-    write_burst: int = Field(150, ge=1)
+    writes_per_second: float = Field(10.0, gt=0)
+    write_burst: int = Field(200, ge=1)
 
     @field_validator("resource_manager_url")
     @classmethod

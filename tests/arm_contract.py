@@ -20,8 +20,9 @@ async def azure_harness(
     """Needs the `arm` and `azure_env` fixtures (tests/arm_fixtures.py) to be active."""
     fleet = make_fleet(arm, workspaces=[RESEARCH])
     for name, size, state, job in fleet_spec:
-        seed_instance(arm, RESEARCH, name, size=size, state=state.value, owner_object_id=owner,
-                      owner_tenant_id=tenant)
+        seed_instance(
+            arm, RESEARCH, name, size=size, state=state.value, owner_object_id=owner, owner_tenant_id=tenant
+        )
         if job:
             seed_job(arm, RESEARCH, job, name)
 

@@ -1,0 +1,508 @@
+"""AzureMLFleet: the Fleet port over the azure-ai-ml SDK (sync) for real Azure ML workspaces.
+
+Threads: SDK calls run in a ThreadPoolExecutor of `max_concurrency` workers behind a semaphore of
+the same size, never on the event loop. `azure.ai.ml` is imported lazily, in a worker thread, when
+the first MLClient is built (the import costs seconds). One MLClient per workspace, built once.
+
+Clouds: `resource_manager_url` reaches the SDK as `cloud=` plus `cloud_metadata`. The SDK registers a
+cloud name once per process and silently keeps the first URL for a name, so the name is derived
+from the URL (public clouds keep their own names).
+
+No poller threads: the public `ml_client.compute.begin_stop/begin_start/begin_delete/
+begin_create_or_update` hard-code `polling=True` and start one background thread per call that
+polls every 30 s until the operation ends. Curfew returns as soon as Azure accepted (202/201), so it
+calls the same operations one level down, `ml_client.compute._operation.begin_*(..., polling=False)`,
+which sends the same request and returns a finished `NoPolling` poller. Those private names are
+used in `_SdkCalls` only; tests against the ARM stand-in catch an SDK change.
+
+Throttling (429): writes are paced per subscription by an AsyncTokenBucket (`writes_per_second`,
+`write_burst`). Writes go out with `retry_total=0`, so the SDK does not retry them: a 429 comes
+straight back, the subscription's bucket is paused for `Retry-After` (every writer waits, then
+resumes at the refill rate) and the write is retried, at most `write_attempts` times in all. Left
+to the SDK, each thread would sleep on its own while the others kept firing into an empty ARM
+bucket. 5xx and connection failures on stop/start/delete are retried the same way with a short
+backoff (a repeated stop is harmless: Azure answers 409 and we report ALREADY); create is retried
+only on 429, as a repeated PUT could hit the instance it just created. Reads keep the SDK's own
+retries (429, 5xx, connection errors; Retry-After honoured).
+
+Errors: every SDK exception is translated into a `compute.port.FleetError` whose message is written
+for chat. Tokens and secrets are never logged; azure-core's HTTP logging is set to WARNING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlparse
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from compute.budget import AsyncTokenBucket
+from compute.port import (
+    RUNNING_OR_STARTING,
+    STOPPED_OR_STOPPING,
+    ActionResult,
+    Busy,
+    CreateSpec,
+    FleetError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Throttled,
+    Unavailable,
+    Workspace,
+)
+from domain.model import Instance, InstanceState, Job
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ACTIVE_JOB_STATUSES = frozenset(
+    {
+        "Running",
+        "Preparing",
+        "Queued",
+        "Starting",
+        "Provisioning",
+        "Finalizing",
+        "NotStarted",
+        "CancelRequested",
+    }
+)
+_PUBLIC_CLOUDS = {
+    "https://management.azure.com/": "AzureCloud",
+    "https://management.chinacloudapi.cn/": "AzureChinaCloud",
+    "https://management.usgovcloudapi.net/": "AzureUSGovernment",
+}
+_CLOUD_DEFAULTS = {
+    "azure_portal": "https://portal.azure.com/",
+    "active_directory": "https://login.microsoftonline.com/",
+    "aml_resource_id": "https://ml.azure.com/",
+    "storage_endpoint": "core.windows.net",
+    "registry_discovery_endpoint": "https://eastus.api.azureml.ms/",
+}
+_QUIET_LOGGERS = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "azure.ai.ml")
+_ROLE_HINT = "AzureML Compute Operator (and Reader, to see jobs)"
+
+
+def cloud_kwargs(resource_manager_url: str) -> dict[str, Any]:
+    """MLClient kwargs for an ARM endpoint: a public cloud's name, or a name derived from the URL."""
+    url = resource_manager_url.rstrip("/") + "/"
+    if url in _PUBLIC_CLOUDS:
+        return {"cloud": _PUBLIC_CLOUDS[url]}
+    parsed = urlparse(url)
+    name = "Curfew-" + re.sub(r"[^A-Za-z0-9]+", "-", parsed.netloc + parsed.path).strip("-")
+    return {"cloud": name, "cloud_metadata": {**_CLOUD_DEFAULTS, "resource_manager": url}}
+
+
+class _SdkCalls:
+    """Every SDK call Curfew makes, run in a worker thread; the only place that knows SDK internals."""
+
+    @staticmethod
+    def list_instances(client: MLClient, alias: str) -> list[Instance]:
+        return [_to_instance(alias, c) for c in client.compute.list() if _is_instance(c)]
+
+    @staticmethod
+    def get_instance(client: MLClient, alias: str, name: str) -> Instance | None:
+        compute = client.compute.get(name)
+        return _to_instance(alias, compute) if _is_instance(compute) else None
+
+    @staticmethod
+    def act(client: MLClient, ws: Workspace, name: str, action: str) -> None:
+        begin = getattr(client.compute._operation, f"begin_{action}")
+        begin(ws.resource_group, ws.workspace, name, polling=False, retry_total=0)
+
+    @staticmethod
+    def delete(client: MLClient, ws: Workspace, name: str) -> None:
+        client.compute._operation.begin_delete(
+            resource_group_name=ws.resource_group,
+            workspace_name=ws.workspace,
+            compute_name=name,
+            underlying_resource_action="Delete",
+            polling=False,
+            retry_total=0,
+        )
+
+    @staticmethod
+    def workspace_location(client: MLClient) -> str:
+        return client.compute._get_workspace_location()
+
+    @staticmethod
+    def create(client: MLClient, ws: Workspace, spec: CreateSpec, location: str) -> None:
+        from azure.ai.ml.entities import AssignedUserConfiguration, ComputeInstance
+
+        instance = ComputeInstance(
+            name=spec.name,
+            size=spec.size,
+            create_on_behalf_of=AssignedUserConfiguration(
+                user_tenant_id=spec.owner_tenant_id, user_object_id=spec.owner_object_id
+            ),
+            idle_time_before_shutdown_minutes=spec.idle_shutdown_minutes,
+            tags=dict(spec.tags) or None,
+        )
+        instance.location = location
+        client.compute._operation.begin_create_or_update(
+            ws.resource_group,
+            ws.workspace,
+            compute_name=spec.name,
+            parameters=instance._to_rest_object(),
+            polling=False,
+            retry_total=0,
+        )
+
+    @staticmethod
+    def active_jobs(client: MLClient, alias: str) -> list[Job]:
+        jobs = []
+        for job in client.jobs.list():
+            status, compute = _text(job.status), _compute_name(job.compute)
+            if status in ACTIVE_JOB_STATUSES and compute:
+                jobs.append(Job(alias, job.name, compute, status, job.display_name))
+        return jobs
+
+
+class AzureMLFleet:
+    """Compute instances of the configured Azure ML workspaces, through azure-ai-ml."""
+
+    def __init__(
+        self,
+        workspaces: Sequence[Workspace],
+        *,
+        resource_manager_url: str,
+        credential: TokenCredential | None = None,
+        max_concurrency: int = 16,
+        writes_per_second: float = 10.0,
+        write_burst: int = 200,
+        client_kwargs: Mapping[str, Any] | None = None,
+        write_attempts: int = 5,
+        retry_backoff_s: float = 1.0,
+    ) -> None:
+        self._workspaces = {ws.alias: ws for ws in workspaces}
+        self._url = resource_manager_url
+        self._credential = credential
+        self._owns_credential = credential is None
+        self._client_kwargs = dict(client_kwargs or {})
+        self._write_attempts = max(1, write_attempts)
+        self._backoff = retry_backoff_s
+        self._budgets = {
+            sub: AsyncTokenBucket(writes_per_second, write_burst)
+            for sub in {w.subscription_id for w in workspaces}
+        }
+        self._clients: dict[str, MLClient] = {}
+        self._locations: dict[str, str] = {}
+        self._max_concurrency = max_concurrency
+        self._transport: Any = None
+        self._session: Any = None
+        self._building = asyncio.Lock()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="azureml")
+        for name in _QUIET_LOGGERS:  # unless someone set a level on purpose
+            logger = logging.getLogger(name)
+            if logger.level == logging.NOTSET:
+                logger.setLevel(logging.WARNING)
+
+    @property
+    def workspaces(self) -> Sequence[Workspace]:
+        return list(self._workspaces.values())
+
+    async def list_instances(self, workspace: str | None = None) -> list[Instance]:
+        aliases = [workspace] if workspace is not None else list(self._workspaces)
+        found = await asyncio.gather(*(self._list_one(alias) for alias in aliases))
+        return [instance for batch in found for instance in batch]
+
+    async def get_instance(self, workspace: str, name: str) -> Instance:
+        ws = self._workspace(workspace)
+        instance = await self._read(ws, name, _SdkCalls.get_instance, ws.alias, name)
+        if instance is None:
+            raise NotFound(f"No compute instance {name} in workspace {ws.alias}.")
+        return instance
+
+    async def stop(self, workspace: str, name: str) -> ActionResult:
+        return await self._act(workspace, name, "stop", STOPPED_OR_STOPPING)
+
+    async def start(self, workspace: str, name: str) -> ActionResult:
+        return await self._act(workspace, name, "start", RUNNING_OR_STARTING)
+
+    async def create(self, workspace: str, spec: CreateSpec) -> None:
+        ws = self._workspace(workspace)
+        if ws.alias not in self._locations:
+            self._locations[ws.alias] = await self._read(ws, None, _SdkCalls.workspace_location)
+        location = self._locations[ws.alias]
+        try:
+            await self._write(ws, spec.name, _SdkCalls.create, ws, spec, location, transient_retry=False)
+        except Busy as busy:
+            reason = _azure_message(busy.__cause__ or busy)
+            raise InvalidRequest(
+                f"Azure refused to create {spec.name} in workspace {ws.alias}: {reason}"
+            ) from busy
+        log.info(
+            "create %s@%s accepted (size %s, owner %s)", spec.name, ws.alias, spec.size, spec.owner_object_id
+        )
+
+    async def delete(self, workspace: str, name: str) -> None:
+        ws = self._workspace(workspace)
+        await self._write(ws, name, _SdkCalls.delete, ws, name)
+        log.info("delete %s@%s accepted", name, ws.alias)
+
+    async def list_active_jobs(self, workspace: str) -> list[Job]:
+        ws = self._workspace(workspace)
+        return await self._read(ws, None, _SdkCalls.active_jobs, ws.alias)
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for client in clients:
+            _close_service_clients(client)
+        if self._session is not None:
+            self._session.close()
+        if self._owns_credential and self._credential is not None:
+            close = getattr(self._credential, "close", None)
+            if close is not None:
+                close()
+
+    # Internals -------------------------------------------------------------------------------
+
+    def _workspace(self, alias: str) -> Workspace:
+        ws = self._workspaces.get(alias)
+        if ws is None:
+            known = ", ".join(sorted(self._workspaces)) or "none"
+            raise NotFound(f"No workspace {alias} is configured (known: {known}).")
+        return ws
+
+    async def _list_one(self, alias: str) -> list[Instance]:
+        ws = self._workspace(alias)
+        return await self._read(ws, None, _SdkCalls.list_instances, ws.alias)
+
+    async def _act(self, workspace: str, name: str, action: str, already: tuple[str, ...]) -> ActionResult:
+        ws = self._workspace(workspace)
+        try:
+            await self._write(ws, name, _SdkCalls.act, ws, name, action)
+        except Busy:
+            state = (await self.get_instance(workspace, name)).state
+            if state.value in already:
+                log.info("%s %s@%s: already %s", action, name, ws.alias, state.value)
+                return ActionResult.ALREADY
+            raise
+        log.info("%s %s@%s accepted", action, name, ws.alias)
+        return ActionResult.ACCEPTED
+
+    async def _read(self, ws: Workspace, name: str | None, call: Callable[..., T], *args: Any) -> T:
+        try:
+            return await self._run(ws, call, *args)
+        except AzureError as exc:
+            raise _translate(exc, ws, name) from exc
+        except Exception as exc:
+            raise _translate_sdk(exc, ws) or exc
+
+    async def _write(
+        self, ws: Workspace, name: str, call: Callable[..., None], *args: Any, transient_retry: bool = True
+    ) -> None:
+        budget = self._budgets[ws.subscription_id]
+        await self._client(ws)  # build first: tokens granted during a slow build would go out as one burst
+        for attempt in range(1, self._write_attempts + 1):
+            await budget.acquire()
+            try:
+                await self._run(ws, call, *args)
+                return
+            except AzureError as exc:
+                retry = self._may_retry(exc, attempt, transient_retry)
+                if retry is None:
+                    raise _translate(exc, ws, name) from exc
+                if getattr(exc, "status_code", None) == 429:
+                    log.warning("ARM throttled writes of %s; pausing %.1f s", ws.subscription_id, retry)
+                    budget.pause_for(retry)
+                else:
+                    await asyncio.sleep(retry)
+            except Exception as exc:
+                raise _translate_sdk(exc, ws) or exc
+
+    def _may_retry(self, exc: AzureError, attempt: int, transient_retry: bool) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up."""
+        if attempt >= self._write_attempts:
+            return None
+        status = getattr(exc, "status_code", None)
+        if status == 429:
+            return _retry_after(exc) or self._backoff
+        transient = (status or 0) >= 500 or isinstance(exc, ServiceRequestError | ServiceResponseError)
+        if transient and transient_retry and not isinstance(exc, ClientAuthenticationError):
+            return self._backoff * 2.0 ** (attempt - 1)
+        return None
+
+    async def _run(self, ws: Workspace, call: Callable[..., T], *args: Any) -> T:
+        client = await self._client(ws)
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, call, client, *args)
+
+    async def _client(self, ws: Workspace) -> MLClient:
+        client = self._clients.get(ws.alias)
+        if client is None:
+            async with self._building:
+                client = self._clients.get(ws.alias)
+                if client is None:
+                    loop = asyncio.get_running_loop()
+                    client = await loop.run_in_executor(self._executor, self._build_client, ws)
+                    self._clients[ws.alias] = client
+        return client
+
+    def _shared_transport(self) -> Any:
+        """One HTTP session for every client, its pool as large as our concurrency (requests' is 10)."""
+        if self._transport is None:
+            import requests
+            from azure.core.pipeline.transport import RequestsTransport
+            from urllib3.util.retry import Retry
+
+            session = requests.Session()
+            no_retries = Retry(total=False, redirect=False, raise_on_status=False)
+            adapter = requests.adapters.HTTPAdapter(
+                pool_maxsize=self._max_concurrency, max_retries=no_retries
+            )
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            self._session = session
+            connection = {k: v for k, v in self._client_kwargs.items() if k.startswith("connection_")}
+            self._transport = RequestsTransport(session=session, session_owner=False, **connection)
+        return self._transport
+
+    def _build_client(self, ws: Workspace) -> MLClient:
+        from azure.ai.ml import MLClient
+
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        kwargs = {**cloud_kwargs(self._url), "enable_telemetry": False, **self._client_kwargs}
+        kwargs.setdefault("transport", self._shared_transport())
+        log.info("building MLClient for workspace %s (%s)", ws.alias, ws.workspace)
+        return MLClient(self._credential, ws.subscription_id, ws.resource_group, ws.workspace, **kwargs)
+
+
+# Mapping SDK entities to domain values -------------------------------------------------------
+
+
+def _is_instance(compute: Any) -> bool:
+    return str(getattr(compute, "type", "")).lower() == "computeinstance"
+
+
+def _text(value: Any) -> str:
+    """An SDK enum member or a plain string, as Azure spells it."""
+    return str(getattr(value, "value", value) or "")
+
+
+def _to_instance(alias: str, ci: Any) -> Instance:
+    owner = getattr(ci, "create_on_behalf_of", None)
+    return Instance(
+        workspace=alias,
+        name=ci.name,
+        size=ci.size or "",
+        state=InstanceState.parse(_text(ci.state) or None),
+        owner_object_id=getattr(owner, "user_object_id", None),
+        owner_tenant_id=getattr(owner, "user_tenant_id", None),
+        last_started_at=_last_started(ci.last_operation),
+        location=ci.location,
+        idle_shutdown_minutes=ci.idle_time_before_shutdown_minutes,
+        tags=dict(ci.tags or {}),
+    )
+
+
+def _last_started(operation: Mapping[str, Any] | None) -> datetime | None:
+    if not operation or operation.get("operationStatus") != "Succeeded":
+        return None
+    if operation.get("operationName") not in ("Start", "Create"):
+        return None
+    try:
+        when = datetime.fromisoformat(str(operation.get("operationTime")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _compute_name(compute: str | None) -> str | None:
+    """`azureml:ci-anna`, an ARM id `.../computes/ci-anna` or `ci-anna` -> `ci-anna`."""
+    if not compute:
+        return None
+    return compute.rstrip("/").rsplit("/", 1)[-1].removeprefix("azureml:")
+
+
+# Translating SDK errors ------------------------------------------------------------------------
+
+
+def _retry_after(exc: AzureError) -> float | None:
+    raw = getattr(getattr(exc, "response", None), "headers", None) or {}
+    headers = {str(k).lower(): v for k, v in raw.items()}
+    for header, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(header)
+        if not value:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value)
+            return max(0.0, (parsed - datetime.now(UTC)).total_seconds())
+    return None
+
+
+def _azure_message(exc: BaseException) -> str:
+    error = getattr(exc, "error", None)
+    message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
+    return str(message).strip().splitlines()[0] if message else "no details"
+
+
+def _translate(exc: BaseException, ws: Workspace, name: str | None) -> FleetError:
+    status = getattr(exc, "status_code", None)
+    where = f"workspace {ws.alias}"
+    if isinstance(exc, ClientAuthenticationError) and status is None:
+        return Unavailable(f"Curfew could not get an Azure token for {where}; try again in a few minutes.")
+    if status == 404:
+        if name:
+            return NotFound(f"No compute instance {name} in {where}.")
+        return NotFound(
+            f"Azure has no workspace {ws.workspace} in resource group {ws.resource_group} ({ws.alias})."
+        )
+    if status == 409:
+        return Busy(f"{name} is busy with another operation in Azure; try again in a few minutes.")
+    if status in (401, 403):
+        return Forbidden(
+            f"Curfew's identity lacks permission on {where} ({ws.workspace}); ask an Azure admin to grant it "
+            f"the {_ROLE_HINT} role on the workspace."
+        )
+    if status == 429:
+        wait = _retry_after(exc) if isinstance(exc, AzureError) else None
+        later = f"in {wait:.0f} seconds" if wait else "in a minute"
+        return Throttled(f"Azure is throttling Curfew's requests; try again {later}.", retry_after=wait)
+    if status is not None and 400 <= status < 500:
+        return InvalidRequest(f"Azure refused the request: {_azure_message(exc)}")
+    log.warning("Azure unavailable for %s: %s", ws.alias, type(exc).__name__)
+    return Unavailable(f"Azure could not be reached for {where}; try again in a few minutes.")
+
+
+def _translate_sdk(exc: Exception, ws: Workspace) -> FleetError | None:
+    """azure-ai-ml's own exceptions (validation, MlException); None for anything else (a bug)."""
+    if any(cls.__name__ == "MlException" for cls in type(exc).__mro__):
+        return InvalidRequest(f"Azure ML refused the request for workspace {ws.alias}: {exc}")
+    return None
+
+
+def _close_service_clients(client: Any) -> None:
+    """MLClient has no close(); close the ARM service clients it holds (their HTTP sessions)."""
+    for value in list(vars(client).values()):
+        close = getattr(value, "close", None)
+        if callable(close) and type(value).__name__.endswith("MgmtClient"):
+            try:
+                close()
+            except Exception:  # closing is best effort
+                log.debug("closing %s failed", type(value).__name__, exc_info=True)
