@@ -24,7 +24,9 @@ from aiohttp import web
 
 from cli.commands import COMMANDS
 from config.settings import ConfigError, Settings, load_settings
+from ops.health import healthz, readyz
 from ops.logs import configure_logging
+from ops.telemetry import configure_telemetry
 from runtime import RUNTIME, Runtime, open_runtime
 
 log = logging.getLogger("curfew")
@@ -49,14 +51,11 @@ def create_app(
 
     app.cleanup_ctx.append(lifetime)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     from bot.endpoint import add_bot_routes  # botbuilder stays inside bot/
 
     add_bot_routes(app)
     return app
-
-
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name = args.command or "serve"
     if name == "serve":
+        configure_telemetry()
         loop = asyncio.new_event_loop()
         loop.set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="curfew"))
         web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None, loop=loop)  # noqa: S104

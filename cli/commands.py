@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Protocol
 
+from cli.doctor_cmd import Doctor
 from cli.manifest_cmd import Manifest
 from cli.runs import Scheduled, Sweep, Warn
 from cli.tables import render_table
@@ -92,4 +93,5 @@ COMMANDS: dict[str, Command] = {
     "warn": Warn(),
     "scheduled": Scheduled(),
     "manifest": Manifest(),
+    "doctor": Doctor(),
 }

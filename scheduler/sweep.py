@@ -18,6 +18,7 @@ from compute.port import ActionResult, FleetError
 from domain.decide import Action, Decision, RunKind, decide
 from domain.model import Instance, InstanceKey, InstanceState, KeepOn
 from domain.timefmt import format_local
+from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport
 from scheduler.snapshot import read_fleet
@@ -193,6 +194,7 @@ class Sweeper:
         report.finished_at = self._ctx.clock()
         if not report.dry_run:  # a dry run changes nothing, the audit trail included
             await self._ctx.store.call(self._ctx.store.audit.record, *report.audit_events(actor))
+            curfew_metrics().run(report.kind.value, (o.kind.value for o in report.outcomes))
         log.info(report.summary())
         return report
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.decide import Action, Decision, RunKind, decide, group_warnings
+from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.notify import Delivery, DeliveryResult, Notifier, OwnerWarning
 from scheduler.snapshot import read_fleet
@@ -56,6 +57,7 @@ class Warner:
         report.warnings = self.address(decisions)
         if not dry_run and report.warnings:
             report.deliveries = await self._notifier.warn(report.warnings)
+            curfew_metrics().warned(d.delivery.value for d in report.deliveries)
             await self._rt.store.call(self._rt.store.audit.record, *self._audit(report, actor, now))
         log.info(
             "warning run %s%s: %d owner(s), %d instance(s) to stop",
