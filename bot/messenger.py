@@ -84,6 +84,10 @@ class TeamsMessenger:
             return self._outcome(
                 aad, SendResult(SendOutcome.UNREACHABLE, detail="no conversation with the user")
             )
+        if reference is None and not (self._settings.teams.tenant_id or self._settings.bot.app_id):
+            # Local use (no bot identity, no tenant configured): never try to reach Teams' real service.
+            detail = "no conversation with the user yet: they have not talked to Curfew"
+            return self._outcome(aad, SendResult(SendOutcome.UNREACHABLE, detail=detail))
         failure: ConnectorFailure | None = None
         created = False
         attempt = throttled = 0

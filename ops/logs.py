@@ -53,6 +53,7 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
         "msal",
         "urllib3",
         "apscheduler",
+        "alembic",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

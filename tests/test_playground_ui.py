@@ -3,8 +3,11 @@ talking to the real service on the simulated fleet, as a newcomer would."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,10 +18,10 @@ from aiohttp import web
 from app import create_app
 from config.settings import Settings
 from runtime import RUNTIME, Runtime
-from scheduler.warnings import Warner
 from tests.playground import PlaygroundPage, require_playground, run_playground
 
 pytestmark = pytest.mark.playground
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @asynccontextmanager
@@ -71,10 +74,29 @@ async def test_a_newcomer_manages_the_demo_instances(tmp_path: Path) -> None:
             raise
 
 
-async def test_the_warning_card_keeps_an_instance_with_one_click(tmp_path: Path) -> None:
+def app_py(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python app.py ...` as an operator runs it, on the service's database."""
+    config = tmp_path / "curfew.yaml"
+    config.write_text("timezone: Europe/Berlin\n")
+    env = {
+        "PATH": os.environ["PATH"],
+        "CURFEW_CONFIG": str(config),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/ui.db",
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+async def test_warn_puts_the_card_in_the_chat_and_keep_one_hour_survives_the_sweep(tmp_path: Path) -> None:
     require_playground()
     async with (
-        curfew_service(tmp_path) as (endpoint, rt),
+        curfew_service(tmp_path) as (endpoint, _rt),
         run_playground(endpoint, timezone="Europe/Berlin") as playground,
         playground.page() as page,
     ):
@@ -82,15 +104,17 @@ async def test_the_warning_card_keeps_an_instance_with_one_click(tmp_path: Path)
             await step(
                 page, "status", "Your compute instances", card=True
             )  # the chat exists: its reference is stored
-            report = await Warner(rt, rt.extras["notifier"]).warn()
-            assert [d.delivery.value for d in report.deliveries if d.owner_object_id.endswith("20")] == [
-                "sent"
-            ]
+            warned = await asyncio.to_thread(app_py, tmp_path, "warn")
+            assert warned.returncode == 0, warned.stdout + warned.stderr
             await page.wait_for_card_text("Keep 1 hour", timeout=20)
             await page.click_card_button("Keep 1 hour")
             refreshed = await page.wait_for_card_text("Kept gpu-ci until", timeout=20)
             assert "by Dana Scientist" in refreshed
             await page.screenshot(Path(os.environ.get("CURFEW_SCREENSHOTS", tmp_path)) / "warning-card.png")
+            swept = await asyncio.to_thread(app_py, tmp_path, "sweep")
+            rows = {line.split()[1]: line for line in swept.stdout.splitlines() if line.startswith("demo ")}
+            assert " leave " in rows["gpu-ci"] and "kept until" in rows["gpu-ci"], swept.stdout
+            assert "stopped" in rows["cpu-ci"], swept.stdout
         except BaseException:
             await page.screenshot(tmp_path / "warning-failure.png")
             print(f"screenshot: {tmp_path / 'warning-failure.png'}\n{playground.log_text()[-3000:]}")
