@@ -94,3 +94,43 @@ def _empty(tmp_path: Path) -> str:
     path = tmp_path / "empty.yaml"
     path.write_text("timezone: Europe/Berlin\n")
     return str(path)
+
+
+def test_sweep_dry_run_prints_decisions_and_changes_nothing(tmp_path: Path) -> None:
+    before = run_cli(tmp_path, "fleet").stdout
+    dry = run_cli(tmp_path, "sweep", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    rows = {line.split()[1]: line for line in dry.stdout.splitlines() if line.startswith("demo ")}
+    assert "would stop" in rows["gpu-ci"] and " stop " in rows["gpu-ci"]
+    assert "job train-42 running" in rows["train-ci"] and " leave " in rows["train-ci"]
+    assert "already stopped" in rows["old-ci"]
+    assert run_cli(tmp_path, "fleet").stdout == before
+
+
+def test_sweep_stops_the_demo_instances_and_leaves_the_busy_one(tmp_path: Path) -> None:
+    swept = run_cli(tmp_path, "sweep")
+    assert swept.returncode == 0, swept.stdout + swept.stderr
+    rows = {line.split()[1]: line for line in swept.stdout.splitlines() if line.startswith("demo ")}
+    assert {name for name, row in rows.items() if "stopped: confirmed Stopped" in row} == {
+        "gpu-ci",
+        "cpu-ci",
+        "alex-gpu",
+    }
+    assert "left" in rows["train-ci"] and "job train-42 running" in rows["train-ci"]
+    fleet = {
+        line.split()[1]: line.split()[3]
+        for line in run_cli(tmp_path, "fleet").stdout.splitlines()[1:]
+        if line.startswith("demo ")
+    }
+    assert fleet == {
+        "gpu-ci": "Stopped",
+        "cpu-ci": "Stopped",
+        "alex-gpu": "Stopped",
+        "old-ci": "Stopped",
+        "train-ci": "Running",
+    }
+
+
+def test_sweep_of_an_unknown_workspace_says_which_exist(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "sweep", "--workspace", "nope")
+    assert result.returncode == 2 and "unknown workspace nope; known: demo" in result.stdout

@@ -263,3 +263,25 @@ def test_an_owner_with_many_instances_gets_several_cards_under_80_kb() -> None:
         len(json.dumps(warning_card(WarningView(CURFEW, ZoneInfo("Europe/Berlin"), decisions, WARN_AT))))
         > 80_000
     )
+
+
+async def test_with_stop_unwarned_off_an_unreachable_owners_instances_stay_on(env: Any) -> None:
+    rt, spy, _, _ = env
+    rt.settings = rt.settings.model_copy(
+        update={"curfew": rt.settings.curfew.model_copy(update={"stop_unwarned": False})}
+    )
+    await Warner(rt, TeamsNotifier(rt.settings, Inbox(unreachable=(DEMO_OWNER,)), rt.clock)).warn()
+    rt.clock.now = CURFEW + timedelta(seconds=5)
+    report = await Sweeper(rt).curfew()
+    outcome = {o.instance.name: (o.kind.value, o.detail) for o in report.outcomes}
+    assert outcome["gpu-ci"] == ("left", "its owner could not be warned (curfew.stop_unwarned is false)")
+    assert outcome["cpu-ci"][0] == "left" and outcome["alex-gpu"][0] == "stopped"
+    assert spy.writes("stop") == ["alex-gpu"]
+
+
+async def test_by_default_unwarned_owners_are_still_stopped(env: Any) -> None:
+    rt, spy, _, _ = env
+    await Warner(rt, TeamsNotifier(rt.settings, Inbox(unreachable=(DEMO_OWNER,)), rt.clock)).warn()
+    rt.clock.now = CURFEW + timedelta(seconds=5)
+    await Sweeper(rt).curfew()
+    assert sorted(spy.writes("stop")) == ["alex-gpu", "cpu-ci", "gpu-ci"]
