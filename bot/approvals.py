@@ -49,7 +49,7 @@ class Approvals(Delivery):
         hint = cmd.size_hint or ""
         if hint.lower().startswith("standard_") and values["size"].lower() != hint.lower():
             errors["size"] = f"{hint} is not a size you can request; choose one of these."
-        return [Reply(card=self.form_card(values, errors))]
+        return [Reply(card=await self.form_card(values, errors))]
 
     async def submit(self, chat: CurfewChat, turn: Turn, value: Mapping[str, Any]) -> Card:
         form = _read_form(value)
@@ -62,7 +62,7 @@ class Approvals(Delivery):
             errors["workspace"] = "I cannot tell which Azure AD tenant you are in; ask your Curfew admin."
         if errors or tenant is None:
             await self.audit(turn.user, form, "submit", "invalid", "; ".join(errors.values()))
-            return self.form_card(_values(form), errors)
+            return await self.form_card(_values(form), errors)
         return await self.record(chat, turn, form, tenant)
 
     async def record(self, chat: CurfewChat, turn: Turn, form: req.RequestForm, tenant: str) -> Card:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from bot import request_cards as rc
 from bot.cards import Card
+from bot.costs import monthly_text, rate_text, size_prices
 from bot.turns import Messenger
 from compute.port import FleetError
+from compute.prices import PriceBook
 from domain import requests as req
 from domain.requests import RequestState
 from domain.timefmt import format_local
@@ -95,10 +98,11 @@ class Flow:
 
     # -- cards -----------------------------------------------------------------------------------
 
-    def form_card(self, values: Mapping[str, str], errors: Mapping[str, str]) -> Card:
+    async def form_card(self, values: Mapping[str, str], errors: Mapping[str, str]) -> Card:
         sizes = [(size, rule.auto_approve) for size, rule in self.rt.settings.requests.sizes.items()]
         workspaces = [w.alias for w in self.rt.fleet.workspaces]
-        return rc.request_form_card(rc.FormView(workspaces, sizes, values, errors))
+        prices = await size_prices(PriceBook(self.rt.fleet), workspaces, [s for s, _ in sizes])
+        return rc.request_form_card(rc.FormView(workspaces, sizes, values, errors, prices))
 
     def view(self, r: ComputeRequest, instances: Sequence[tuple[str, str, str]] = ()) -> rc.RequestView:
         requester = r.requester_name or r.requester_object_id
@@ -119,7 +123,10 @@ class Flow:
         mine = [
             (i.name, i.size, i.state.value) for i in instances if (i.owner_object_id or "").lower() == owner
         ]
-        return rc.approval_card(self.view(r, mine))
+        per_hour, simulated = await PriceBook(self.rt.fleet).per_hour(r.workspace, r.size)
+        view = self.view(r, mine)
+        price, monthly = rate_text(per_hour, simulated), monthly_text(per_hour, simulated)
+        return rc.approval_card(replace(view, price=price, monthly=monthly))
 
     async def keep_view(self, r: ComputeRequest) -> rc.KeepView:
         assert r.keep_on_id is not None

@@ -21,6 +21,7 @@ HELP = (
     ("stop NAME / start NAME", "stop or start now; I tell you when it is done"),
     ("morning start on NAME [at 07:30]", "start it on weekday mornings (off: morning start off NAME)"),
     ("history NAME", "the last ten things that happened to it"),
+    ("report [week|month] [WORKSPACE]", "what the curfew saved and what keep-ons cost"),
     ("NAME@WORKSPACE", "pick the workspace when a name exists in several"),
 )
 
@@ -89,6 +90,10 @@ class StatusRow:
     size: str
     state: str
     tonight: str
+    price: str | None = None
+    """Its price per hour: "USD 3.06/h (simulated)"."""
+    since_start: str | None = None
+    """What it has cost since it last started."""
 
 
 def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
@@ -107,6 +112,8 @@ def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
                     ("Size", row.size),
                     ("Workspace", row.workspace),
                     ("Tonight", row.tonight),
+                    *([("Price", row.price)] if row.price else []),
+                    *([("Cost since started", row.since_start)] if row.since_start else []),
                 ]
             )
         )

@@ -15,12 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import cards
+from bot.costs import rate_text, since_start_text
 from bot.directory import Found, InSeveralWorkspaces, find, may_act, owned_by
 from bot.followup import FollowUps
 from bot.keeping import KeepFlow
+from bot.report import report_replies
 from bot.turns import ActionResult, Inbound, Reply
 from bot.warning_actions import handle_click
 from bot.warning_card import VERB as WARNING_VERB
+from compute.prices import PriceBook
 from domain import grammar as g
 from domain.decide import tonight
 from domain.model import Instance, InstanceKey
@@ -199,10 +202,14 @@ async def _status(chat: CurfewChat, turn: Turn, _: g.Status) -> list[Reply]:
     )
     keeps = await chat.rt.store.call(chat.rt.store.keep_ons.in_force, turn.now, [i.key for i in mine])
     jobs = [j for ws in sorted({i.workspace for i in mine}) for j in await chat.rt.fleet.list_active_jobs(ws)]
+    prices = await PriceBook(chat.rt.fleet).for_instances(mine)
     rows = []
     for i in mine:
         fate = tonight(turn.now, i, keeps, jobs, chat.rt.settings.policy(i.workspace))
-        rows.append(cards.StatusRow(i.name, i.workspace, i.size, i.state.value, fate.reason))
+        per_hour, simulated = prices[i.key]
+        spent = since_start_text(i, per_hour, turn.now, chat.zone_for(turn, i))
+        price = rate_text(per_hour, simulated)
+        rows.append(cards.StatusRow(i.name, i.workspace, i.size, i.state.value, fate.reason, price, spent))
     note = (
         "Simulated demo fleet: no Azure ML workspace is configured." if chat.rt.settings.simulated else None
     )
@@ -275,3 +282,8 @@ async def _history(chat: CurfewChat, turn: Turn, cmd: g.History) -> list[Reply]:
         return [Reply(card=cards.history_card(instance.name, rows))]
 
     return await chat.with_instance(turn, cmd.target, "read the history of", show)
+
+
+@handles(g.Report)
+async def _report(chat: CurfewChat, turn: Turn, cmd: g.Report) -> list[Reply]:
+    return await report_replies(chat.rt, turn.user, turn.now, turn.zone, cmd)

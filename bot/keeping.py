@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import cards
+from bot.costs import exception_cost_text
 from bot.turns import Reply
+from compute.prices import PriceBook
 from domain import grammar as g
 from domain.keep import KeepLimits, KeepPlan, KeepRefusal, describe_plan, plan_keep
 from domain.model import Instance, KeepOnState
@@ -67,6 +70,7 @@ class KeepFlow:
             turn, instance, "keep", state.value, f"#{keep_on.id} {described}: {reason}".rstrip(": ")
         )
         why = f" Reason: {reason}." if reason else ""
+        price = await self._cost(instance, plan, turn.now, pending=plan.needs_approval)
         if plan.needs_approval:
             approvals = self.rt.extras.get("approvals")
             if approvals is not None:  # bot/approvals.py sends the approvers a card
@@ -78,12 +82,18 @@ class KeepFlow:
                     text=(
                         f"Keeping {instance.name} {end} needs an approver's yes, as it is over "
                         f"{self.limits.approval_over_days} days ({after}). Until someone decides, it is kept "
-                        f"until {format_local(plan.in_force_until, zone)}.{why}"
+                        f"until {format_local(plan.in_force_until, zone)}.{why}{price}"
                     )
                 )
             ]
         stopped = "" if instance.state.is_running else f" ({instance.name} is {instance.state.value} now.)"
-        return [Reply(text=f"Kept {instance.name} {described}.{why}{stopped}")]
+        return [Reply(text=f"Kept {instance.name} {described}.{why}{stopped}{price}")]
+
+    async def _cost(self, instance: Instance, plan: KeepPlan, now: datetime, *, pending: bool) -> str:
+        """The exception's estimated cost: its price times the hours it keeps the instance past the curfew."""
+        per_hour, simulated = await PriceBook(self.rt.fleet).per_hour(instance.workspace, instance.size)
+        skipped = next_curfew(self.rt.settings.policy(instance.workspace), now, inclusive=True)
+        return exception_cost_text(per_hour, simulated, skipped, plan.until, pending=pending)
 
     def _choices(self, instance: Instance, cmd: g.AmbiguousKeep) -> cards.Card:
         options = []

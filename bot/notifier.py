@@ -15,8 +15,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cards import card, heading, paragraph
+from bot.costs import with_costs
 from bot.turns import Messenger, Reply, SendOutcome, SendResult
 from bot.warning_card import WarningView, split_for_teams
+from compute.prices import PriceBook
 from config.settings import Settings
 from domain.timefmt import format_local
 from scheduler.notify import Delivery, DeliveryResult, OwnerWarning
@@ -31,10 +33,18 @@ _DELIVERY = {
 
 
 class TeamsNotifier:
-    def __init__(self, settings: Settings, messenger: Messenger, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        messenger: Messenger,
+        clock: Callable[[], datetime],
+        prices: PriceBook | None = None,
+    ) -> None:
+        """`prices`: to show what each keep option costs on the warning card."""
         self._settings = settings
         self._messenger = messenger
         self._clock = clock
+        self._prices = prices
 
     async def warn(self, warnings: Sequence[OwnerWarning]) -> list[DeliveryResult]:
         results = list(await asyncio.gather(*(self._warn_one(w) for w in warnings)))
@@ -54,6 +64,7 @@ class TeamsNotifier:
             return DeliveryResult(None, Delivery.UNREACHABLE, "no owner and no workspace admin to warn")
         zone = self._zone(warning)
         view = WarningView(warning.curfew_at, zone, warning.decisions, self._clock())
+        view = await with_costs(view, self._prices, self._settings.policy)
         last = SendResult(SendOutcome.SENT)
         for part in split_for_teams(view):
             last = await self._messenger.send(warning.owner_object_id, warning.tenant_id, Reply(card=part))

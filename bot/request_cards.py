@@ -101,6 +101,16 @@ class FormView:
     values: Mapping[str, str]
     """What the form showed or the requester typed: workspace, name, size, purpose, morning_start."""
     errors: Mapping[str, str]
+    prices: Sequence[tuple[str, Sequence[tuple[str, str]]]] = ()
+    """(where, [(size, its price per hour and per month)]) for each price list the workspaces use."""
+
+
+def _price_blocks(view: FormView) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for where, lines in view.prices:
+        blocks.append(paragraph(f"**What each size costs** {where}"))
+        blocks += [paragraph(f"{size}: {text}", subtle=True) for size, text in lines]
+    return blocks
 
 
 def request_form_card(view: FormView) -> Card:
@@ -123,6 +133,8 @@ def request_form_card(view: FormView) -> Card:
     body: list[dict[str, Any]] = [heading("Request a compute instance"), *_error(view.errors, "quota")]
     for field in fields:
         body += [field, *_error(view.errors, field["id"])]
+        if field["id"] == "size":
+            body += _price_blocks(view)
     toggle = {"type": "Input.Toggle", "id": "morning_start", "title": "Start it on weekday mornings"}
     body.append(toggle | {"valueOn": "true", "valueOff": "false", "value": v.get("morning_start", "false")})
     return card(*body, actions=[execute("Send request", SUBMIT, {})])
@@ -140,15 +152,22 @@ class RequestView:
     purpose: str
     instances: Sequence[tuple[str, str, str]] = ()
     """The requester's current instances: (name, size, state)."""
+    price: str | None = None
+    """The size's price per hour: "USD 3.06/h (simulated)"."""
+    monthly: str | None = None
+    """Its cost if left on around the clock for a month (730 h)."""
 
 
 def _request_facts(view: RequestView) -> dict[str, Any]:
+    money = [("Price", view.price)] if view.price else []
+    money += [("If never stopped", view.monthly)] if view.monthly else []
     return facts(
         [
             ("Requested by", view.requester),
             ("Workspace", view.workspace),
             ("Name", view.name),
             ("Size", f"{view.size} ({size_details(view.size)})"),
+            *money,
             ("Purpose", view.purpose),
         ]
     )

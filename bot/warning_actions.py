@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.cards import Card
+from bot.costs import with_costs
 from bot.directory import may_act
 from bot.warning_card import CHOICES, WarningView, outdated_card, warning_card
 from compute.port import FleetError
+from compute.prices import PriceBook
 from domain.decide import RunKind, decide
 from domain.grammar import KeepEnd, Tonight, UntilDay, UntilInstant
 from domain.keep import KeepPlan, KeepRefusal, describe_plan, plan_keep
@@ -76,7 +78,8 @@ async def warning_view(
         d for d in decisions if d.instant == curfew_at and (d.instance.state.is_running or d.keep_on)
     )
     zone = rt.settings.policy(instances[0].workspace).zone if instances else ZoneInfo(rt.settings.timezone)
-    return WarningView(curfew_at, zone, mine, now, notice)
+    view = WarningView(curfew_at, zone, mine, now, notice)
+    return await with_costs(view, PriceBook(rt.fleet), rt.settings.policy)
 
 
 async def handle_click(chat: CurfewChat, turn: Turn, value: Mapping[str, Any]) -> Card:

@@ -8,15 +8,16 @@ clicked is always the Teams-authenticated sender.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.cards import Card, card, command_button, facts, heading, paragraph
+from bot.costs import KeepCost
 from domain.decide import Action, Decision
-from domain.model import Instance
+from domain.model import Instance, InstanceKey
 from domain.timefmt import format_clock_zone, format_local
 
 VERB = "warning"
@@ -37,6 +38,8 @@ class WarningView:
     decisions: tuple[Decision, ...]
     now: datetime
     notice: str | None = None
+    costs: Mapping[InstanceKey, KeepCost] = field(default_factory=dict)
+    """What each keep option costs, per instance (bot/costs.py); none: no cost lines."""
 
 
 def action_data(choice: str, decision: Decision, curfew_at: datetime) -> dict[str, Any]:
@@ -113,6 +116,9 @@ def _instance_block(decision: Decision, view: WarningView) -> list[dict[str, Any
         ),
     ]
     if decision.action is Action.WARN:
+        keep_cost = view.costs.get(i.key)
+        if keep_cost is not None:
+            blocks.append(facts(keep_cost.lines(view.zone)))
         quick = [
             execute(CHOICES[c], action_data(c, decision, view.curfew_at))
             for c in ("keep_1h", "keep_2h", "keep_tonight")
@@ -175,10 +181,7 @@ def split_for_teams(view: WarningView, limit: int = MAX_CARD_BYTES) -> list[Card
     size = max(1, len(chunk))
     while True:
         parts = [chunk[i : i + size] for i in range(0, len(chunk), size)] or [[]]
-        built = [
-            warning_card(WarningView(view.curfew_at, view.zone, tuple(p), view.now, view.notice))
-            for p in parts
-        ]
+        built = [warning_card(replace(view, decisions=tuple(p))) for p in parts]
         if all(len(json.dumps(c).encode()) <= limit for c in built) or size == 1:
             cards = built
             break

@@ -7,6 +7,7 @@ from bot.chat import CurfewChat
 from bot.endpoint import teams_messenger
 from bot.followup import FollowUps
 from bot.notifier import TeamsNotifier
+from compute.prices import PriceBook
 from runtime import Runtime
 
 
@@ -18,7 +19,8 @@ def install_teams(rt: Runtime) -> None:
     followups = FollowUps(rt.fleet, rt.store, rt.clock, lambda: teams_messenger(rt), poll_seconds=poll)
     rt.extras["followups"] = followups
     rt.extras["turn_handler"] = CurfewChat(rt, followups)
-    rt.extras["notifier"] = TeamsNotifier(rt.settings, teams_messenger(rt), rt.clock)
+    prices = PriceBook(rt.fleet)  # the warning card shows what each keep option costs
+    rt.extras["notifier"] = TeamsNotifier(rt.settings, teams_messenger(rt), rt.clock, prices)
     rt.extras["approvals"] = Approvals(rt, lambda: teams_messenger(rt), poll_seconds=poll)
 
 

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from cli.doctor_cmd import Doctor
 from cli.manifest_cmd import Manifest
+from cli.report_cmd import Report
 from cli.runs import Scheduled, Sweep, Warn
 from cli.tables import render_table
 from config.settings import Settings
@@ -94,4 +95,5 @@ COMMANDS: dict[str, Command] = {
     "scheduled": Scheduled(),
     "manifest": Manifest(),
     "doctor": Doctor(),
+    "report": Report(),
 }

@@ -63,7 +63,9 @@ from compute.port import (
     Unavailable,
     Workspace,
 )
+from compute.prices import MemoryPriceCache, PriceCache, price_list
 from domain.model import Instance, InstanceState, Job
+from domain.money import PriceList
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -143,6 +145,10 @@ class _SdkCalls:
         return client.compute._get_workspace_location()
 
     @staticmethod
+    def prices(client: MLClient, region: str, now: datetime) -> PriceList:
+        return price_list(region, client.compute.list_sizes(location=region), now)
+
+    @staticmethod
     def create(client: MLClient, ws: Workspace, spec: CreateSpec, location: str) -> None:
         from azure.ai.ml.entities import AssignedUserConfiguration, ComputeInstance
 
@@ -190,8 +196,13 @@ class AzureMLFleet:
         client_kwargs: Mapping[str, Any] | None = None,
         write_attempts: int = 5,
         retry_backoff_s: float = 1.0,
+        price_cache: PriceCache | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._workspaces = {ws.alias: ws for ws in workspaces}
+        self._price_cache: PriceCache = price_cache or MemoryPriceCache()
+        self._pricing = asyncio.Lock()
+        self._clock = clock
         self._url = resource_manager_url
         self._credential = credential
         self._owns_credential = credential is None
@@ -261,6 +272,41 @@ class AzureMLFleet:
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         ws = self._workspace(workspace)
         return await self._read(ws, None, _SdkCalls.active_jobs, ws.alias)
+
+    async def hourly_prices(self, workspace: str) -> PriceList:
+        """The region's price list: from the cache when younger than a day, else from Azure.
+
+        When Azure cannot be asked, an older cached list is better than none (they are estimates)."""
+        ws = self._workspace(workspace)
+        async with self._pricing:  # one fetch per region, however many cards ask at once
+            region = await self._region(ws)
+            cached = await asyncio.to_thread(self._price_cache.load_prices, region)
+            now = self._clock()
+            if cached is not None and cached.fresh(now):
+                return cached
+            try:
+                fetched = await self._read(ws, None, _SdkCalls.prices, region, now)
+            except FleetError as error:
+                if cached is None:
+                    raise
+                log.warning(
+                    "prices for %s are %s old; refresh failed: %s", region, now - cached.fetched_at, error
+                )
+                return cached
+            await asyncio.to_thread(self._price_cache.save_prices, fetched)
+            log.info("fetched %d VM prices for %s", len(fetched.hourly), region)
+            return fetched
+
+    async def _region(self, ws: Workspace) -> str:
+        """The workspace's Azure region: remembered, else asked once (GET workspace) and stored."""
+        if ws.alias not in self._locations:
+            key = f"{ws.subscription_id}/{ws.resource_group}/{ws.workspace}".lower()
+            region = await asyncio.to_thread(self._price_cache.region_of, key)
+            if region is None:
+                region = await self._read(ws, None, _SdkCalls.workspace_location)
+                await asyncio.to_thread(self._price_cache.remember_region, key, region, self._clock())
+            self._locations[ws.alias] = region
+        return self._locations[ws.alias]
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

@@ -31,5 +31,6 @@ def build_fleet(settings: Settings, store: Store) -> Fleet:
         max_concurrency=settings.azure.max_concurrency,
         writes_per_second=settings.azure.writes_per_second,
         write_burst=settings.azure.write_burst,
+        price_cache=store.prices,
     )
     return fleet

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from domain.model import Instance, Job
+from domain.money import PriceList
 
 
 class FleetError(Exception):
@@ -120,6 +121,10 @@ class Fleet(Protocol):
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         """Jobs of one workspace that are queued or running, with the compute they use."""
+        ...
+
+    async def hourly_prices(self, workspace: str) -> PriceList:
+        """Estimated price per hour of each VM size in the workspace's region (cached for a day)."""
         ...
 
     async def close(self) -> None: ...

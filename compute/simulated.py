@@ -16,7 +16,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from compute.port import ActionResult, Busy, CreateSpec, InvalidRequest, NotFound, Workspace
+from compute.prices import simulated_prices
 from domain.model import Instance, InstanceState, Job
+from domain.money import PriceList
 from storage.models import SimInstanceRow, SimJobRow
 from storage.repositories import Store
 
@@ -122,6 +124,11 @@ class SimulatedFleet:
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         return await self._store.call(self._jobs, workspace)
+
+    async def hourly_prices(self, workspace: str) -> PriceList:
+        """The demo's own price list, marked simulated wherever it is shown."""
+        self._check_workspace(workspace)
+        return simulated_prices(self._clock())
 
     async def close(self) -> None:
         return None

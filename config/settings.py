@@ -70,10 +70,20 @@ def _guid(value: Any) -> Any:
     return value.lower()
 
 
+def _weekly(value: Any) -> Any:
+    """ "mon 09:00": a weekday and a time of day."""
+    words = value.split() if isinstance(value, str) else []
+    if len(words) != 2 or words[0].lower() not in _DAY_NAMES or not _HHMM.match(words[1]):
+        raise ValueError('expected a weekday and a time of day such as "mon 09:00"')
+    return f"{words[0].lower()[:3]} {words[1]}"
+
+
+_DAY_NAMES = {*WEEKDAYS, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 Clock = Annotated[time, BeforeValidator(_clock)]
 Zone = Annotated[str, BeforeValidator(_zone)]
 Days = Annotated[list[str], BeforeValidator(_days)]
 Guid = Annotated[str, BeforeValidator(_guid)]
+Weekly = Annotated[str, BeforeValidator(_weekly)]
 
 
 class _Section(BaseModel):
@@ -97,6 +107,19 @@ class MorningStartSettings(_Section):
     at: Clock = time(8, 0)
     days: Days = list(WEEKDAYS[:5])
     skip_dates: list[date] = []
+
+
+class ReportSettings(_Section):
+    weekly_at: Weekly = "mon 09:00"
+    """When the weekly digest goes to the workspace admins, in each workspace's zone."""
+
+    @property
+    def weekday(self) -> str:
+        return self.weekly_at.split()[0]
+
+    @property
+    def at(self) -> time:
+        return time.fromisoformat(self.weekly_at.split()[1])
 
 
 class KeepSettings(_Section):
@@ -162,6 +185,7 @@ class Settings(_Section):
     curfew: CurfewSettings = CurfewSettings()
     morning_start: MorningStartSettings = MorningStartSettings()
     keep: KeepSettings = KeepSettings()
+    report: ReportSettings = ReportSettings()
     azure: AzureSettings = AzureSettings()
     teams: TeamsSettings = TeamsSettings()
     requests: RequestSettings = RequestSettings()

@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from domain.model import WEEKDAYS, KeepOnState
 from domain.schedule import last_curfew, last_morning, next_curfew
 from runtime import Runtime
+from scheduler.digest import MoneyReports, last_digest
 from scheduler.notify import Notifier
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
@@ -33,7 +34,7 @@ from storage.repositories import AuditEvent
 
 log = logging.getLogger(__name__)
 
-KINDS = ("warning", "curfew", "morning")
+KINDS = ("warning", "curfew", "morning", "digest")
 
 
 def process_name() -> str:
@@ -89,6 +90,9 @@ class CurfewScheduler:
                 hour=s.morning_start.at.hour,
                 minute=s.morning_start.at.minute,
                 timezone=zone,
+            )
+            jobs[f"digest:{zone}"] = CronTrigger(
+                day_of_week=s.report.weekday, hour=s.report.at.hour, minute=s.report.at.minute, timezone=zone
             )
             for at in sorted(set(morning_times) - {s.morning_start.at}):
                 jobs[f"morning:{zone}@{at:%H:%M}"] = CronTrigger(
@@ -176,6 +180,9 @@ class CurfewScheduler:
             return last_curfew(policy, now)
         if kind == "warning":
             return next_curfew(policy, now, inclusive=True)
+        if kind == "digest":
+            report = self._rt.settings.report
+            return last_digest(policy.zone, report.weekday, report.at, now)
         return last_morning(policy, now, at)
 
     async def run(self, kind: str, zone: str, now: datetime | None = None) -> Claim | None:
@@ -214,7 +221,13 @@ class CurfewScheduler:
             await self._rt.store.call(self._rt.store.runs.finish, claim, state, summary, self._rt.clock())
 
     def _body(self, kind: str) -> Callable[[Claim, list[str], datetime], Awaitable[str]]:
-        return {"curfew": self._curfew, "warning": self._warning, "morning": self._morning}[kind]
+        bodies = {
+            "curfew": self._curfew,
+            "warning": self._warning,
+            "morning": self._morning,
+            "digest": self._digest,
+        }
+        return bodies[kind]
 
     async def _curfew(self, claim: Claim, aliases: list[str], now: datetime) -> str:
         report = await self._sweeper.curfew(now=now, workspaces=aliases, run_id=claim.run_id)
@@ -227,6 +240,9 @@ class CurfewScheduler:
     async def _warning(self, claim: Claim, aliases: list[str], now: datetime) -> str:
         report = await self._warner.warn(now=now, workspaces=aliases, run_id=claim.run_id)
         return f"{len(report.warnings)} warning(s); {len(report.failures)} workspace(s) unreadable"
+
+    async def _digest(self, claim: Claim, aliases: list[str], now: datetime) -> str:
+        return await MoneyReports(self._rt).send_digest(aliases, claim.scheduled_for, now, claim.run_id)
 
     async def _heartbeat(self, claim: Claim) -> None:
         while True:

@@ -21,6 +21,7 @@ from domain.timefmt import format_local
 from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport
+from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Sweeper:
     def __init__(self, ctx: Runtime) -> None:
         self._ctx = ctx
         self._slots = asyncio.Semaphore(ctx.settings.azure.max_concurrency)
+        self._ledger = SavingsLedger(ctx)
 
     async def curfew(
         self,
@@ -63,7 +65,7 @@ class Sweeper:
         report.outcomes.extend(await asyncio.gather(*actions))
         if not dry_run:
             await self._verify(report, lambda i: i.state.is_stopped, "Stopped")
-        return await self._finish(report, actor)
+        return await self._finish(report, actor, complete=True)
 
     async def morning(
         self,
@@ -92,7 +94,7 @@ class Sweeper:
         report.outcomes.extend(snap.failures)
         actions = [self._start(d, dry_run) if d.action is Action.START else _left(d) for d in decisions]
         report.outcomes.extend(await asyncio.gather(*actions))
-        return await self._finish(report, actor)
+        return await self._finish(report, actor, complete=True)
 
     async def _stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
         key, instant = d.instance.key, d.instant or now
@@ -190,11 +192,15 @@ class Sweeper:
                 )
                 report.replace(failed)
 
-    async def _finish(self, report: RunReport, actor: str) -> RunReport:
+    async def _finish(self, report: RunReport, actor: str, *, complete: bool = False) -> RunReport:
         report.finished_at = self._ctx.clock()
         if not report.dry_run:  # a dry run changes nothing, the audit trail included
             await self._ctx.store.call(self._ctx.store.audit.record, *report.audit_events(actor))
             curfew_metrics().run(report.kind.value, (o.kind.value for o in report.outcomes))
+            try:  # the savings ledger: what this run saved or kept (scheduler/savings.py)
+                await self._ledger.after_run(report, complete=complete)
+            except Exception:  # money bookkeeping never fails a curfew
+                log.exception("could not record the savings of %s", report.run_id)
         log.info(report.summary())
         return report
 

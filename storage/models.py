@@ -193,3 +193,70 @@ class SimJobRow(Base):
     compute: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
     display_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class PriceListRow(Base):
+    """Azure's estimated hourly prices for one region, cached for a day (compute/prices.py)."""
+
+    __tablename__ = "price_list"
+
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    fetched_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    simulated: Mapped[bool] = mapped_column(default=False)
+    prices: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict)
+    """Size -> price per hour as a decimal string; null: Azure publishes no price for the size."""
+
+
+class WorkspaceRegionRow(Base):
+    __tablename__ = "workspace_region"
+
+    workspace_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    """subscription/resource group/workspace, lower case."""
+    region: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class MoneyLedgerRow(Base):
+    """The savings ledger: what each curfew stop saved and what each keep-on cost (domain/money.py).
+
+    An open entry (`ends_at` null) counts up to now; closing it stores its hours and amount."""
+
+    __tablename__ = "money_ledger"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    workspace: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[str] = mapped_column(String(64))
+    size: Mapped[str] = mapped_column(String(64))
+    owner_object_id: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(128))
+    keep_on_id: Mapped[int | None] = mapped_column(_ID, unique=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(64))
+    per_hour: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    simulated: Mapped[bool] = mapped_column(default=False)
+    hours: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("kind", "workspace", "instance", "starts_at", name="uq_money_ledger_entry"),
+        Index("ix_money_ledger_open", "ends_at"),
+    )
+
+
+class UsageSpanRow(Base):
+    """When an instance ran, as Curfew observed it: from Azure's last start to the stop it saw."""
+
+    __tablename__ = "usage_span"
+
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    size: Mapped[str] = mapped_column(String(64))
+    owner_object_id: Mapped[str | None] = mapped_column(String(64))
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    stop_exact: Mapped[bool] = mapped_column(default=False)
+    """True when Curfew stopped it then; False when it was found stopped (an upper bound)."""

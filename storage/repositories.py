@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, select, update
@@ -20,11 +20,15 @@ from storage.db import make_engine, make_sessions, upgrade
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
 from storage.models import AuditRow, ConversationRefRow, KeepOnRow, MorningStartRow
+from storage.money_repo import MoneyLedgerRepository
+from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+REFERENCE_TOUCH = timedelta(hours=1)
+"""An unchanged conversation reference is rewritten at most this often (to keep `updated_at` useful)."""
 IN_FORCE = (KeepOnState.ACTIVE.value, KeepOnState.PENDING_APPROVAL.value)
 
 
@@ -184,6 +188,14 @@ class ConversationRepository:
             if row is None:
                 session.add(ConversationRefRow(**_ref_values(ref)))
                 return True
+            unchanged = (
+                row.reference == ref.reference
+                and ref.user_name in (None, row.user_name)
+                and ref.local_timezone in (None, row.local_timezone)
+                and ref.updated_at - row.updated_at < REFERENCE_TOUCH
+            )
+            if unchanged:  # most turns: no write, so chat turns do not queue on the database's write lock
+                return False
             row.reference = ref.reference
             row.user_name = ref.user_name or row.user_name
             row.local_timezone = ref.local_timezone or row.local_timezone
@@ -318,6 +330,8 @@ class Store:
         self.runs = RunLedger(sessions)
         self.requests = RequestRepository(sessions)
         self.mornings = MorningStartRepository(sessions)
+        self.prices = PriceRepository(sessions)
+        self.money = MoneyLedgerRepository(sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:

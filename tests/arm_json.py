@@ -199,3 +199,85 @@ def operation_path(op: Operation) -> str:
         f"subscriptions/{ws.subscription}/providers/{PROVIDER}/locations/{ws.location}"
         f"/computeOperationsStatus/{op.id}"
     )
+
+
+# name, family, vCPUs, GPUs, memory GB, {(os, tier): USD per hour in westeurope}; None: no price published
+VM_SIZES: list[tuple[str, str, int, int, float, dict[tuple[str, str], float] | None]] = [
+    (
+        "Standard_DS3_v2",
+        "standardDSv2Family",
+        4,
+        0,
+        14.0,
+        {
+            ("Linux", "Standard"): 0.293,
+            ("Linux", "LowPriority"): 0.0586,
+            ("Windows", "Standard"): 0.479,
+            ("Linux", "Spot"): 0.0527,
+        },
+    ),
+    (
+        "Standard_DS11_v2",
+        "standardDSv2Family",
+        2,
+        0,
+        14.0,
+        {("Linux", "Standard"): 0.185, ("Windows", "Standard"): 0.278},
+    ),
+    (
+        "Standard_E4ds_v4",
+        "standardEDSv4Family",
+        4,
+        0,
+        32.0,
+        {("Windows", "Standard"): 0.517, ("Linux", "Standard"): 0.333, ("Linux", "LowPriority"): 0.0666},
+    ),
+    (
+        "Standard_NC6s_v3",
+        "standardNCSv3Family",
+        6,
+        1,
+        112.0,
+        {("Linux", "Standard"): 3.06, ("Linux", "LowPriority"): 0.612, ("Windows", "Standard"): 3.344},
+    ),
+    (
+        "Standard_NC24ads_A100_v4",
+        "StandardNCADSA100v4Family",
+        24,
+        1,
+        220.0,
+        {("Linux", "Standard"): 3.673, ("Linux", "Spot"): 1.469},
+    ),
+    ("Standard_ND96amsr_A100_v4", "standardNDAMSv4_A100Family", 96, 8, 1900.0, None),
+]
+REGION_FACTORS = {"westeurope": 1.0, "eastus": 0.9, "swedencentral": 0.95}
+
+
+def vm_sizes_json(location: str) -> dict[str, Any]:
+    """GET .../locations/{location}/vmSizes: every size, with estimated prices where Azure has them."""
+    factor = REGION_FACTORS.get(location.lower(), 1.1)
+    sizes = []
+    for name, family, cpus, gpus, memory, prices in VM_SIZES:
+        size: dict[str, Any] = {
+            "name": name,
+            "family": family,
+            "vCPUs": cpus,
+            "gpus": gpus,
+            "osVhdSizeMB": 1047552,
+            "maxResourceVolumeMB": cpus * 7168,
+            "memoryGB": memory,
+            "lowPriorityCapable": prices is not None and ("Linux", "LowPriority") in prices,
+            "premiumIO": True,
+            "supportedComputeTypes": ["ComputeInstance", "AmlCompute"],
+        }
+        if prices is not None:
+            size["estimatedVMPrices"] = {
+                "billingCurrency": "USD",
+                "unitOfMeasure": "OneHour",
+                "values": [
+                    {"retailPrice": round(price * factor, 4), "osType": os_type, "vmTier": tier}
+                    for (os_type, tier), price in prices.items()
+                ],
+            }
+        sizes.append(size)
+    return {"value": sizes}

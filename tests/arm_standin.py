@@ -37,6 +37,9 @@ what DefaultAzureCredential reads) and must trust ARM_CA. Seed JSON (only names 
         "clusters": [{"name": "cpu-cluster", "size": "Standard_DS3_v2"}],
         "jobs": [{"name": "job-1", "compute": "ci-anna", "status": "Running", "display_name": "train"}]
     }]}
+
+VM sizes and their estimated prices (`GET .../locations/{region}/vmSizes`) come from
+`arm_json.VM_SIZES`, scaled per region; one size has no published price.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ __all__ = ["ArmStandIn", "Counters", "Fault", "Limits", "LoggedRequest"]
 log = logging.getLogger(__name__)
 _WS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
 _OPS = "/subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}/computeOperationsStatus/{op}"
+_VM_SIZES = "/subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}/vmSizes"
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _KIND_BY_METHOD = {"GET": "reads", "HEAD": "reads", "DELETE": "deletes"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -185,6 +189,7 @@ class ArmStandIn(SeedMixin):
         router.add_post(_WS + "/computes/{name}/{action:start|stop|restart}", self._act)
         router.add_get(_WS + "/jobs", self._list_jobs)
         router.add_get(_OPS, self._operation_status)
+        router.add_get(_VM_SIZES, self._vm_sizes)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -331,6 +336,9 @@ class ArmStandIn(SeedMixin):
     async def _act(self, request: web.Request) -> web.Response:
         op = self.state.act(self._ws(request), request.match_info["name"], request.match_info["action"])
         return web.Response(status=202, headers=self._lro_headers(request, op))
+
+    async def _vm_sizes(self, request: web.Request) -> web.Response:
+        return web.json_response(arm_json.vm_sizes_json(request.match_info["loc"]))
 
     async def _operation_status(self, request: web.Request) -> web.Response:
         op = self.state.operation(request.match_info["op"])

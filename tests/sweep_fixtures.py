@@ -12,6 +12,7 @@ from compute.port import ActionResult, CreateSpec, Fleet, FleetError, Workspace
 from compute.simulated import DEMO_OWNER, SimulatedFleet, Timings, demo_workspace
 from config.settings import Settings
 from domain.model import Instance, Job
+from domain.money import PriceList
 from runtime import Runtime
 from storage.repositories import Store
 from tests.conftest import FakeClock
@@ -63,6 +64,9 @@ class FleetSpy:
         if workspace in self.broken_workspaces:
             raise self.broken_workspaces[workspace]
         return await self.inner.list_active_jobs(workspace)
+
+    async def hourly_prices(self, workspace: str) -> PriceList:
+        return await self.inner.hourly_prices(workspace)
 
     async def close(self) -> None:
         await self.inner.close()

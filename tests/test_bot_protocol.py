@@ -42,7 +42,8 @@ async def test_keep_until_friday_and_release(curfew_env: BotEnv) -> None:
     curfew_env.clock.now = SUNDAY
     [kept] = await curfew_env.say("keep gpu-ci on until tuesday because training", DANA)
     assert kept.text == (
-        "Kept gpu-ci until Wed 2 Dec 00:00 Europe/Berlin; the curfew stops it then. Reason: training."
+        "Kept gpu-ci until Wed 2 Dec 00:00 Europe/Berlin; the curfew stops it then. Reason: training. "
+        "Estimated cost: USD 146.88 for 48 h past the curfew at USD 3.06/h (simulated)."
     )
     [released] = await curfew_env.say("cancel keep gpu-ci", DANA)
     assert released.text is not None and released.text.startswith(

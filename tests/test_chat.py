@@ -100,7 +100,7 @@ async def test_keep_for_two_hours_and_the_status_shows_it(chat: Any) -> None:
     bot, _, _ = chat
     assert said(await say(bot, "keep gpu-ci for 2 hours")) == (
         "Kept gpu-ci until Sun 29 Nov 17:00 Europe/Berlin; "
-        "the curfew stops it at Mon 30 Nov 00:00 Europe/Berlin.{}"
+        "the curfew stops it at Mon 30 Nov 00:00 Europe/Berlin. No extra cost: it ends before the curfew.{}"
     )
     assert said(await say(bot, "keep gpu-ci tonight because demo")).startswith(
         "Kept gpu-ci until Tue 1 Dec 00:00 Europe/Berlin; the curfew stops it then. Reason: demo."

@@ -32,7 +32,13 @@ def fields(trigger: CronTrigger) -> dict[str, str]:
 def test_triggers_per_zone_with_stable_ids(demo: tuple[Runtime, FleetSpy]) -> None:
     rt, _ = demo
     triggers = scheduler(rt, "a").triggers()
-    assert set(triggers) == {f"warning:{ZONE}", f"curfew:{ZONE}", f"morning:{ZONE}", "recover"}
+    assert set(triggers) == {
+        f"warning:{ZONE}",
+        f"curfew:{ZONE}",
+        f"morning:{ZONE}",
+        f"digest:{ZONE}",
+        "recover",
+    }
     curfew, warning, morning = (triggers[f"{k}:{ZONE}"] for k in ("curfew", "warning", "morning"))
     assert (
         isinstance(curfew, CronTrigger)

@@ -1,0 +1,146 @@
+"""Money reports: the weekly digest to workspace admins, and the views behind `report` in chat and CLI.
+
+The digest goes out at `report.weekly_at` (default Monday 09:00) in each workspace zone, as a
+scheduled run claimed in the run ledger like the curfew (`digest:ZONE`), so two replicas send it
+once. It covers the seven days up to its scheduled instant: saved, spent on keep-ons, instances
+stopped per night, the five most expensive instances, keep-ons in force, owners the warning could not
+reach (audit: warning/unreachable) and stops that failed (audit: curfew/failed). Each admin gets one
+card for the workspaces they administer (in demo mode, `demo_admins`), through the Teams messenger.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from bot.money_card import MoneyView, money_card
+from bot.turns import Reply, SendOutcome
+from domain.model import WEEKDAYS, KeepOn
+from domain.money import format_total
+from domain.money_report import Period, Priced
+from domain.schedule import local_instant
+from domain.timefmt import format_local
+from runtime import Runtime
+from scheduler.savings import SavingsLedger
+from storage.repositories import AuditEvent
+
+log = logging.getLogger(__name__)
+_TO = re.compile(r"^to (\S+): ")
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Whose money a reader sees: some workspaces (an admin), or one owner's instances."""
+
+    workspaces: frozenset[str] | None = None
+    owner: str | None = None
+
+    def admits(self, workspace: str | None, owner: str | None) -> bool:
+        if self.workspaces is not None and workspace not in self.workspaces:
+            return False
+        return self.owner is None or (owner or "").lower() == self.owner.lower()
+
+    def sees(self, item: Priced) -> bool:
+        return self.admits(item.workspace, item.owner_object_id)
+
+
+def period_for(kind: Literal["week", "month"], now: datetime, zone: ZoneInfo) -> Period:
+    days = 7 if kind == "week" else 30
+    return Period(now - timedelta(days=days), now, zone, f"the last {days} days")
+
+
+def last_digest(zone: ZoneInfo, weekday: str, at: time, now: datetime) -> datetime:
+    """The most recent weekly digest instant at or before `now`."""
+    today = now.astimezone(zone).date()
+    for back in range(8):
+        day = today - timedelta(days=back)
+        instant = local_instant(zone, day, at)
+        if WEEKDAYS[day.weekday()] == weekday and instant <= now:
+            return instant
+    raise AssertionError("a weekday recurs every week")
+
+
+class MoneyReports:
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self.ledger = SavingsLedger(rt)
+
+    async def view(
+        self, title: str, period: Period, now: datetime, audience: Audience, *, digest: bool = False
+    ) -> MoneyView:
+        """The money card's content for `audience`; call `ledger.refresh(now)` first."""
+        store = self._rt.store
+        report = await self.ledger.report(period, now, audience.sees, refresh=False)
+        keeps = await store.call(store.keep_ons.in_force, now)
+        lines = [_keep_line(k, period.zone) for k in keeps if audience.admits(k.workspace, k.owner_object_id)]
+        unreachable: list[str] = []
+        failed: list[str] = []
+        if digest:
+            events = [e for e in await store.call(store.audit.since, period.since) if e.at < period.until]
+            seen = [e for e in events if audience.admits(e.workspace, None)]
+            unreachable = _unreachable(seen, period.zone)
+            failed = [
+                f"**{e.instance}** ({e.workspace}) at {format_local(e.at, period.zone)}: {e.reason}"
+                for e in seen
+                if e.action == "curfew" and e.outcome == "failed"
+            ]
+        return MoneyView(
+            title, report, period.zone, lines, unreachable, failed, audience.owner is not None, digest
+        )
+
+    async def send_digest(self, aliases: Sequence[str], instant: datetime, now: datetime, run_id: str) -> str:
+        """One card per admin of these workspaces, covering the week up to `instant`."""
+        settings = self._rt.settings
+        admins: dict[str, list[str]] = {}
+        for alias in aliases:
+            for admin in settings.admins_of(alias):
+                admins.setdefault(admin.lower(), []).append(alias)
+        if not admins:
+            return f"no admin to send the digest of {', '.join(aliases) or 'no workspace'} to"
+        zone = settings.policy(aliases[0]).zone
+        period = Period(instant - timedelta(days=7), instant, zone, "the last 7 days")
+        await self.ledger.refresh(now, aliases)
+        outcomes = []
+        for admin, theirs in sorted(admins.items()):
+            view = await self.view(
+                f"Curfew's week: {', '.join(theirs)}", period, now, Audience(frozenset(theirs)), digest=True
+            )
+            outcome = await self._send(admin, Reply(card=money_card(view)))
+            outcomes.append(outcome)
+            r = view.report
+            reason = f"to {admin}: saved {format_total(r.saved)}, keep-ons {format_total(r.kept)}"
+            event = AuditEvent(now, "curfew", "digest", outcome, reason, ",".join(theirs), None, run_id)
+            await self._rt.store.call(self._rt.store.audit.record, event)
+        sent = outcomes.count(SendOutcome.SENT.value)
+        return f"digest to {len(outcomes)} admin(s): {sent} sent, {len(outcomes) - sent} not"
+
+    async def _send(self, admin: str, reply: Reply) -> str:
+        messenger = self._rt.extras.get("teams_messenger")
+        tenant = self._rt.settings.teams.tenant_id
+        if messenger is None:
+            log.info("digest for %s (no Teams messenger): %s", admin, reply.card)
+            return "skipped"
+        result = await messenger.send(admin, tenant, reply)
+        return str(result.outcome.value)
+
+
+def _keep_line(k: KeepOn, zone: ZoneInfo) -> str:
+    why = f": {k.reason}" if k.reason else ""
+    pending = " (pending approval)" if k.state.value == "pending_approval" else ""
+    until = format_local(k.until, zone)
+    return f"**{k.instance}** ({k.workspace}) until {until} by {k.created_by}{pending}{why}"
+
+
+def _unreachable(events: Collection[AuditEvent], zone: ZoneInfo) -> list[str]:
+    lines = []
+    for e in events:
+        if e.action == "warning" and e.outcome == "unreachable":
+            owner = _TO.match(e.reason)
+            who = owner.group(1) if owner else "unknown"
+            lines.append(f"**{e.instance}** ({e.workspace}): owner {who}, {format_local(e.at, zone)}")
+    return lines
