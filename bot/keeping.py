@@ -12,7 +12,7 @@ from bot.turns import Reply
 from compute.prices import PriceBook
 from domain import grammar as g
 from domain.keep import KeepLimits, KeepPlan, KeepRefusal, describe_plan, plan_keep
-from domain.model import Instance, KeepOnState
+from domain.model import Instance, KeepOn, KeepOnState
 from domain.schedule import next_curfew
 from domain.timefmt import format_local
 from runtime import Runtime
@@ -51,20 +51,8 @@ class KeepFlow:
     async def _record(
         self, chat: CurfewChat, turn: Turn, instance: Instance, plan: KeepPlan, reason: str, zone: ZoneInfo
     ) -> list[Reply]:
-        state = KeepOnState.PENDING_APPROVAL if plan.needs_approval else KeepOnState.ACTIVE
-        new = NewKeepOn(
-            instance.workspace,
-            instance.name,
-            instance.owner_object_id,
-            plan.starts_at,
-            plan.until,
-            reason,
-            turn.user,
-            turn.inbound.user_name,
-            state,
-            plan.in_force_until,
-        )
-        keep_on = await self.rt.store.call(self.rt.store.keep_ons.add, new, turn.now)
+        keep_on = await self.store(chat, turn, instance, plan, reason)
+        state = keep_on.state
         described = describe_plan(plan, zone)
         await chat.audit(
             turn, instance, "keep", state.value, f"#{keep_on.id} {described}: {reason}".rstrip(": ")
@@ -72,9 +60,6 @@ class KeepFlow:
         why = f" Reason: {reason}." if reason else ""
         price = await self._cost(instance, plan, turn.now, pending=plan.needs_approval)
         if plan.needs_approval:
-            approvals = self.rt.extras.get("approvals")
-            if approvals is not None:  # bot/approvals.py sends the approvers a card
-                await approvals.keep_pending(chat, turn, instance, keep_on)
             assert plan.in_force_until is not None
             end, _, after = described.partition("; ")
             return [
@@ -88,6 +73,39 @@ class KeepFlow:
             ]
         stopped = "" if instance.state.is_running else f" ({instance.name} is {instance.state.value} now.)"
         return [Reply(text=f"Kept {instance.name} {described}.{why}{stopped}{price}")]
+
+    async def store(
+        self,
+        chat: CurfewChat,
+        turn: Turn,
+        instance: Instance,
+        plan: KeepPlan,
+        reason: str,
+        *,
+        stop_at_end: bool = False,
+    ) -> KeepOn:
+        """Record an exception from chat or a warning card; past approval_over_days it asks the approvers."""
+        state = KeepOnState.PENDING_APPROVAL if plan.needs_approval else KeepOnState.ACTIVE
+        new = NewKeepOn(
+            instance.workspace,
+            instance.name,
+            instance.owner_object_id,
+            plan.starts_at,
+            plan.until,
+            reason,
+            turn.user,
+            turn.inbound.user_name,
+            state,
+            plan.in_force_until,
+            stop_at_end=stop_at_end,
+        )
+        keep_on = await self.rt.store.call(self.rt.store.keep_ons.add, new, turn.now)
+        approvals = self.rt.extras.get("approvals")
+        if keep_on.state is KeepOnState.PENDING_APPROVAL and approvals is not None:
+            await approvals.keep_pending(
+                chat, turn, instance, keep_on
+            )  # bot/approvals.py: a card to approvers
+        return keep_on
 
     async def _cost(self, instance: Instance, plan: KeepPlan, now: datetime, *, pending: bool) -> str:
         """The exception's estimated cost: its price times the hours it keeps the instance past the curfew."""

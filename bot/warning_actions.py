@@ -23,10 +23,9 @@ from compute.prices import PriceBook
 from domain.decide import RunKind, decide
 from domain.grammar import KeepEnd, Tonight, UntilDay, UntilInstant
 from domain.keep import KeepPlan, KeepRefusal, describe_plan, plan_keep
-from domain.model import Instance, KeepOnState
+from domain.model import Instance
 from domain.schedule import local_instant
 from domain.timefmt import format_clock_zone, format_local
-from storage.repositories import NewKeepOn
 
 if TYPE_CHECKING:
     from bot.chat import CurfewChat, Turn
@@ -147,24 +146,10 @@ async def _apply(chat: CurfewChat, turn: Turn, click: Click, instance: Instance,
     if isinstance(plan, KeepRefusal):
         await chat.audit(turn, instance, f"warning {click.choice}", "refused", plan.message)
         return plan.message
-    state = KeepOnState.PENDING_APPROVAL if plan.needs_approval else KeepOnState.ACTIVE
     reason = click.reason or CHOICES[click.choice].lower()
-    new = NewKeepOn(
-        instance.workspace,
-        instance.name,
-        instance.owner_object_id,
-        plan.starts_at,
-        plan.until,
-        reason,
-        turn.user,
-        turn.inbound.user_name,
-        state,
-        plan.in_force_until,
-        stop_at_end=delay is not None,
-    )
-    kept = await chat.rt.store.call(chat.rt.store.keep_ons.add, new, turn.now)
+    kept = await chat.keeps.store(chat, turn, instance, plan, reason, stop_at_end=delay is not None)
     await chat.audit(
-        turn, instance, f"warning {click.choice}", state.value, f"#{kept.id} {describe_plan(plan, zone)}"
+        turn, instance, f"warning {click.choice}", kept.state.value, f"#{kept.id} {describe_plan(plan, zone)}"
     )
     if delay is not None:
         end = format_clock_zone(plan.until, zone)

@@ -285,3 +285,17 @@ async def test_by_default_unwarned_owners_are_still_stopped(env: Any) -> None:
     rt.clock.now = CURFEW + timedelta(seconds=5)
     await Sweeper(rt).curfew()
     assert sorted(spy.writes("stop")) == ["alex-gpu", "cpu-ci", "gpu-ci"]
+
+
+async def test_a_long_keep_from_the_card_asks_the_approvers(env: Any) -> None:
+    from bot.approvals import Approvals
+
+    rt, _, chat, inbox = env
+    rt.extras["approvals"] = Approvals(rt, lambda: inbox, poll_seconds=0.01)
+    card = await warn(rt, inbox)
+    answer = await click(
+        chat, buttons(card)[("gpu-ci", "Keep until…")], until_date="2026-12-06", reason="long run"
+    )
+    assert "waits for an approver" in text_of(answer)
+    approver_cards = [text_of(c) for c in inbox.cards_for(ALEX)]
+    assert any("gpu-ci" in c and "long run" in c for c in approver_cards), approver_cards
