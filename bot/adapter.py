@@ -93,7 +93,7 @@ class TeamsAdapter:
         auth = await self._authenticate(activity, request.headers.get("Authorization", ""))
         if isinstance(auth, web.Response):
             return auth
-        bot = CurfewActivityHandler(handler, self._store, self.clock)
+        bot = CurfewActivityHandler(handler, self._store, self.clock, self.settings.teams.approvals_channel)
         try:
             invoke_response = await self.cloud.process_activity(auth, activity, bot.on_turn)
         except Exception:

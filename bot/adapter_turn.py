@@ -35,11 +35,18 @@ FOLLOWUPS = "curfew.followups"
 class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
     """Made per request: it holds the `TurnHandler` the endpoint found for this app."""
 
-    def __init__(self, handler: TurnHandler, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        handler: TurnHandler,
+        store: Store,
+        clock: Callable[[], datetime],
+        approvals_channel: str | None = None,
+    ) -> None:
         super().__init__()
         self._handler = handler
         self._store = store
         self._clock = clock
+        self._approvals_channel = approvals_channel
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         turn_context.turn_state[FIRST_TIME] = await self._remember(turn_context.activity)
@@ -87,6 +94,7 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
         if not aad or not tenant:
             return False
         if acts.conversation_type(activity) != acts.PERSONAL:
+            await self._remember_approvals_channel(activity, tenant)
             # A channel's reference is no way to reach the user 1:1; the messenger creates that chat.
             return await self._store.call(self._store.conversations.get, aad, tenant) is None
         ref = ConversationRef(
@@ -98,6 +106,18 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
             updated_at=self._clock(),
         )
         return await store_reference(self._store, ref)
+
+    async def _remember_approvals_channel(self, activity: Activity, tenant: str) -> None:
+        """Keep the approvals channel's reference (under the channel id), so approval cards can go there."""
+        channel = (activity.conversation.id if activity.conversation else "").split(";messageid=")[0]
+        if not self._approvals_channel or channel != self._approvals_channel:
+            return
+        reference = acts.reference_of(activity, tenant)
+        reference.setdefault("conversation", {})["id"] = (
+            channel  # the channel, not the thread of this message
+        )
+        ref = ConversationRef(channel, tenant, "approvals channel", reference, None, self._clock())
+        await store_reference(self._store, ref)
 
 
 async def store_reference(store: Store, ref: ConversationRef) -> bool:

@@ -265,7 +265,16 @@ class CurfewScheduler:
                 if claim is not None:
                     done.append(claim)
         await self.recover(now)
+        await self._resume_requests(now)
         return done
+
+    async def _resume_requests(self, now: datetime) -> None:
+        approvals, followups = self._rt.extras.get("approvals"), self._rt.extras.get("followups")
+        if approvals is None or followups is None:
+            return
+        from bot.approvals_resume import resume_requests  # the bot layer, only when it is wired in
+
+        await resume_requests(approvals, followups, self.owner, now)
 
     def _warning_due(self, zone: str, now: datetime) -> bool:
         curfew_at = self.instant_for("warning", zone, now)

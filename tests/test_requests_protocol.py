@@ -22,7 +22,7 @@ from runtime import Runtime
 from storage.repositories import Store
 from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, make_fleet
 from tests.arm_standin import ArmStandIn
-from tests.bot_harness import ALEX, DANA, MORGAN, TENANT, TeamsActivities
+from tests.bot_harness import ALEX, DANA, MORGAN, TEAM_CHANNEL, TENANT, TeamsActivities
 from tests.connector_standin import ConnectorStandIn
 
 
@@ -45,13 +45,17 @@ class Env:
         return [m.text for m in self.connector.messages_for(user.chat_id) if m.text]
 
 
-@pytest.fixture
-async def env(arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store) -> AsyncIterator[Env]:
+@pytest.fixture(params=[None])
+async def env(
+    arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store, request: pytest.FixtureRequest
+) -> AsyncIterator[Env]:
+    """The service on the ARM stand-in; the parameter is `teams.approvals_channel`."""
     async with ConnectorStandIn() as connector:
+        teams = {"tenant_id": TENANT, "service_url": connector.url, "approvals_channel": request.param}
         settings = Settings.model_validate(
             {
                 "timezone": "Europe/Berlin",
-                "teams": {"tenant_id": TENANT, "service_url": connector.url},
+                "teams": teams,
                 "requests": {
                     "sizes": {"Standard_DS3_v2": {"auto_approve": True}, "Standard_NC6s_v3": {}},
                     "idle_shutdown_minutes": 45,
@@ -157,3 +161,30 @@ async def test_azure_refusing_the_creation_is_told_in_plain_words(env: Env) -> N
     request_id = await request(env, "dana-gpu-12")
     await env.post(env.teams.card_action(APPROVE, {"request": request_id}, ALEX))
     await until(lambda: any("NCSv3 cores quota" in t for t in env.texts_to(DANA)))
+
+
+@pytest.mark.parametrize("env", [TEAM_CHANNEL], indirect=True)
+async def test_with_an_approvals_channel_the_card_goes_to_the_channel(env: Env) -> None:
+    await env.post(env.teams.channel_message("help", ALEX))  # Curfew learns the channel's reference
+    for user in (DANA, ALEX):
+        await env.post(env.teams.installation_update(user))
+    await env.post(env.teams.card_action(SUBMIT, form("dana-gpu-20"), DANA))
+    channel = f"/v3/conversations/{TEAM_CHANNEL}/activities"
+    await until(
+        lambda: any(
+            m.path.startswith(channel) and m.card and "asks for a compute instance" in json.dumps(m.card)
+            for m in env.connector.sent()
+        )
+    )
+    assert not any(
+        "asks for a compute instance" in json.dumps(c) for c in env.cards_to(ALEX) + env.cards_to(MORGAN)
+    )
+    card = next(
+        m.card
+        for m in env.connector.sent()
+        if m.path.startswith(channel) and m.card and "asks for a compute instance" in json.dumps(m.card)
+    )
+    request_id = next(a["data"]["request"] for a in card["actions"] if a.get("verb") == APPROVE)
+    status, body = await env.post(env.teams.card_action(APPROVE, {"request": request_id}, ALEX))
+    assert status == 200 and "Approved by Alex Approver" in json.dumps(body["value"])
+    await until(lambda: bool(env.arm.requests_matching("PUT", r"/computes/dana-gpu-20$")))
