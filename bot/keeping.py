@@ -58,7 +58,7 @@ class KeepFlow:
             turn, instance, "keep", state.value, f"#{keep_on.id} {described}: {reason}".rstrip(": ")
         )
         why = f" Reason: {reason}." if reason else ""
-        price = await self._cost(instance, plan, turn.now, pending=plan.needs_approval)
+        price = await self.cost_text(instance, plan, turn.now, pending=plan.needs_approval)
         if plan.needs_approval:
             assert plan.in_force_until is not None
             end, _, after = described.partition("; ")
@@ -102,12 +102,10 @@ class KeepFlow:
         keep_on = await self.rt.store.call(self.rt.store.keep_ons.add, new, turn.now)
         approvals = self.rt.extras.get("approvals")
         if keep_on.state is KeepOnState.PENDING_APPROVAL and approvals is not None:
-            await approvals.keep_pending(
-                chat, turn, instance, keep_on
-            )  # bot/approvals.py: a card to approvers
+            await approvals.keep_pending(chat, turn, instance, keep_on)  # a card to the approvers
         return keep_on
 
-    async def _cost(self, instance: Instance, plan: KeepPlan, now: datetime, *, pending: bool) -> str:
+    async def cost_text(self, instance: Instance, plan: KeepPlan, now: datetime, *, pending: bool) -> str:
         """The exception's estimated cost: its price times the hours it keeps the instance past the curfew."""
         per_hour, simulated = await PriceBook(self.rt.fleet).per_hour(instance.workspace, instance.size)
         skipped = next_curfew(self.rt.settings.policy(instance.workspace), now, inclusive=True)

@@ -151,15 +151,16 @@ async def _apply(chat: CurfewChat, turn: Turn, click: Click, instance: Instance,
     await chat.audit(
         turn, instance, f"warning {click.choice}", kept.state.value, f"#{kept.id} {describe_plan(plan, zone)}"
     )
+    price = await chat.keeps.cost_text(instance, plan, turn.now, pending=plan.needs_approval)
     if delay is not None:
         end = format_clock_zone(plan.until, zone)
-        return f"Kept {instance.name} until {end} by {who}; Curfew stops it then."
+        return f"Kept {instance.name} until {end} by {who}; Curfew stops it then.{price}"
     if plan.needs_approval:
         return (
             f"{instance.name}: keeping it {describe_plan(plan, zone)} waits for an approver; "
-            f"until then it is kept until {format_local(plan.in_force_until or plan.until, zone)}."
+            f"until then it is kept until {format_local(plan.in_force_until or plan.until, zone)}.{price}"
         )
-    return f"Kept {instance.name} {describe_plan(plan, zone)} by {who}."
+    return f"Kept {instance.name} {describe_plan(plan, zone)} by {who}.{price}"
 
 
 def _end(click: Click, zone: ZoneInfo) -> KeepEnd | str:

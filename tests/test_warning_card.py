@@ -121,6 +121,8 @@ async def test_keep_one_hour_refreshes_the_card_and_survives_the_sweep(env: Any)
     assert "Kept gpu-ci until 01:00 Europe/Berlin by Dana Scientist; Curfew stops it then." in text_of(
         refreshed
     )
+    assert "Curfew stops it then. Estimated cost: " in text_of(refreshed)
+    assert "for 1 h past the curfew at " in text_of(refreshed) and "simulated" in text_of(refreshed)
     assert "Stays on: kept until Tue 1 Dec 01:00 Europe/Berlin by Dana Scientist: keep 1 hour" in text_of(
         refreshed
     )
