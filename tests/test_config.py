@@ -132,3 +132,16 @@ def test_the_command_line_exits_2_with_one_line_per_problem(tmp_path: Path) -> N
     problems = [line for line in result.stderr.splitlines() if line.startswith("config error:")]
     assert len(problems) == 2, result.stderr
     assert "timezone" in problems[0] and "curfew.stop_at" in problems[1]
+
+
+def test_the_readme_configuration_reference_is_a_valid_configuration(tmp_path: Path) -> None:
+    """The README's YAML block is a public contract: it must load as it is shown (placeholders filled)."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("## Configuration reference") :]
+    yaml_text = block[block.index("```yaml") + len("```yaml") :]
+    yaml_text = yaml_text[: yaml_text.index("```")]
+    yaml_text = yaml_text.replace('"<guid>"', '"11111111-2222-3333-4444-555555555555"')
+    yaml_text = yaml_text.replace('"<aad object id>"', '"00000000-0000-0000-0000-000000000021"')
+    s = load_settings(write(tmp_path, yaml_text), env={})
+    assert [w.alias for w in s.workspaces] == ["team-a"]
+    assert s.curfew.stop_at == time(0, 0) and s.keep.approval_over_days == 3
