@@ -13,7 +13,7 @@ begin_create_or_update` hard-code `polling=True` and start one background thread
 polls every 30 s until the operation ends. Curfew returns as soon as Azure accepted (202/201), so it
 calls the same operations one level down, `ml_client.compute._operation.begin_*(..., polling=False)`,
 which sends the same request and returns a finished `NoPolling` poller. Those private names are
-used in `_SdkCalls` only; tests against the ARM stand-in catch an SDK change.
+used in `compute.azureml_sdk.SdkCalls` only; tests against the ARM stand-in catch an SDK change.
 
 Throttling (429): writes are paced per subscription by an AsyncTokenBucket (`writes_per_second`,
 `write_burst`). Writes go out with `retry_total=0`, so the SDK does not retry them: a 429 comes
@@ -32,7 +32,6 @@ for chat. Tokens and secrets are never logged; azure-core's HTTP logging is set 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +47,8 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from compute.azureml_errors import azure_message, retry_after, translate, translate_sdk
+from compute.azureml_sdk import SdkCalls
 from compute.budget import AsyncTokenBucket
 from compute.port import (
     RUNNING_OR_STARTING,
@@ -56,15 +57,12 @@ from compute.port import (
     Busy,
     CreateSpec,
     FleetError,
-    Forbidden,
     InvalidRequest,
     NotFound,
-    Throttled,
-    Unavailable,
     Workspace,
 )
-from compute.prices import MemoryPriceCache, PriceCache, price_list
-from domain.model import Instance, InstanceState, Job
+from compute.prices import MemoryPriceCache, PriceCache
+from domain.model import Instance, Job
 from domain.money import PriceList
 
 if TYPE_CHECKING:
@@ -74,18 +72,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ACTIVE_JOB_STATUSES = frozenset(
-    {
-        "Running",
-        "Preparing",
-        "Queued",
-        "Starting",
-        "Provisioning",
-        "Finalizing",
-        "NotStarted",
-        "CancelRequested",
-    }
-)
 _PUBLIC_CLOUDS = {
     "https://management.azure.com/": "AzureCloud",
     "https://management.chinacloudapi.cn/": "AzureChinaCloud",
@@ -99,7 +85,6 @@ _CLOUD_DEFAULTS = {
     "registry_discovery_endpoint": "https://eastus.api.azureml.ms/",
 }
 _QUIET_LOGGERS = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "azure.ai.ml")
-_ROLE_HINT = "AzureML Compute Operator (and Reader, to see jobs)"
 
 
 def cloud_kwargs(resource_manager_url: str) -> dict[str, Any]:
@@ -110,75 +95,6 @@ def cloud_kwargs(resource_manager_url: str) -> dict[str, Any]:
     parsed = urlparse(url)
     name = "Curfew-" + re.sub(r"[^A-Za-z0-9]+", "-", parsed.netloc + parsed.path).strip("-")
     return {"cloud": name, "cloud_metadata": {**_CLOUD_DEFAULTS, "resource_manager": url}}
-
-
-class _SdkCalls:
-    """Every SDK call Curfew makes, run in a worker thread; the only place that knows SDK internals."""
-
-    @staticmethod
-    def list_instances(client: MLClient, alias: str) -> list[Instance]:
-        return [_to_instance(alias, c) for c in client.compute.list() if _is_instance(c)]
-
-    @staticmethod
-    def get_instance(client: MLClient, alias: str, name: str) -> Instance | None:
-        compute = client.compute.get(name)
-        return _to_instance(alias, compute) if _is_instance(compute) else None
-
-    @staticmethod
-    def act(client: MLClient, ws: Workspace, name: str, action: str) -> None:
-        begin = getattr(client.compute._operation, f"begin_{action}")
-        begin(ws.resource_group, ws.workspace, name, polling=False, retry_total=0)
-
-    @staticmethod
-    def delete(client: MLClient, ws: Workspace, name: str) -> None:
-        client.compute._operation.begin_delete(
-            resource_group_name=ws.resource_group,
-            workspace_name=ws.workspace,
-            compute_name=name,
-            underlying_resource_action="Delete",
-            polling=False,
-            retry_total=0,
-        )
-
-    @staticmethod
-    def workspace_location(client: MLClient) -> str:
-        return client.compute._get_workspace_location()
-
-    @staticmethod
-    def prices(client: MLClient, region: str, now: datetime) -> PriceList:
-        return price_list(region, client.compute.list_sizes(location=region), now)
-
-    @staticmethod
-    def create(client: MLClient, ws: Workspace, spec: CreateSpec, location: str) -> None:
-        from azure.ai.ml.entities import AssignedUserConfiguration, ComputeInstance
-
-        instance = ComputeInstance(
-            name=spec.name,
-            size=spec.size,
-            create_on_behalf_of=AssignedUserConfiguration(
-                user_tenant_id=spec.owner_tenant_id, user_object_id=spec.owner_object_id
-            ),
-            idle_time_before_shutdown_minutes=spec.idle_shutdown_minutes,
-            tags=dict(spec.tags) or None,
-        )
-        instance.location = location
-        client.compute._operation.begin_create_or_update(
-            ws.resource_group,
-            ws.workspace,
-            compute_name=spec.name,
-            parameters=instance._to_rest_object(),
-            polling=False,
-            retry_total=0,
-        )
-
-    @staticmethod
-    def active_jobs(client: MLClient, alias: str) -> list[Job]:
-        jobs = []
-        for job in client.jobs.list():
-            status, compute = _text(job.status), _compute_name(job.compute)
-            if status in ACTIVE_JOB_STATUSES and compute:
-                jobs.append(Job(alias, job.name, compute, status, job.display_name))
-        return jobs
 
 
 class AzureMLFleet:
@@ -237,7 +153,7 @@ class AzureMLFleet:
 
     async def get_instance(self, workspace: str, name: str) -> Instance:
         ws = self._workspace(workspace)
-        instance = await self._read(ws, name, _SdkCalls.get_instance, ws.alias, name)
+        instance = await self._read(ws, name, SdkCalls.get_instance, ws.alias, name)
         if instance is None:
             raise NotFound(f"No compute instance {name} in workspace {ws.alias}.")
         return instance
@@ -251,12 +167,12 @@ class AzureMLFleet:
     async def create(self, workspace: str, spec: CreateSpec) -> None:
         ws = self._workspace(workspace)
         if ws.alias not in self._locations:
-            self._locations[ws.alias] = await self._read(ws, None, _SdkCalls.workspace_location)
+            self._locations[ws.alias] = await self._read(ws, None, SdkCalls.workspace_location)
         location = self._locations[ws.alias]
         try:
-            await self._write(ws, spec.name, _SdkCalls.create, ws, spec, location, transient_retry=False)
+            await self._write(ws, spec.name, SdkCalls.create, ws, spec, location, transient_retry=False)
         except Busy as busy:
-            reason = _azure_message(busy.__cause__ or busy)
+            reason = azure_message(busy.__cause__ or busy)
             raise InvalidRequest(
                 f"Azure refused to create {spec.name} in workspace {ws.alias}: {reason}"
             ) from busy
@@ -266,12 +182,12 @@ class AzureMLFleet:
 
     async def delete(self, workspace: str, name: str) -> None:
         ws = self._workspace(workspace)
-        await self._write(ws, name, _SdkCalls.delete, ws, name)
+        await self._write(ws, name, SdkCalls.delete, ws, name)
         log.info("delete %s@%s accepted", name, ws.alias)
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         ws = self._workspace(workspace)
-        return await self._read(ws, None, _SdkCalls.active_jobs, ws.alias)
+        return await self._read(ws, None, SdkCalls.active_jobs, ws.alias)
 
     async def hourly_prices(self, workspace: str) -> PriceList:
         """The region's price list: from the cache when younger than a day, else from Azure.
@@ -285,7 +201,7 @@ class AzureMLFleet:
             if cached is not None and cached.fresh(now):
                 return cached
             try:
-                fetched = await self._read(ws, None, _SdkCalls.prices, region, now)
+                fetched = await self._read(ws, None, SdkCalls.prices, region, now)
             except FleetError as error:
                 if cached is None:
                     raise
@@ -303,7 +219,7 @@ class AzureMLFleet:
             key = f"{ws.subscription_id}/{ws.resource_group}/{ws.workspace}".lower()
             region = await asyncio.to_thread(self._price_cache.region_of, key)
             if region is None:
-                region = await self._read(ws, None, _SdkCalls.workspace_location)
+                region = await self._read(ws, None, SdkCalls.workspace_location)
                 await asyncio.to_thread(self._price_cache.remember_region, key, region, self._clock())
             self._locations[ws.alias] = region
         return self._locations[ws.alias]
@@ -331,12 +247,12 @@ class AzureMLFleet:
 
     async def _list_one(self, alias: str) -> list[Instance]:
         ws = self._workspace(alias)
-        return await self._read(ws, None, _SdkCalls.list_instances, ws.alias)
+        return await self._read(ws, None, SdkCalls.list_instances, ws.alias)
 
     async def _act(self, workspace: str, name: str, action: str, already: tuple[str, ...]) -> ActionResult:
         ws = self._workspace(workspace)
         try:
-            await self._write(ws, name, _SdkCalls.act, ws, name, action)
+            await self._write(ws, name, SdkCalls.act, ws, name, action)
         except Busy:
             state = (await self.get_instance(workspace, name)).state
             if state.value in already:
@@ -350,9 +266,9 @@ class AzureMLFleet:
         try:
             return await self._run(ws, call, *args)
         except AzureError as exc:
-            raise _translate(exc, ws, name) from exc
+            raise translate(exc, ws, name) from exc
         except Exception as exc:
-            raise _translate_sdk(exc, ws) or exc
+            raise translate_sdk(exc, ws) or exc
 
     async def _write(
         self, ws: Workspace, name: str, call: Callable[..., None], *args: Any, transient_retry: bool = True
@@ -367,14 +283,14 @@ class AzureMLFleet:
             except AzureError as exc:
                 retry = self._may_retry(exc, attempt, transient_retry)
                 if retry is None:
-                    raise _translate(exc, ws, name) from exc
+                    raise translate(exc, ws, name) from exc
                 if getattr(exc, "status_code", None) == 429:
                     log.warning("ARM throttled writes of %s; pausing %.1f s", ws.subscription_id, retry)
                     budget.pause_for(retry)
                 else:
                     await asyncio.sleep(retry)
             except Exception as exc:
-                raise _translate_sdk(exc, ws) or exc
+                raise translate_sdk(exc, ws) or exc
 
     def _may_retry(self, exc: AzureError, attempt: int, transient_retry: bool) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
@@ -382,7 +298,7 @@ class AzureMLFleet:
             return None
         status = getattr(exc, "status_code", None)
         if status == 429:
-            return _retry_after(exc) or self._backoff
+            return retry_after(exc) or self._backoff
         transient = (status or 0) >= 500 or isinstance(exc, ServiceRequestError | ServiceResponseError)
         if transient and transient_retry and not isinstance(exc, ClientAuthenticationError):
             return self._backoff * 2.0 ** (attempt - 1)
@@ -438,109 +354,6 @@ class AzureMLFleet:
 
 
 # Mapping SDK entities to domain values -------------------------------------------------------
-
-
-def _is_instance(compute: Any) -> bool:
-    return str(getattr(compute, "type", "")).lower() == "computeinstance"
-
-
-def _text(value: Any) -> str:
-    """An SDK enum member or a plain string, as Azure spells it."""
-    return str(getattr(value, "value", value) or "")
-
-
-def _to_instance(alias: str, ci: Any) -> Instance:
-    owner = getattr(ci, "create_on_behalf_of", None)
-    return Instance(
-        workspace=alias,
-        name=ci.name,
-        size=ci.size or "",
-        state=InstanceState.parse(_text(ci.state) or None),
-        owner_object_id=getattr(owner, "user_object_id", None),
-        owner_tenant_id=getattr(owner, "user_tenant_id", None),
-        last_started_at=_last_started(ci.last_operation),
-        location=ci.location,
-        idle_shutdown_minutes=ci.idle_time_before_shutdown_minutes,
-        tags=dict(ci.tags or {}),
-    )
-
-
-def _last_started(operation: Mapping[str, Any] | None) -> datetime | None:
-    if not operation or operation.get("operationStatus") != "Succeeded":
-        return None
-    if operation.get("operationName") not in ("Start", "Create"):
-        return None
-    try:
-        when = datetime.fromisoformat(str(operation.get("operationTime")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _compute_name(compute: str | None) -> str | None:
-    """`azureml:ci-anna`, an ARM id `.../computes/ci-anna` or `ci-anna` -> `ci-anna`."""
-    if not compute:
-        return None
-    return compute.rstrip("/").rsplit("/", 1)[-1].removeprefix("azureml:")
-
-
-# Translating SDK errors ------------------------------------------------------------------------
-
-
-def _retry_after(exc: AzureError) -> float | None:
-    raw = getattr(getattr(exc, "response", None), "headers", None) or {}
-    headers = {str(k).lower(): v for k, v in raw.items()}
-    for header, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(header)
-        if not value:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value)
-            return max(0.0, (parsed - datetime.now(UTC)).total_seconds())
-    return None
-
-
-def _azure_message(exc: BaseException) -> str:
-    error = getattr(exc, "error", None)
-    message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
-    return str(message).strip().splitlines()[0] if message else "no details"
-
-
-def _translate(exc: BaseException, ws: Workspace, name: str | None) -> FleetError:
-    status = getattr(exc, "status_code", None)
-    where = f"workspace {ws.alias}"
-    if isinstance(exc, ClientAuthenticationError) and status is None:
-        return Unavailable(f"Curfew could not get an Azure token for {where}; try again in a few minutes.")
-    if status == 404:
-        if name:
-            return NotFound(f"No compute instance {name} in {where}.")
-        return NotFound(
-            f"Azure has no workspace {ws.workspace} in resource group {ws.resource_group} ({ws.alias})."
-        )
-    if status == 409:
-        return Busy(f"{name} is busy with another operation in Azure; try again in a few minutes.")
-    if status in (401, 403):
-        return Forbidden(
-            f"Curfew's identity lacks permission on {where} ({ws.workspace}); ask an Azure admin to grant it "
-            f"the {_ROLE_HINT} role on the workspace."
-        )
-    if status == 429:
-        wait = _retry_after(exc) if isinstance(exc, AzureError) else None
-        later = f"in {wait:.0f} seconds" if wait else "in a minute"
-        return Throttled(f"Azure is throttling Curfew's requests; try again {later}.", retry_after=wait)
-    if status is not None and 400 <= status < 500:
-        return InvalidRequest(f"Azure refused the request: {_azure_message(exc)}")
-    log.warning("Azure unavailable for %s: %s", ws.alias, type(exc).__name__)
-    return Unavailable(f"Azure could not be reached for {where}; try again in a few minutes.")
-
-
-def _translate_sdk(exc: Exception, ws: Workspace) -> FleetError | None:
-    """azure-ai-ml's own exceptions (validation, MlException); None for anything else (a bug)."""
-    if any(cls.__name__ == "MlException" for cls in type(exc).__mro__):
-        return InvalidRequest(f"Azure ML refused the request for workspace {ws.alias}: {exc}")
-    return None
 
 
 def _close_service_clients(client: Any) -> None:

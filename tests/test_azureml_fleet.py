@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ServiceRequestError
 
-from compute.azureml import AzureMLFleet, _translate, cloud_kwargs
+from compute.azureml import AzureMLFleet, cloud_kwargs
+from compute.azureml_errors import translate as _translate
 from compute.port import (
     ActionResult,
     Busy,

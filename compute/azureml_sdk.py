@@ -1,0 +1,102 @@
+"""Every azure-ai-ml call Curfew makes, run in a worker thread: the only code that knows SDK internals.
+
+start, stop, delete and create go one level below the public `begin_*` methods, with `polling=False`:
+the public ones always start a poller thread per call (see compute/azureml.py). These private names
+sit here together, so an SDK change shows up in tests/test_azureml_fleet.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from compute.azureml_mapping import compute_name, is_instance, sdk_text, to_instance
+from compute.port import CreateSpec, Workspace
+from compute.prices import price_list
+from domain.model import Instance, Job
+from domain.money import PriceList
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+
+ACTIVE_JOB_STATUSES = frozenset(
+    {
+        "Running",
+        "Preparing",
+        "Queued",
+        "Starting",
+        "Provisioning",
+        "Finalizing",
+        "NotStarted",
+        "CancelRequested",
+    }
+)
+
+
+class SdkCalls:
+    """Every SDK call Curfew makes, run in a worker thread; the only place that knows SDK internals."""
+
+    @staticmethod
+    def list_instances(client: MLClient, alias: str) -> list[Instance]:
+        return [to_instance(alias, c) for c in client.compute.list() if is_instance(c)]
+
+    @staticmethod
+    def get_instance(client: MLClient, alias: str, name: str) -> Instance | None:
+        compute = client.compute.get(name)
+        return to_instance(alias, compute) if is_instance(compute) else None
+
+    @staticmethod
+    def act(client: MLClient, ws: Workspace, name: str, action: str) -> None:
+        begin = getattr(client.compute._operation, f"begin_{action}")
+        begin(ws.resource_group, ws.workspace, name, polling=False, retry_total=0)
+
+    @staticmethod
+    def delete(client: MLClient, ws: Workspace, name: str) -> None:
+        client.compute._operation.begin_delete(
+            resource_group_name=ws.resource_group,
+            workspace_name=ws.workspace,
+            compute_name=name,
+            underlying_resource_action="Delete",
+            polling=False,
+            retry_total=0,
+        )
+
+    @staticmethod
+    def workspace_location(client: MLClient) -> str:
+        return client.compute._get_workspace_location()
+
+    @staticmethod
+    def prices(client: MLClient, region: str, now: datetime) -> PriceList:
+        return price_list(region, client.compute.list_sizes(location=region), now)
+
+    @staticmethod
+    def create(client: MLClient, ws: Workspace, spec: CreateSpec, location: str) -> None:
+        from azure.ai.ml.entities import AssignedUserConfiguration, ComputeInstance
+
+        instance = ComputeInstance(
+            name=spec.name,
+            size=spec.size,
+            create_on_behalf_of=AssignedUserConfiguration(
+                user_tenant_id=spec.owner_tenant_id, user_object_id=spec.owner_object_id
+            ),
+            idle_time_before_shutdown_minutes=spec.idle_shutdown_minutes,
+            tags=dict(spec.tags) or None,
+        )
+        instance.location = location
+        client.compute._operation.begin_create_or_update(
+            ws.resource_group,
+            ws.workspace,
+            compute_name=spec.name,
+            parameters=instance._to_rest_object(),
+            polling=False,
+            retry_total=0,
+        )
+
+    @staticmethod
+    def active_jobs(client: MLClient, alias: str) -> list[Job]:
+        jobs = []
+        for job in client.jobs.list():
+            status, compute = sdk_text(job.status), compute_name(job.compute)
+            if status in ACTIVE_JOB_STATUSES and compute:
+                jobs.append(Job(alias, job.name, compute, status, job.display_name))
+        return jobs
