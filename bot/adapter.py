@@ -60,6 +60,8 @@ class _BotConfig:
         self.APP_PASSWORD = bot.app_password
         self.APP_TYPE = bot.app_type
         self.APP_TENANTID = bot.app_tenant_id
+        # GCC High and DoD: the SDK switches every Bot Framework endpoint to the government ones.
+        self.CHANNEL_SERVICE = bot.channel_service or None
 
 
 class BadActivity(ValueError):

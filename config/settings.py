@@ -260,6 +260,8 @@ class BotSettings(_Section):
     app_password: str = Field("", repr=False)
     app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
     app_tenant_id: str = ""
+    channel_service: str = ""
+    """Bot Framework channel service; https://botframework.azure.us for GCC High and DoD (else public)."""
 
 
 Settings.model_rebuild()
@@ -279,6 +281,7 @@ _BOT_ENV = {
     "MicrosoftAppPassword": "app_password",
     "MicrosoftAppType": "app_type",
     "MicrosoftAppTenantId": "app_tenant_id",
+    "ChannelService": "channel_service",
 }
 
 

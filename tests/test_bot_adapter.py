@@ -9,6 +9,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -304,3 +305,22 @@ async def test_messenger_rides_out_tenant_throttling(bot_env: BotEnv) -> None:
     assert {r.outcome for r in results} == {SendOutcome.SENT}
     assert bot_env.connector.throttled > 0
     assert sorted(bot_env.connector.texts()) == sorted(f"hi {u}" for u in users)
+
+
+def test_the_government_channel_service_switches_the_bot_framework_endpoints(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    from bot.adapter import TeamsAdapter
+    from config.settings import load_settings
+
+    config = tmp_path / "curfew.yaml"
+    config.write_text("timezone: UTC\n")
+    bot = {
+        "CURFEW_CONFIG": str(config),
+        "MicrosoftAppId": "00000000-0000-0000-0000-0000000000aa",
+        "MicrosoftAppPassword": "not-a-secret",
+    }
+    public = load_settings(env=bot)
+    government = load_settings(env={**bot, "ChannelService": "https://botframework.azure.us"})
+    assert TeamsAdapter(public, sqlite_store).audience == "https://api.botframework.com"
+    assert TeamsAdapter(government, sqlite_store).audience == "https://api.botframework.us"
