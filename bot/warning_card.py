@@ -8,7 +8,7 @@ clicked is always the Teams-authenticated sender.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -187,7 +187,3 @@ def split_for_teams(view: WarningView, limit: int = MAX_CARD_BYTES) -> list[Card
             break
         size = max(1, size // 2)
     return cards
-
-
-def stop_targets(decisions: Sequence[Decision]) -> list[Decision]:
-    return [d for d in decisions if d.action is Action.WARN]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 
 from compute.port import ActionResult, FleetError
@@ -218,7 +218,3 @@ async def _act(
 
 async def _left(d: Decision, detail: str = "") -> Outcome:
     return Outcome(d, OutcomeKind.LEFT, detail)
-
-
-def warn_targets(decisions: Sequence[Decision]) -> list[Decision]:
-    return [d for d in decisions if d.action is Action.WARN]
