@@ -22,12 +22,15 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bot.adapter.endpoint import BOT, BotEndpoint, add_bot_routes
+from bot.turns import TurnHandler
 from cli.commands import COMMANDS
 from config.settings import ConfigError, Settings, load_settings
-from ops.health import healthz, readyz
+from ops.health import SCHEDULER, healthz, readyz
 from ops.logs import configure_logging
 from ops.telemetry import configure_telemetry
-from runtime import RUNTIME, Runtime, open_runtime
+from runtime import RUNTIME, Runtime
+from wiring import SERVICE, BotTuning, open_service
 
 log = logging.getLogger("curfew")
 WORKER_THREADS = 32
@@ -40,20 +43,27 @@ def create_app(
     runtime: Runtime | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     scheduler: bool = True,
+    tuning: BotTuning | None = None,
+    handler: Callable[[TurnHandler], TurnHandler] | None = None,
 ) -> web.Application:
-    """The aiohttp application; `runtime` lets tests hand in their own store and fleet."""
+    """The aiohttp application. Tests hand in their own store and fleet (`runtime`), quicker polls
+    (`tuning`), and may put their own TurnHandler in front of the conversation (`handler`)."""
     app = web.Application()
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with open_runtime(settings, runtime=runtime, clock=clock, scheduler=scheduler) as rt:
-            app[RUNTIME] = rt
+        opened = open_service(settings, runtime=runtime, clock=clock, scheduler=scheduler, tuning=tuning)
+        async with opened as service:
+            app[RUNTIME] = service.runtime
+            app[SERVICE] = service
+            conversation: TurnHandler = service.bot.conversation
+            app[BOT] = BotEndpoint(service.teams.adapter, handler(conversation) if handler else conversation)
+            if service.scheduler is not None:
+                app[SCHEDULER] = service.scheduler
             yield
 
     app.cleanup_ctx.append(lifetime)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    from bot.endpoint import add_bot_routes  # botbuilder stays inside bot/
-
     add_bot_routes(app)
     return app
 

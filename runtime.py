@@ -1,7 +1,7 @@
-"""The running parts of Curfew, opened and closed together: store, fleet, scheduler.
+"""Curfew's kernel, opened and closed together: settings, the store, the fleet and the clock.
 
-The service (`app.create_app`) and each command of the command line open one `Runtime`; tests hand
-in their own store, fleet and clock.
+Everything else (the Teams side, the conversation, the scheduler) is built on top of it by the
+composition root, wiring.py. Tests hand in their own store, fleet and clock.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
@@ -34,8 +33,6 @@ class Runtime:
     store: Store
     fleet: Fleet
     clock: Callable[[], datetime] = utc_now
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Parts added by later layers (bot adapter, notifier, scheduler) keyed by name."""
 
     def policies(self) -> dict[str, WorkspacePolicy]:
         return {w.alias: self.settings.policy(w.alias) for w in self.fleet.workspaces}
@@ -46,38 +43,21 @@ RUNTIME = web.AppKey("runtime", Runtime)
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings,
-    *,
-    runtime: Runtime | None = None,
-    clock: Callable[[], datetime] = utc_now,
-    scheduler: bool = False,
+    settings: Settings, *, runtime: Runtime | None = None, clock: Callable[[], datetime] = utc_now
 ) -> AsyncIterator[Runtime]:
-    """Open the store (migrating it) and the fleet; close both on the way out."""
+    """Open the store (migrating it) and the fleet; close both on the way out. A given `runtime` is
+    the caller's: it is used as it is and not closed here."""
     if runtime is not None:
         yield runtime
         return
     store = Store.open(settings.database_url)
     fleet = build_fleet(settings, store)
-    rt = Runtime(settings, store, fleet, clock)
     mode = (
         "simulated demo fleet" if settings.simulated else f"{len(settings.workspaces)} Azure ML workspace(s)"
     )
-    from bot.wiring import install_teams, uninstall_teams  # botbuilder stays inside bot/
-
-    install_teams(rt)
-    curfews = None
-    if scheduler:
-        from scheduler.service import CurfewScheduler
-
-        curfews = CurfewScheduler(rt, rt.extras["notifier"])
-        rt.extras["scheduler"] = curfews
-        curfews.start()
-    log.info("Curfew ready on %s", mode)
+    log.info("Curfew's kernel open on %s", mode)
     try:
-        yield rt
+        yield Runtime(settings, store, fleet, clock)
     finally:
-        if curfews is not None:
-            await curfews.shutdown()
-        await uninstall_teams(rt)
         await fleet.close()
         store.close()

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import bot.adapter  # noqa: F401  # botbuilder set-up as in the service
 from app import WORKER_THREADS
-from bot.endpoint import teams_adapter
-from bot.messenger import TeamsMessenger
-from bot.notifier import TeamsNotifier
+from bot.adapter.messenger import TeamsMessenger
+from bot.flows.notifier import TeamsNotifier
 from compute.simulated import DEMO_TENANT, SimulatedFleet, demo_workspace
 from config.settings import Settings
 from runtime import Runtime
@@ -33,6 +32,7 @@ from scheduler.warnings import Warner
 from storage.models import SimInstanceRow
 from storage.repositories import Store
 from tests.connector_standin import ConnectorStandIn
+from wiring import teams_side
 
 WARN_AT = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)  # Mon 23:30 Europe/Berlin, 30 min before the curfew
 
@@ -74,7 +74,7 @@ async def main(owners: int, rate: float, burst: int) -> None:
             seed(store, owners)
             fleet = SimulatedFleet(store, demo_workspace("Europe/Berlin"), clock=lambda: WARN_AT)
             rt = Runtime(settings, store, fleet, lambda: WARN_AT)
-            messenger = TeamsMessenger(teams_adapter(rt), store, settings, tenant_limit=(rate, burst))
+            messenger = TeamsMessenger(teams_side(rt).adapter, store, settings, tenant_limit=(rate, burst))
             connector.limit_tenant(rate, burst)
             warner = Warner(rt, TeamsNotifier(settings, messenger, rt.clock))
             started = time.monotonic()

@@ -1,16 +1,19 @@
 """The bot's own view of a Teams turn: plain values, no botbuilder type.
 
-`bot/adapter.py` (the only module that imports botbuilder) turns each inbound activity into an
-`Inbound`, asks a `TurnHandler` what to answer, and turns the `Reply` values back into activities.
-Proactive messages go the other way through a `Messenger`.
+The adapter (bot/adapter/, the only package that imports botbuilder or msrest) turns each inbound
+activity into an `Inbound`, asks a `TurnHandler` what to answer, and turns the `Reply` values back
+into activities. Proactive messages go the other way through a `Messenger`. `Turn` is what the
+conversation and the flows know of one turn once the sender is known: who, when, and in which zone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 
 class InboundKind(StrEnum):
@@ -50,7 +53,7 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
-class ActionResult:
+class CardAnswer:
     """The answer to an Action.Execute click: the card that replaces the clicked one."""
 
     card: Mapping[str, Any]
@@ -60,7 +63,7 @@ class ActionResult:
 class TurnHandler(Protocol):
     async def on_message(self, inbound: Inbound) -> list[Reply]: ...
 
-    async def on_action(self, inbound: Inbound) -> ActionResult: ...
+    async def on_action(self, inbound: Inbound) -> CardAnswer: ...
 
     async def on_install(self, inbound: Inbound, first_time: bool) -> list[Reply]: ...
 
@@ -88,3 +91,27 @@ class Messenger(Protocol):
     async def update(
         self, aad_object_id: str, tenant_id: str | None, activity_id: str, reply: Reply
     ) -> SendResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn from a known sender, as the conversation and the flows see it."""
+
+    inbound: Inbound
+    wording: str
+    """What the person asked, typed or carried by a button."""
+    user: str
+    """The sender's AAD object id, lower case."""
+    now: datetime
+    zone: ZoneInfo
+    """The reader's zone: Teams' localTimezone, else Curfew's default zone."""
+    explicit_zone: bool
+    """True when the zone came from Teams (DECISIONS rule 2)."""
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self.inbound.tenant_id
+
+    @property
+    def user_name(self) -> str | None:
+        return self.inbound.user_name

@@ -11,11 +11,11 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bot.money_card import SIMULATED_MARK, MoneyView, day_label
+from bot.cards.money import SIMULATED_MARK, day_label
 from cli.tables import render_table
 from config.settings import Settings
 from domain.money import format_total
-from domain.money_report import Period
+from domain.money_report import MoneyView, Period
 from domain.schedule import local_instant
 from domain.timefmt import format_local
 from runtime import open_runtime

@@ -12,9 +12,10 @@ import getpass
 from cli.tables import render_table
 from config.settings import Settings
 from runtime import open_runtime
-from scheduler.notify import Notifier
+from scheduler.service import CurfewScheduler
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
+from wiring import open_notifying
 
 
 def _operator() -> str:
@@ -73,8 +74,7 @@ class Warn:
         _targets(parser)
 
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:
-        async with open_runtime(settings) as rt:
-            notifier: Notifier = rt.extras["notifier"]
+        async with open_notifying(settings) as (rt, notifier, _):
             report = await Warner(rt, notifier).warn(
                 dry_run=args.dry_run, workspaces=args.workspace, actor=_operator()
             )
@@ -101,10 +101,8 @@ class Scheduled:
         parser.add_argument("--zone", help="only this time zone (default: every zone with a workspace)")
 
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:
-        from scheduler.service import CurfewScheduler
-
-        async with open_runtime(settings) as rt:
-            scheduler = CurfewScheduler(rt, rt.extras["notifier"])
+        async with open_notifying(settings) as (rt, notifier, pending):
+            scheduler = CurfewScheduler(rt, notifier, pending=pending)
             zones = [args.zone] if args.zone else list(scheduler.zones())
             failed = False
             for zone in zones:

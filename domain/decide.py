@@ -35,6 +35,8 @@ class RunKind(StrEnum):
     CURFEW = "curfew"
     WARNING = "warning"
     MORNING = "morning"
+    DELAY_END = "delay_end"
+    """A curfew delay (Keep 1 hour, Keep 2 hours) ended at `now`: stop the instance it held."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ def decide(
             case RunKind.MORNING:
                 morning = mornings.get((instance.workspace, instance.name.casefold()))
                 decisions.append(_morning(run, instance, morning, policy))
+            case RunKind.DELAY_END:
+                decisions.append(_delay_end(run, instance, policy))
     return decisions
 
 
@@ -173,6 +177,20 @@ def _warning(run: _Run, instance: Instance, policy: WorkspacePolicy) -> Decision
         return left
     reason = f"stops at {format_clock_zone(instant, zone)} ({format_day(instant, zone)})"
     return Decision(instance, Action.WARN, reason + _despite(instance, running), instant, jobs=running)
+
+
+def _delay_end(run: _Run, instance: Instance, policy: WorkspacePolicy) -> Decision:
+    """DELAY_END: a curfew delay ended at `now`, the run's instant. The CURFEW rules without its
+    schedule: not running -> LEAVE; kept on by another exception, or busy with a job while the policy
+    waits for jobs -> LEAVE; else STOP. (The ended delay itself no longer covers `now`.)
+    """
+    instant = run.now
+    running = _jobs_on(instance, run.jobs)
+    left = _not_running(instance, instant) or _kept_or_busy(run, instance, instant, running, policy)
+    if left is not None:
+        return left
+    reason = f"curfew delay ended at {format_local(instant, policy.zone)}{_despite(instance, running)}"
+    return Decision(instance, Action.STOP, reason, instant, jobs=running)
 
 
 def _morning(

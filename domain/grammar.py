@@ -26,12 +26,12 @@ from domain.grammar_types import (
     History,
     Keep,
     KeepEnd,
-    MorningStart,
     MyRequests,
     ParseError,
     Release,
     Report,
     RequestInstance,
+    SetMorningStart,
     Start,
     Status,
     Stop,
@@ -49,12 +49,12 @@ __all__ = [
     "History",
     "Keep",
     "KeepEnd",
-    "MorningStart",
     "MyRequests",
     "ParseError",
     "Release",
     "Report",
     "RequestInstance",
+    "SetMorningStart",
     "Start",
     "Status",
     "Stop",
@@ -79,12 +79,12 @@ def parse_command(text: str, now: datetime, zone: ZoneInfo) -> Command | ParseEr
         shown = markup_removed(text)
         if not shown:
             return ParseError("The message is empty.", hint=_HELP_HINT)
-        return ParseError(f"I did not understand “{shown}”.", hint=_HELP_HINT)
+        return ParseError(f"I did not understand “{shown}”.", hint=_HELP_HINT, not_understood=True)
     local_now = now.astimezone(zone)
     for read in _READERS:
         if (command := read(words, local_now, zone)) is not None:
             return command
-    return ParseError(f"I did not understand “{words}”.", hint=_HELP_HINT)
+    return ParseError(f"I did not understand “{words}”.", hint=_HELP_HINT, not_understood=True)
 
 
 _KEEP: Final = re.compile(r"(?:keep|don'?t\s+stop|do\s+not\s+stop)(?:\s+(?:my\s+)?(?P<rest>.+))?", re.I)

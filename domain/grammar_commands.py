@@ -18,12 +18,12 @@ from domain.grammar_types import (
     Command,
     Help,
     History,
-    MorningStart,
     MyRequests,
     ParseError,
     Release,
     Report,
     RequestInstance,
+    SetMorningStart,
     Start,
     Status,
     Stop,
@@ -96,7 +96,7 @@ _SWITCHES: Final = {
 _MORNING_HINT: Final = "morning start on NAME at 08:30, or morning start off NAME"
 
 
-def read_morning_start(words: str, now: datetime, zone: ZoneInfo) -> MorningStart | ParseError | None:
+def read_morning_start(words: str, now: datetime, zone: ZoneInfo) -> SetMorningStart | ParseError | None:
     """Morning start on or off: "morning start on NAME [at 8:30]", "enable morning start for NAME"."""
     if found := _MORNING_SWITCHED.fullmatch(words):
         tokens = [" ".join(found["flag"].lower().split()), *(found["rest"] or "").split()]
@@ -117,7 +117,7 @@ def read_morning_start(words: str, now: datetime, zone: ZoneInfo) -> MorningStar
     return _morning_start(target, enabled, re.sub(r"^at\s+", "", " ".join(tokens), flags=re.I))
 
 
-def _morning_start(target: Target, enabled: bool | None, at_text: str) -> MorningStart | ParseError:
+def _morning_start(target: Target, enabled: bool | None, at_text: str) -> SetMorningStart | ParseError:
     clock = read_clock(at_text, bare_hour=True) if at_text else None
     if at_text and clock is None:
         return ParseError(f"I could not read “{at_text}” as a time.", hint=_MORNING_HINT)
@@ -125,7 +125,7 @@ def _morning_start(target: Target, enabled: bool | None, at_text: str) -> Mornin
         return ParseError(f"Should morning start be on or off for {target.name}?", hint=_MORNING_HINT)
     if enabled is False and clock is not None:
         return ParseError("A time goes only with morning start on.", hint=_MORNING_HINT)
-    return MorningStart(target, enabled is not False, clock.at if clock else None)
+    return SetMorningStart(target, enabled is not False, clock.at if clock else None)
 
 
 _REQUEST: Final = re.compile(

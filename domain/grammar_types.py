@@ -89,7 +89,7 @@ class Start:
 
 
 @dataclass(frozen=True, slots=True)
-class MorningStart:
+class SetMorningStart:
     """Turn an owner's weekday morning start on or off; `at` overrides the policy's time."""
 
     target: Target
@@ -126,6 +126,8 @@ class ParseError:
 
     message: str
     hint: str | None = None
+    not_understood: bool = False
+    """Nothing in it read as a command (the reply is the help card), rather than a command with a flaw."""
 
 
 Command: TypeAlias = (
@@ -136,7 +138,7 @@ Command: TypeAlias = (
     | Release
     | Stop
     | Start
-    | MorningStart
+    | SetMorningStart
     | History
     | RequestInstance
     | MyRequests

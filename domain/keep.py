@@ -97,3 +97,25 @@ def describe_plan(plan: KeepPlan, zone: ZoneInfo) -> str:
     if plan.next_curfew == plan.until:
         return text + "; the curfew stops it then"
     return text + f"; the curfew stops it at {format_local(plan.next_curfew, zone)}"
+
+
+DELAY_HOURS = (1, 2)
+"""The warning card's curfew delays: keep the instance this many hours past the coming curfew."""
+
+
+def plan_delay(
+    hours: int, now: datetime, policy: WorkspacePolicy, limits: KeepLimits
+) -> KeepPlan | KeepRefusal:
+    """Keep 1 hour / Keep 2 hours from the warning card: past the coming curfew (from the policy, never
+    from the card), and Curfew itself stops the instance when the delay ends (so `next_curfew` is the
+    delay's end). Within the same limits as every keep-on."""
+    require_aware(now, "now")
+    if hours not in DELAY_HOURS:
+        return KeepRefusal(f"Curfew delays a curfew by {' or '.join(map(str, DELAY_HOURS))} hours only.")
+    coming = next_curfew(policy, now, inclusive=True)
+    if coming is None:
+        return KeepRefusal("There is no curfew coming to skip: the curfew runs on no day.")
+    until = coming + timedelta(hours=hours)
+    if until - now > timedelta(days=limits.max_days):
+        return KeepRefusal(f"Curfew keeps an instance on for at most {limits.max_days} days.")
+    return KeepPlan(now, until, until, False, None)

@@ -190,3 +190,19 @@ def _per_instance(inside: Sequence[Priced], running: Sequence[Priced]) -> list[I
             )
         )
     return sorted(found, key=lambda i: (-_amount(i.ran), -_amount(i.saved), i.workspace, i.instance))
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyView:
+    title: str
+    report: MoneyReport
+    zone: ZoneInfo
+    keep_ons: Sequence[str] = ()
+    """Keep-ons in force, one line each."""
+    unreachable: Sequence[str] = ()
+    """Owners the warning could not reach, one line each (digest)."""
+    failed_stops: Sequence[str] = ()
+    """Stops that failed, one line each (digest)."""
+    by_instance: bool = False
+    """List each instance's saving (an owner's own report)."""
+    digest: bool = False

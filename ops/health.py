@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy import text
 
 from runtime import RUNTIME, Runtime
+
+
+class Running(Protocol):
+    @property
+    def running(self) -> bool: ...
+
+
+SCHEDULER = web.AppKey("scheduler", Running)
+"""Set by the composition root when this process runs the scheduler."""
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -18,7 +27,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Database reachable, scheduler running, and the last curfew run with its outcome; 503 if not ready."""
     rt = request.app[RUNTIME]
     checks: dict[str, Any] = {"database": await _database(rt)}
-    scheduler = rt.extras.get("scheduler")
+    scheduler = request.app.get(SCHEDULER)
     checks["scheduler"] = "running" if scheduler is not None and scheduler.running else "not running"
     checks["last_curfew"] = await _last_curfew(rt)
     ready = checks["database"] == "ok" and checks["scheduler"] == "running"

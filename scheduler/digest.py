@@ -5,7 +5,8 @@ scheduled run claimed in the run ledger like the curfew (`digest:ZONE`), so two 
 once. It covers the seven days up to its scheduled instant: saved, spent on keep-ons, instances
 stopped per night, the five most expensive instances, keep-ons in force, owners the warning could not
 reach (audit: warning/unreachable) and stops that failed (audit: curfew/failed). Each admin gets one
-card for the workspaces they administer (in demo mode, `demo_admins`), through the Teams messenger.
+view of the workspaces they administer (in demo mode, `demo_admins`), through the notifier port,
+which turns it into a card (bot/flows/notifier.py).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from bot.money_card import MoneyView, money_card
-from bot.turns import Reply, SendOutcome
 from domain.model import WEEKDAYS, KeepOn
 from domain.money import format_total
-from domain.money_report import Period, Priced
+from domain.money_report import MoneyView, Period, Priced
 from domain.schedule import local_instant
 from domain.timefmt import format_local
 from runtime import Runtime
+from scheduler.notify import Delivery, LoggingNotifier
+from scheduler.ports import Notifier
 from scheduler.savings import SavingsLedger
 from storage.repositories import AuditEvent
 
@@ -66,8 +67,10 @@ def last_digest(zone: ZoneInfo, weekday: str, at: time, now: datetime) -> dateti
 
 
 class MoneyReports:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, notifier: Notifier | None = None) -> None:
+        """`notifier` sends the digest; without one (a report read in chat or CLI) nothing is sent."""
         self._rt = rt
+        self._notifier: Notifier = notifier or LoggingNotifier()
         self.ledger = SavingsLedger(rt)
 
     async def view(
@@ -110,23 +113,15 @@ class MoneyReports:
             view = await self.view(
                 f"Curfew's week: {', '.join(theirs)}", period, now, Audience(frozenset(theirs)), digest=True
             )
-            outcome = await self._send(admin, Reply(card=money_card(view)))
+            delivered = await self._notifier.money(admin, settings.teams.tenant_id, view)
+            outcome = delivered.delivery.value
             outcomes.append(outcome)
             r = view.report
             reason = f"to {admin}: saved {format_total(r.saved)}, keep-ons {format_total(r.kept)}"
             event = AuditEvent(now, "curfew", "digest", outcome, reason, ",".join(theirs), None, run_id)
             await self._rt.store.call(self._rt.store.audit.record, event)
-        sent = outcomes.count(SendOutcome.SENT.value)
+        sent = outcomes.count(Delivery.SENT.value)
         return f"digest to {len(outcomes)} admin(s): {sent} sent, {len(outcomes) - sent} not"
-
-    async def _send(self, admin: str, reply: Reply) -> str:
-        messenger = self._rt.extras.get("teams_messenger")
-        tenant = self._rt.settings.teams.tenant_id
-        if messenger is None:
-            log.info("digest for %s (no Teams messenger): %s", admin, reply.card)
-            return "skipped"
-        result = await messenger.send(admin, tenant, reply)
-        return str(result.outcome.value)
 
 
 def _keep_line(k: KeepOn, zone: ZoneInfo) -> str:

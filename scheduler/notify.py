@@ -1,7 +1,7 @@
-"""How Curfew tells people things: the notifier port, and a notifier that only logs.
+"""What the scheduler tells people, as values, and a notifier that only logs it.
 
-The Teams notifier (bot/notifier.py) sends cards; the logging one serves the command line and
-deployments without Teams.
+The port is `scheduler.ports.Notifier`; the Teams notifier (bot/flows/notifier.py) sends cards, the
+logging one here serves the command line and deployments without Teams.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from domain.decide import Action, Decision
+
+if TYPE_CHECKING:
+    from domain.money_report import MoneyView
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +49,6 @@ class DeliveryResult:
     detail: str = ""
 
 
-class Notifier(Protocol):
-    async def warn(self, warnings: Sequence[OwnerWarning]) -> list[DeliveryResult]: ...
-
-    async def tell(self, aad_object_id: str, tenant_id: str | None, text: str) -> DeliveryResult: ...
-
-
 class LoggingNotifier:
     """Writes each warning to the log; used when Teams is not wired in (command line, tests)."""
 
@@ -66,3 +63,7 @@ class LoggingNotifier:
     async def tell(self, aad_object_id: str, tenant_id: str | None, text: str) -> DeliveryResult:
         log.info("message for %s: %s", aad_object_id, text)
         return DeliveryResult(aad_object_id, Delivery.SENT, "logged")
+
+    async def money(self, aad_object_id: str, tenant_id: str | None, view: MoneyView) -> DeliveryResult:
+        log.info("money view for %s: %s", aad_object_id, view.title)
+        return DeliveryResult(aad_object_id, Delivery.SKIPPED, "logged")

@@ -25,8 +25,8 @@ from domain.model import WEEKDAYS, KeepOnState
 from domain.schedule import last_curfew, last_morning, next_curfew
 from runtime import Runtime
 from scheduler.digest import MoneyReports, last_digest
-from scheduler.notify import Notifier
 from scheduler.outcomes import OutcomeKind
+from scheduler.ports import NoPendingWork, Notifier, PendingWork
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from storage.ledger import Claim, RunState
@@ -42,8 +42,18 @@ def process_name() -> str:
 
 
 class CurfewScheduler:
-    def __init__(self, rt: Runtime, notifier: Notifier, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        notifier: Notifier,
+        *,
+        pending: PendingWork | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """`pending`: the conversation's unfinished work (requests), expired and resumed here."""
         self._rt = rt
+        self._notifier = notifier
+        self._pending: PendingWork = pending or NoPendingWork()
         self._sweeper = Sweeper(rt)
         self._warner = Warner(rt, notifier)
         self.owner = owner or process_name()
@@ -101,13 +111,14 @@ class CurfewScheduler:
         jobs["recover"] = IntervalTrigger(seconds=max(5, self._lease.total_seconds() / 3))
         return jobs
 
-    def _morning_times(self) -> set[time]:
-        return {m.at for m in self._rt.store.mornings.all() if m.enabled and m.at is not None}
+    async def _morning_times(self) -> set[time]:
+        mornings = await self._rt.store.call(self._rt.store.mornings.all)
+        return {m.at for m in mornings if m.enabled and m.at is not None}
 
-    def sync_jobs(self) -> None:
+    async def sync_jobs(self) -> None:
         """Add the jobs the configuration and the owners' morning times need; drop the others."""
         grace = int(self._rt.settings.curfew.catch_up_minutes * 60)
-        wanted = self.triggers(self._morning_times())
+        wanted = self.triggers(await self._morning_times())
         for job in self._scheduler.get_jobs():
             if job.id not in wanted:
                 job.remove()
@@ -124,8 +135,8 @@ class CurfewScheduler:
                 max_instances=1,
             )
 
-    def start(self) -> None:
-        self.sync_jobs()
+    async def start(self) -> None:
+        await self.sync_jobs()
         self._scheduler.start()
         self._spawn(self._guarded("catch-up", "catch-up", ""))
         log.info("scheduler started for zones %s as %s", ", ".join(self.zones()) or "(none)", self.owner)
@@ -153,9 +164,7 @@ class CurfewScheduler:
             if kind == "recover":
                 await self.recover()
                 await self.end_delays()
-                approvals = self._rt.extras.get("approvals")
-                if approvals is not None:
-                    await approvals.expire_pending(self._rt.clock())
+                await self._pending.expire(self._rt.clock())
             elif kind == "catch-up":
                 await self.catch_up()
             else:
@@ -242,7 +251,8 @@ class CurfewScheduler:
         return f"{len(report.warnings)} warning(s); {len(report.failures)} workspace(s) unreadable"
 
     async def _digest(self, claim: Claim, aliases: list[str], now: datetime) -> str:
-        return await MoneyReports(self._rt).send_digest(aliases, claim.scheduled_for, now, claim.run_id)
+        reports = MoneyReports(self._rt, self._notifier)
+        return await reports.send_digest(aliases, claim.scheduled_for, now, claim.run_id)
 
     async def _heartbeat(self, claim: Claim) -> None:
         while True:
@@ -265,16 +275,8 @@ class CurfewScheduler:
                 if claim is not None:
                     done.append(claim)
         await self.recover(now)
-        await self._resume_requests(now)
+        await self._pending.resume(self.owner, now)
         return done
-
-    async def _resume_requests(self, now: datetime) -> None:
-        approvals, followups = self._rt.extras.get("approvals"), self._rt.extras.get("followups")
-        if approvals is None or followups is None:
-            return
-        from bot.approvals_resume import resume_requests  # the bot layer, only when it is wired in
-
-        await resume_requests(approvals, followups, self.owner, now)
 
     def _warning_due(self, zone: str, now: datetime) -> bool:
         curfew_at = self.instant_for("warning", zone, now)

@@ -1,14 +1,20 @@
-"""Read the fleet once for a run: one instance list and one job list per workspace, concurrently."""
+"""Read the fleet once and decide: instances, active jobs and keep-ons, then `domain.decide`.
+
+One function serves the sweep, the warnings, the `status` card and the warning card's refresh:
+`read_fleet` lists each workspace's instances and jobs concurrently; `only` narrows it to the
+instances a reader cares about (an owner's), and then jobs are read only where those instances live.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from compute.port import FleetError
-from domain.model import Instance, Job, KeepOn
+from domain.decide import Decision, RunKind, decide, tonight
+from domain.model import Instance, Job, KeepOn, WorkspacePolicy
 from runtime import Runtime
 from scheduler.outcomes import Outcome
 
@@ -21,22 +27,42 @@ class Snapshot:
     failures: list[Outcome] = field(default_factory=list)
     """One failed outcome per workspace that could not be read; the others go on."""
 
+    def decide(
+        self, kind: RunKind, now: datetime, policies: Mapping[str, WorkspacePolicy], *, forced: bool = False
+    ) -> list[Decision]:
+        return decide(kind, now, self.instances, self.keep_ons, self.jobs, policies, forced=forced)
+
+    def tonight(self, now: datetime, instance: Instance, policy: WorkspacePolicy) -> Decision:
+        """What the coming curfew does to one instance (the `status` card's line)."""
+        return tonight(now, instance, self.keep_ons, self.jobs, policy)
+
 
 async def read_fleet(
-    rt: Runtime, workspaces: Collection[str] | None, now: datetime, *, jobs: bool = True
+    rt: Runtime,
+    workspaces: Collection[str] | None,
+    now: datetime,
+    *,
+    jobs: bool = True,
+    only: Callable[[Instance], bool] | None = None,
 ) -> Snapshot:
     aliases = [w.alias for w in rt.fleet.workspaces if workspaces is None or w.alias in workspaces]
     snap = Snapshot()
-    results = await asyncio.gather(*(_read(rt, a, jobs) for a in aliases), return_exceptions=True)
+    both = jobs and only is None
+    results = await asyncio.gather(*(_read(rt, a, both) for a in aliases), return_exceptions=True)
     for alias, result in zip(aliases, results, strict=True):
         if isinstance(result, FleetError):
             snap.failures.append(Outcome.workspace_failed(alias, str(result)))
         elif isinstance(result, BaseException):
             raise result
         else:
-            snap.instances.extend(result[0])
+            snap.instances.extend(i for i in result[0] if only is None or only(i))
             snap.jobs.extend(result[1])
-    snap.keep_ons = await rt.store.call(rt.store.keep_ons.in_force, now)
+    if jobs and only is not None:
+        wanted = sorted({i.workspace for i in snap.instances})
+        for listed in await asyncio.gather(*(rt.fleet.list_active_jobs(a) for a in wanted)):
+            snap.jobs.extend(listed)
+    keys = None if only is None else [i.key for i in snap.instances]
+    snap.keep_ons = await rt.store.call(rt.store.keep_ons.in_force, now, keys)
     return snap
 
 

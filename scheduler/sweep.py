@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from compute.port import ActionResult, FleetError
 from domain.decide import Action, Decision, RunKind, decide
 from domain.model import Instance, InstanceKey, InstanceState, KeepOn
-from domain.timefmt import format_local
 from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport
@@ -109,25 +108,28 @@ class Sweeper:
             return await _act(d, self._ctx.fleet.stop, OutcomeKind.STOPPED, OutcomeKind.ALREADY_STOPPED)
 
     async def delayed_stop(self, keep_on: KeepOn, *, run_id: str, actor: str = "curfew") -> Outcome:
-        """Stop an instance whose curfew delay (Keep 1 hour) has ended, unless another keep-on holds it."""
+        """Stop an instance whose curfew delay (Keep 1 hour) has ended, unless another keep-on or a
+        running job holds it: decided by `decide` (RunKind.DELAY_END) at the delay's end."""
         now = self._ctx.clock()
         try:
             instance = await self._ctx.fleet.get_instance(keep_on.workspace, keep_on.instance)
+            jobs = await self._ctx.fleet.list_active_jobs(keep_on.workspace)
         except FleetError as error:
             ghost = Instance(keep_on.workspace, keep_on.instance, "", InstanceState.UNKNOWN)
             outcome = Outcome(
                 Decision(ghost, Action.STOP, "curfew delay ended", now), OutcomeKind.FAILED, str(error)
             )
         else:
-            zone = self._ctx.settings.policy(instance.workspace).zone
-            reason = f"curfew delay ended at {format_local(keep_on.until, zone)}"
-            decision = Decision(
-                instance, Action.STOP if instance.state.is_running else Action.LEAVE, reason, now
-            )
+            others = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, [instance.key])
+            others = [k for k in others if k.id != keep_on.id]
+            instant = min(now, keep_on.until) if keep_on.until <= now else now
+            [decision] = decide(RunKind.DELAY_END, instant, [instance], others, jobs, self._ctx.policies())
             if decision.action is Action.STOP:
                 outcome = await self._stop(decision, now, dry_run=False)
-            else:
+            elif not instance.state.is_running:
                 outcome = Outcome(decision, OutcomeKind.LEFT, f"already {instance.state.value}")
+            else:
+                outcome = Outcome(decision, OutcomeKind.LEFT)
         report = RunReport(RunKind.CURFEW, run_id, now, [outcome])
         await self._finish(report, actor)
         return outcome

@@ -13,7 +13,8 @@ from datetime import datetime
 from domain.decide import Action, Decision, RunKind, decide, group_warnings
 from ops.metrics import curfew_metrics
 from runtime import Runtime
-from scheduler.notify import Delivery, DeliveryResult, Notifier, OwnerWarning
+from scheduler.notify import Delivery, DeliveryResult, OwnerWarning
+from scheduler.ports import Notifier
 from scheduler.snapshot import read_fleet
 from storage.repositories import AuditEvent
 

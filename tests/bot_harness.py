@@ -6,7 +6,7 @@ local connector stand-in.
     # bot_env is a fixture: list "tests.bot_harness" in tests/conftest.py's pytest_plugins
 
     async def test_status(bot_env: BotEnv) -> None:
-        bot_env.use(MyTurnHandler(...))              # rt.extras["turn_handler"]
+        bot_env.use(MyTurnHandler(...))              # in front of the conversation
         [answer] = await bot_env.say("status", user=DANA)
         assert "gpu-ci" in answer.text
         click = await bot_env.click("keep", {"instance": "gpu-ci"})
@@ -31,9 +31,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from app import create_app
-from bot.adapter_delivery import Backoff
-from bot.endpoint import teams_adapter
-from bot.messenger import TeamsMessenger
+from bot.adapter.connector_errors import Backoff
+from bot.adapter.messenger import TeamsMessenger
 from bot.turns import TurnHandler
 from config.settings import BotSettings, TeamsSettings
 from runtime import Runtime
@@ -41,6 +40,7 @@ from storage.repositories import Store
 from tests.conftest import FakeClock
 from tests.connector_standin import ConnectorStandIn, Recorded, personal_conversation_id
 from tests.sweep_fixtures import FleetSpy, demo_runtime, demo_settings
+from wiring import SERVICE, BotTuning, Service
 
 TENANT = "00000000-0000-0000-0000-000000000001"
 BOT_ID = "28:00000000-0000-0000-0000-000000000011"
@@ -195,6 +195,33 @@ class TurnResult:
         return [m.text for m in self.messages if m.text]
 
 
+class SwitchableHandler:
+    """The endpoint's TurnHandler in tests: the conversation, unless a test put its own in front."""
+
+    def __init__(self, inner: TurnHandler | None = None) -> None:
+        self.inner = inner
+        self.conversation: TurnHandler | None = None
+
+    def wrap(self, conversation: TurnHandler) -> TurnHandler:
+        self.conversation = conversation
+        return self
+
+    @property
+    def current(self) -> TurnHandler:
+        found = self.inner or self.conversation
+        assert found is not None
+        return found
+
+    async def on_message(self, inbound: Any) -> Any:
+        return await self.current.on_message(inbound)
+
+    async def on_action(self, inbound: Any) -> Any:
+        return await self.current.on_action(inbound)
+
+    async def on_install(self, inbound: Any, first_time: bool) -> Any:
+        return await self.current.on_install(inbound, first_time)
+
+
 @dataclass
 class BotEnv:
     client: TestClient[Any, Any]
@@ -203,14 +230,19 @@ class BotEnv:
     fleet: FleetSpy
     clock: FakeClock
     teams: TeamsActivities
+    switch: SwitchableHandler
+
+    @property
+    def service(self) -> Service:
+        return self.client.server.app[SERVICE]
 
     @property
     def store(self) -> Store:
         return self.runtime.store
 
     def use(self, handler: TurnHandler) -> None:
-        """Register the TurnHandler the endpoint calls (Runtime.extras["turn_handler"])."""
-        self.runtime.extras["turn_handler"] = handler
+        """Put a TurnHandler of the test's in front of the conversation."""
+        self.switch.inner = handler
 
     async def post(self, activity: Any, *, headers: dict[str, str] | None = None) -> TurnResult:
         """POST an activity (dict, or raw str/bytes) to /api/messages; the turn's answer and messages."""
@@ -268,12 +300,18 @@ class BotEnv:
     def messenger(self, **limits: Any) -> TeamsMessenger:
         """A TeamsMessenger over the app's adapter, with quick backoffs (override with kwargs)."""
         limits.setdefault("backoff", Backoff(base=0.01, cap=0.05))
-        return TeamsMessenger(teams_adapter(self.runtime), self.store, self.runtime.settings, **limits)
+        adapter = self.service.teams.adapter
+        return TeamsMessenger(adapter, self.store, self.runtime.settings, **limits)
 
 
 @asynccontextmanager
 async def open_bot_env(
-    store: Store, clock: FakeClock, *, app_id: str = "", handler: TurnHandler | None = None
+    store: Store,
+    clock: FakeClock,
+    *,
+    app_id: str = "",
+    handler: TurnHandler | None = None,
+    tuning: BotTuning | None = None,
 ) -> AsyncIterator[BotEnv]:
     """The service on the simulated fleet, with the connector stand-in as Teams' serviceUrl."""
     async with ConnectorStandIn() as connector:
@@ -281,11 +319,12 @@ async def open_bot_env(
         bot = BotSettings(app_id=app_id, app_password="not-a-real-secret" if app_id else "")
         settings = demo_settings().model_copy(update={"teams": teams, "bot": bot})
         rt, fleet = demo_runtime(store, clock, settings)
-        if handler is not None:
-            rt.extras["turn_handler"] = handler
-        app = create_app(settings, runtime=rt, clock=clock, scheduler=False)
+        switch = SwitchableHandler(handler)
+        app = create_app(
+            settings, runtime=rt, clock=clock, scheduler=False, tuning=tuning, handler=switch.wrap
+        )
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            yield BotEnv(client, connector, rt, fleet, clock, TeamsActivities(connector.url))
+            yield BotEnv(client, connector, rt, fleet, clock, TeamsActivities(connector.url), switch)
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.adapter import APOLOGY
-from bot.turns import ActionResult, Inbound, InboundKind, Reply, SendOutcome
+from bot.adapter.teams import APOLOGY
+from bot.turns import CardAnswer, Inbound, InboundKind, Reply, SendOutcome
 from storage.repositories import Store
 from tests.bot_harness import ALEX, DANA, MORGAN, TENANT, BotEnv, open_bot_env
 from tests.conftest import FakeClock
@@ -54,11 +54,11 @@ class EchoHandler:
             return [Reply(text="Your instances", card=CARD)]
         return [Reply(text=f"Echo: {inbound.text}")]
 
-    async def on_action(self, inbound: Inbound) -> ActionResult:
+    async def on_action(self, inbound: Inbound) -> CardAnswer:
         self.seen.append(inbound)
         if inbound.verb == "boom":
             raise RuntimeError("database password is hunter2")
-        return ActionResult(card_saying(f"{inbound.verb} {inbound.value}"), followups=(Reply(text="Done."),))
+        return CardAnswer(card_saying(f"{inbound.verb} {inbound.value}"), followups=(Reply(text="Done."),))
 
     async def on_install(self, inbound: Inbound, first_time: bool) -> list[Reply]:
         self.seen.append(inbound)
@@ -180,7 +180,7 @@ async def test_handler_failure_sends_one_apology_and_logs_the_stack(
     assert turn.status == 201
     assert [m.text for m in turn.messages] == [APOLOGY]
     assert "hunter2" not in str([r.body for r in bot_env.connector.requests])
-    [record] = [r for r in caplog.records if r.name == "bot.adapter"]
+    [record] = [r for r in caplog.records if r.name == "bot.adapter.teams"]
     assert record.exc_info is not None and "hunter2" in str(record.exc_info[1])
 
     click = await bot_env.click("boom")  # a card click: the apology is the invoke response
@@ -219,9 +219,18 @@ async def test_malformed_body_is_a_400_with_a_reason(
     assert echo.seen == []
 
 
-async def test_without_a_registered_handler_the_bot_says_it_is_starting(bot_env: BotEnv) -> None:
-    [answer] = await bot_env.say("status")
-    assert answer.text is not None and answer.text.startswith("Curfew is starting up")
+async def test_before_the_service_is_wired_the_endpoint_says_it_is_starting() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.adapter.endpoint import add_bot_routes
+
+    app = web.Application()
+    add_bot_routes(app)  # no BotEndpoint yet: the composition root has not opened the service
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        response = await client.post("/api/messages", json={"type": "message"})
+        assert response.status == 503
+        assert (await response.json())["error"].startswith("Curfew is starting up")
 
 
 # -- proactive messages -----------------------------------------------------------------------
@@ -310,7 +319,7 @@ async def test_messenger_rides_out_tenant_throttling(bot_env: BotEnv) -> None:
 def test_the_government_channel_service_switches_the_bot_framework_endpoints(
     sqlite_store: Store, tmp_path: Path
 ) -> None:
-    from bot.adapter import TeamsAdapter
+    from bot.adapter.teams import TeamsAdapter
     from config.settings import load_settings
 
     config = tmp_path / "curfew.yaml"

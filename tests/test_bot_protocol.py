@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.chat import CurfewChat
+from bot.conversation.router import Conversation
 from domain.model import InstanceState
 from storage.repositories import Store
 from tests.bot_harness import ALEX, DANA, BotEnv, open_bot_env
 from tests.conftest import FakeClock
-from tests.protocol_env import wire_curfew
+from tests.protocol_env import QUICK
 
 SUNDAY = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
 
@@ -93,8 +93,9 @@ async def test_an_ambiguous_date_offers_buttons_and_a_submit_click_keeps(curfew_
 async def test_with_an_app_id_a_request_without_authorization_is_refused(
     sqlite_store: Store, clock: FakeClock
 ) -> None:
-    async with open_bot_env(sqlite_store, clock, app_id="00000000-0000-0000-0000-0000000000aa") as env:
-        wire_curfew(env)
+    async with open_bot_env(
+        sqlite_store, clock, app_id="00000000-0000-0000-0000-0000000000aa", tuning=QUICK
+    ) as env:
         result = await env.post(env.teams.message("stop cpu-ci", DANA))
         assert result.status == 401
         assert env.connector.sent() == []
@@ -103,8 +104,8 @@ async def test_with_an_app_id_a_request_without_authorization_is_refused(
 
 
 async def test_a_turn_error_gets_one_apology_and_no_details(curfew_env: BotEnv) -> None:
-    chat = curfew_env.runtime.extras["turn_handler"]
-    assert isinstance(chat, CurfewChat)
+    chat = curfew_env.switch.current
+    assert isinstance(chat, Conversation)
 
     async def broken(alias: str | None = None) -> list[object]:
         raise RuntimeError("secret internals")

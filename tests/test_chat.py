@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from bot.chat import CurfewChat
-from bot.followup import FollowUps
+from bot.flows.followups import FollowUps
 from bot.turns import Inbound, InboundKind, Reply, SendOutcome, SendResult
 from domain.model import InstanceKey, InstanceState, KeepOnState
 from runtime import Runtime
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy
+from wiring import Bot, build_bot
 
 DANA = DEMO_OWNER
 ALEX = "00000000-0000-0000-0000-000000000021"
@@ -35,18 +35,18 @@ class RecordingMessenger:
 
 
 @pytest.fixture
-def chat(demo: tuple[Runtime, FleetSpy]) -> tuple[CurfewChat, Runtime, RecordingMessenger]:
+def chat(demo: tuple[Runtime, FleetSpy]) -> tuple[Bot, Runtime, RecordingMessenger]:
     rt, _ = demo
     rt.clock.now = SUNDAY  # type: ignore[attr-defined]
     messenger = RecordingMessenger()
     followups = FollowUps(
         rt.fleet, rt.store, rt.clock, lambda: messenger, poll_seconds=0.01, timeout_seconds=5
     )
-    return CurfewChat(rt, followups), rt, messenger
+    return build_bot(rt, lambda: messenger, followups=followups, with_requests=False), rt, messenger
 
 
 async def say(
-    chat: CurfewChat,
+    chat: Bot,
     words: str,
     user: str = DANA,
     tz: str | None = "Europe/Berlin",
@@ -62,7 +62,7 @@ async def say(
         local_timezone=tz,
         value=value,
     )
-    return await chat.on_message(inbound)
+    return await chat.conversation.on_message(inbound)
 
 
 def said(replies: list[Reply]) -> str:
@@ -203,9 +203,9 @@ async def test_unknown_commands_get_the_help_card_and_install_a_welcome(chat: An
     bot, _, _ = chat
     replies = await say(bot, "make me a sandwich")
     assert "What I can do" in said(replies) and "I did not understand" in said(replies)
-    welcome = await bot.on_install(Inbound(InboundKind.INSTALL, DANA, "Dana Scientist", "t", "c"), True)
+    welcome = await bot.conversation.on_install(Inbound(InboundKind.INSTALL, DANA, "Dana Scientist", "t", "c"), True)
     assert "Hi Dana! I am Curfew." in said(welcome)
-    assert await bot.on_install(Inbound(InboundKind.INSTALL, DANA, None, "t", "c"), False) == []
+    assert await bot.conversation.on_install(Inbound(InboundKind.INSTALL, DANA, None, "t", "c"), False) == []
 
 
 async def test_a_malformed_card_payload_gets_a_clear_answer(chat: Any) -> None:

@@ -6,20 +6,21 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.chat import CurfewChat
-from bot.followup import FollowUps
+from bot.conversation.router import Conversation
+from bot.flows.followups import FollowUps
 from bot.turns import Inbound, InboundKind, Reply
 from config.settings import Settings
 from runtime import Runtime
 from storage.repositories import Store
 from tests.arm_fixtures import OTHER_SUBSCRIPTION, RESEARCH, SUBSCRIPTION, VISION, make_fleet, seed_instance
 from tests.arm_standin import ArmStandIn
+from wiring import build_bot
 
 DANA = "00000000-0000-0000-0000-000000000020"
 ADMIN = "00000000-0000-0000-0000-000000000025"
 
 
-def chat(arm: ArmStandIn, store: Store) -> CurfewChat:
+def chat(arm: ArmStandIn, store: Store) -> Conversation:
     settings = Settings.model_validate(
         {
             "timezone": "Europe/Berlin",
@@ -41,11 +42,13 @@ def chat(arm: ArmStandIn, store: Store) -> CurfewChat:
         }
     )
     rt = Runtime(settings, store, make_fleet(arm), lambda: datetime(2026, 11, 29, 14, 0, tzinfo=UTC))
-    return CurfewChat(rt, FollowUps(rt.fleet, rt.store, rt.clock, lambda: None))
+    return build_bot(
+        rt, lambda: None, followups=FollowUps(rt.fleet, rt.store, rt.clock, lambda: None), with_requests=False
+    ).conversation
 
 
 async def say(
-    bot: CurfewChat, words: str, user: str = DANA, value: dict[str, object] | None = None
+    bot: Conversation, words: str, user: str = DANA, value: dict[str, object] | None = None
 ) -> list[Reply]:
     return await bot.on_message(
         Inbound(

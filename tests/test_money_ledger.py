@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.approvals import Approvals  # registers the request commands
-from bot.chat import CurfewChat
-from bot.followup import FollowUps
-from bot.notifier import TeamsNotifier
+from bot.conversation.router import Conversation
+from bot.flows.approvals import Approvals  # registers the request commands
+from bot.flows.followups import FollowUps
+from bot.flows.notifier import TeamsNotifier
 from bot.turns import Inbound, InboundKind, Reply
 from compute.port import Unavailable
 from compute.prices import PriceBook
@@ -26,6 +26,7 @@ from scheduler.warnings import Warner
 from storage.repositories import NewKeepOn
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy
 from tests.test_warning_card import Inbox
+from wiring import build_bot
 
 CURFEW = datetime(
     2026, 11, 30, 23, 0, tzinfo=UTC
@@ -129,8 +130,13 @@ def inbound(words: str, user: str = DEMO_OWNER, **more: Any) -> Inbound:
     )
 
 
-def chat_for(rt: Runtime) -> CurfewChat:
-    return CurfewChat(rt, FollowUps(rt.fleet, rt.store, rt.clock, lambda: Inbox(), poll_seconds=0.01))
+def chat_for(rt: Runtime) -> Conversation:
+    return build_bot(
+        rt,
+        lambda: None,
+        followups=FollowUps(rt.fleet, rt.store, rt.clock, lambda: Inbox(), poll_seconds=0.01),
+        with_requests=False,
+    ).conversation
 
 
 def said(replies: list[Reply]) -> str:
@@ -211,9 +217,9 @@ async def test_the_request_form_and_the_approval_card_show_price_and_month(
 ) -> None:
     rt, _ = demo
     rt.clock.now = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # type: ignore[attr-defined]
-    approvals = Approvals(rt, lambda: Inbox(), poll_seconds=0.01)
-    rt.extras["approvals"] = approvals
-    chat = chat_for(rt)
+    bot = build_bot(rt, lambda: Inbox(), poll_seconds=0.01)
+    approvals, chat = bot.approvals, bot.conversation
+    assert approvals is not None
     [form] = await chat.on_message(inbound("request a gpu instance"))
     shown = json.dumps(form.card)
     assert "What each size costs** in demo (simulated prices)" in shown

@@ -60,15 +60,10 @@ async def test_readyz_shows_the_last_curfew_run(demo: tuple[Runtime, FleetSpy], 
     from datetime import UTC, datetime
 
     rt.clock.now = datetime(2026, 11, 30, 23, 0, 5, tzinfo=UTC)  # type: ignore[attr-defined]
-    scheduler = CurfewScheduler(rt, rt.extras.get("notifier") or _Quiet(), owner="a")
+    scheduler = CurfewScheduler(rt, _Quiet(), owner="a")
     await scheduler.run("curfew", "Europe/Berlin")
-    rt.extras["scheduler"] = scheduler
-    scheduler.start()
-    try:
-        async with TestClient(TestServer(create_app(rt.settings, runtime=rt, scheduler=False))) as client:
-            body = await (await client.get("/readyz")).json()
-    finally:
-        await scheduler.shutdown()
+    async with TestClient(TestServer(create_app(rt.settings, runtime=rt, scheduler=True))) as client:
+        body = await (await client.get("/readyz")).json()
     assert body["last_curfew"]["state"] == "done"
     assert body["last_curfew"]["scheduled_for"] == "2026-11-30T23:00:00+00:00"
     assert "3 stopped" in body["last_curfew"]["summary"]

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.chat import CurfewChat
-from bot.followup import FollowUps
+from bot.conversation.router import Conversation
+from bot.flows.followups import FollowUps
 from bot.turns import Inbound, InboundKind, Reply
 from cli.commands import COMMANDS
 from config.settings import Settings
@@ -22,23 +22,29 @@ from storage.repositories import Store
 from tests.conftest import FakeClock
 from tests.sweep_fixtures import DEMO_OWNER, demo_runtime, demo_settings
 from tests.test_warning_card import Inbox
+from wiring import build_bot
 
 ALEX = "00000000-0000-0000-0000-000000000021"
 CURFEW = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)  # Tue 1 Dec 00:00 Europe/Berlin
 
 
 @pytest.fixture
-async def swept(sqlite_store: Store, clock: FakeClock) -> tuple[Runtime, CurfewChat]:
+async def swept(sqlite_store: Store, clock: FakeClock) -> tuple[Runtime, Conversation]:
     settings = Settings.model_validate({**demo_settings().model_dump(), "demo_admins": [ALEX]})
     rt, _ = demo_runtime(sqlite_store, clock, settings)
     clock.now = CURFEW
     await Sweeper(rt).curfew(now=CURFEW)
     clock.now = CURFEW + timedelta(hours=10)
-    chat = CurfewChat(rt, FollowUps(rt.fleet, rt.store, rt.clock, lambda: Inbox(), poll_seconds=0.01))
+    chat = build_bot(
+        rt,
+        lambda: None,
+        followups=FollowUps(rt.fleet, rt.store, rt.clock, lambda: Inbox(), poll_seconds=0.01),
+        with_requests=False,
+    ).conversation
     return rt, chat
 
 
-async def say(chat: CurfewChat, words: str, user: str) -> list[Reply]:
+async def say(chat: Conversation, words: str, user: str) -> list[Reply]:
     inbound = Inbound(InboundKind.MESSAGE, user, None, "t", "c", text=words, local_timezone="Europe/Berlin")
     return await chat.on_message(inbound)
 

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.money_card import MAX_LINES, MoneyView, money_card
+from bot.cards.money import MAX_LINES, money_card
+from bot.flows.notifier import TeamsNotifier
 from compute.port import Unavailable
 from config.settings import ConfigError, Settings, load_settings
 from domain.model import KeepOnState
 from domain.money import Money, Span
-from domain.money_report import EntryKind, Period, Priced, build_report
+from domain.money_report import EntryKind, MoneyView, Period, Priced, build_report
 from runtime import Runtime
 from scheduler.notify import LoggingNotifier
 from scheduler.service import CurfewScheduler
@@ -41,7 +42,6 @@ def admin_runtime(store: Store, clock: FakeClock, **settings: Any) -> tuple[Runt
     base.update({"demo_admins": [ADMIN], **settings})
     rt, spy = demo_runtime(store, clock, Settings.model_validate(base))
     inbox = Inbox()
-    rt.extras["teams_messenger"] = inbox
     return rt, spy, inbox
 
 
@@ -110,7 +110,9 @@ async def test_the_digest_card_tells_the_admins_what_the_week_saved(
     rt, spy, inbox = admin_runtime(sqlite_store, clock)
     await a_week(rt, spy)
     rt.clock.now = DIGEST + timedelta(seconds=5)  # type: ignore[attr-defined]
-    claim = await CurfewScheduler(rt, LoggingNotifier(), owner="a").run("digest", ZONE)
+    claim = await CurfewScheduler(rt, TeamsNotifier(rt.settings, inbox, rt.clock), owner="a").run(
+        "digest", ZONE
+    )
     assert claim is not None and claim.scheduled_for == DIGEST
     [card] = inbox.cards_for(ADMIN)
     body = {b.get("type"): b for b in card["body"]}
@@ -154,7 +156,10 @@ GPU_H, CPU_H = Decimal("3.06"), Decimal("0.293")
 async def test_two_replicas_send_the_digest_once_a_week(sqlite_store: Store, clock: FakeClock) -> None:
     rt, _, inbox = admin_runtime(sqlite_store, clock)
     rt.clock.now = DIGEST + timedelta(seconds=1)  # type: ignore[attr-defined]
-    first, second = (CurfewScheduler(rt, LoggingNotifier(), owner=o) for o in ("replica-1", "replica-2"))
+    first, second = (
+        CurfewScheduler(rt, TeamsNotifier(rt.settings, inbox, rt.clock), owner=o)
+        for o in ("replica-1", "replica-2")
+    )
     claims = await asyncio.gather(first.run("digest", ZONE), second.run("digest", ZONE))
     assert sorted(c is not None for c in claims) == [False, True]
     assert len(inbox.cards_for(ADMIN)) == 1
@@ -168,9 +173,8 @@ async def test_two_replicas_send_the_digest_once_a_week(sqlite_store: Store, clo
 async def test_without_admins_no_digest_is_sent(sqlite_store: Store, clock: FakeClock) -> None:
     rt, _ = demo_runtime(sqlite_store, clock)
     inbox = Inbox()
-    rt.extras["teams_messenger"] = inbox
     rt.clock.now = DIGEST  # type: ignore[attr-defined]
-    claim = await CurfewScheduler(rt, LoggingNotifier()).run("digest", ZONE)
+    claim = await CurfewScheduler(rt, TeamsNotifier(rt.settings, inbox, rt.clock)).run("digest", ZONE)
     record = await rt.store.call(rt.store.runs.get, f"digest:{ZONE}", DIGEST)
     assert claim is not None and inbox.sent == []
     assert record is not None and (record.summary or "").startswith("no admin to send the digest of demo to")

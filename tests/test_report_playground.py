@@ -16,13 +16,13 @@ import pytest
 from aiohttp import web
 
 from app import create_app
-from bot.money_card import day_label, money_card
+from bot.cards.money import day_label, money_card
 from bot.turns import Reply
 from config.settings import Settings
-from runtime import RUNTIME, Runtime
 from scheduler.digest import Audience, MoneyReports, period_for
 from scheduler.sweep import Sweeper
 from tests.playground import PlaygroundPage, require_playground, run_playground
+from wiring import SERVICE, Service
 
 pytestmark = pytest.mark.playground
 DANA = "00000000-0000-0000-0000-000000000020"
@@ -30,7 +30,7 @@ ZONE = ZoneInfo("Europe/Berlin")
 
 
 @asynccontextmanager
-async def curfew_service(tmp_path: Path) -> AsyncIterator[tuple[str, Runtime]]:
+async def curfew_service(tmp_path: Path) -> AsyncIterator[tuple[str, Service]]:
     settings = Settings.model_validate(
         {
             "timezone": "Europe/Berlin",
@@ -47,7 +47,7 @@ async def curfew_service(tmp_path: Path) -> AsyncIterator[tuple[str, Runtime]]:
         port = s.getsockname()[1]
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield f"http://127.0.0.1:{port}/api/messages", app[RUNTIME]
+        yield f"http://127.0.0.1:{port}/api/messages", app[SERVICE]
     finally:
         await runner.cleanup()
 
@@ -65,19 +65,20 @@ def chart_or_table(card: str, title: str, table_header: str, drawn: list[str]) -
 async def test_the_money_card_renders_with_charts_or_their_tables(tmp_path: Path) -> None:
     require_playground()
     async with (
-        curfew_service(tmp_path) as (endpoint, rt),
+        curfew_service(tmp_path) as (endpoint, service),
         run_playground(endpoint, timezone="Europe/Berlin") as playground,
         playground.page() as page,
     ):
         try:
-            await talk(page, rt)
+            await talk(page, service)
         except BaseException:
             await page.screenshot(tmp_path / "money-failure.png")
             print(f"screenshot: {tmp_path / 'money-failure.png'}\n{playground.log_text()[-3000:]}")
             raise
 
 
-async def talk(page: PlaygroundPage, rt: Runtime) -> None:
+async def talk(page: PlaygroundPage, service: Service) -> None:
+    rt = service.runtime
     await page.wait_for_card_text("I am Curfew", timeout=20)
     await page.send("status")  # the chat exists: its reference is stored for the digest
     await page.wait_for_card_text("Cost since started", timeout=20)
@@ -93,17 +94,20 @@ async def talk(page: PlaygroundPage, rt: Runtime) -> None:
     today = day_label(rt.clock().astimezone(rt.settings.policy("demo").zone).date())
     shown = chart_or_table(report, "Saved per day (USD)", "Saved (USD)", ["Day", today])
     now = rt.clock()
-    summary = await MoneyReports(rt).send_digest(["demo"], now - timedelta(seconds=1), now, "digest:test")
+    summary = await MoneyReports(rt, service.notifier).send_digest(
+        ["demo"], now - timedelta(seconds=1), now, "digest:test"
+    )
     assert summary == "digest to 1 admin(s): 1 sent, 0 not"
     digest = await page.wait_for_card_text("Curfew's week: demo", timeout=20)
     assert "Owners I could not warn" in digest and "Stops that failed" in digest
     assert chart_or_table(digest, "Saved per day (USD)", "Saved (USD)", ["Day", today]) == shown
     assert chart_or_table(digest, "Cost by workspace (USD, estimated)", "Cost (USD)", ["demo"]) == shown
     print(f"the Playground shows the money charts as: {shown}")
-    await without_charts(page, rt, today)
+    await without_charts(page, service, today)
 
 
-async def without_charts(page: PlaygroundPage, rt: Runtime, today: str) -> None:
+async def without_charts(page: PlaygroundPage, service: Service, today: str) -> None:
+    rt = service.runtime
     """The same card for a client that knows no charts (their type unknown to it): the tables show."""
     now = rt.clock()
     view = await MoneyReports(rt).view("No charts here", period_for("week", now, ZONE), now, Audience())
@@ -111,7 +115,7 @@ async def without_charts(page: PlaygroundPage, rt: Runtime, today: str) -> None:
     card["body"] = [
         {**b, "type": "Chart.FromTheFuture"} if b["type"].startswith("Chart.") else b for b in card["body"]
     ]
-    await rt.extras["teams_messenger"].send(DANA, None, Reply(card=card))
+    await service.teams.messenger.send(DANA, None, Reply(card=card))
     shown = await page.wait_for_card_text("No charts here", timeout=20)
     assert chart_or_table(shown, "Saved per day (USD)", "Saved (USD)", []) == "table"
     assert chart_or_table(shown, "Cost by workspace (USD, estimated)", "Cost (USD)", []) == "table"

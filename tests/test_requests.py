@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.approvals import Approvals  # importing it registers the request commands and card verbs
-from bot.chat import CurfewChat
-from bot.followup import FollowUps
+from bot.flows.approvals import Approvals  # importing it registers the request commands and card verbs
+from bot.flows.followups import FollowUps
 from bot.turns import Inbound, InboundKind, Reply, SendOutcome, SendResult
 from compute.port import CreateSpec, FleetError, InvalidRequest
 from config.settings import Settings
@@ -24,6 +23,7 @@ from runtime import Runtime
 from storage.repositories import ConversationRef, Store
 from tests.conftest import FakeClock
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy, demo_runtime, demo_settings
+from wiring import Bot, build_bot
 
 DANA, ALEX, MORGAN, SAM = (
     DEMO_OWNER,
@@ -85,7 +85,7 @@ class Inbox:
 class Env:
     rt: Runtime
     fleet: CreateSpy
-    chat: CurfewChat
+    chat: Bot
     inbox: Inbox
     approvals: Approvals
 
@@ -116,9 +116,9 @@ def make_env(store: Store, clock: FakeClock, **settings: Any) -> Env:
     clock.now = SUNDAY
     inbox = Inbox()
     followups = FollowUps(fleet, store, clock, lambda: inbox, poll_seconds=0.01, timeout_seconds=2)
-    approvals = Approvals(rt, lambda: inbox, poll_seconds=0.01, timeout_seconds=2)
-    rt.extras["approvals"] = approvals
-    return Env(rt, fleet, CurfewChat(rt, followups), inbox, approvals)
+    bot = build_bot(rt, lambda: inbox, followups=followups, poll_seconds=0.01, timeout_seconds=2)
+    assert bot.approvals is not None
+    return Env(rt, fleet, bot, inbox, bot.approvals)
 
 
 @pytest.fixture
@@ -126,9 +126,7 @@ def env(sqlite_store: Store, clock: FakeClock) -> Env:
     return make_env(sqlite_store, clock)
 
 
-async def say(
-    chat: CurfewChat, words: str, user: str = DANA, value: dict[str, Any] | None = None
-) -> list[Reply]:
+async def say(chat: Bot, words: str, user: str = DANA, value: dict[str, Any] | None = None) -> list[Reply]:
     inbound = Inbound(
         InboundKind.MESSAGE,
         user,
@@ -139,10 +137,10 @@ async def say(
         value=value,
         local_timezone="Europe/Berlin",
     )
-    return await chat.on_message(inbound)
+    return await chat.conversation.on_message(inbound)
 
 
-async def click(chat: CurfewChat, act: dict[str, Any], user: str, **inputs: str) -> dict[str, Any]:
+async def click(chat: Bot, act: dict[str, Any], user: str, **inputs: str) -> dict[str, Any]:
     inbound = Inbound(
         InboundKind.ACTION,
         user,
@@ -153,7 +151,7 @@ async def click(chat: CurfewChat, act: dict[str, Any], user: str, **inputs: str)
         value={**act["data"], **inputs},
         local_timezone="Europe/Berlin",
     )
-    return dict((await chat.on_action(inbound)).card)
+    return dict((await chat.conversation.on_action(inbound)).card)
 
 
 def action(card: dict[str, Any], title: str) -> dict[str, Any]:
@@ -460,7 +458,7 @@ async def test_an_action_submit_fallback_click_rewrites_the_card_it_came_from(en
         value={**fallback["data"], "comment": "later"},
         reply_to_id="a1",
     )
-    replies = await env.chat.on_message(inbound)
+    replies = await env.chat.conversation.on_message(inbound)
     assert replies[0].update_activity_id == "a1"
     assert "Rejected by Alex Approver: later" in text_of(replies[0].card)
     assert (await env.request_row()).state == "rejected"
@@ -501,6 +499,8 @@ async def test_a_malformed_or_foreign_payload_changes_nothing(env: Env) -> None:
 
 async def test_without_approvals_wired_the_commands_say_so(demo: tuple[Runtime, FleetSpy]) -> None:
     rt, spy = demo
-    chat = CurfewChat(rt, FollowUps(spy, rt.store, rt.clock, lambda: None))
+    chat = build_bot(
+        rt, lambda: None, followups=FollowUps(spy, rt.store, rt.clock, lambda: None), with_requests=False
+    )
     replies = await say(chat, "request an instance")
     assert replies[0].text == "Requests for compute instances are not switched on in this Curfew."

@@ -14,9 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from app import create_app
-from bot.approvals import Approvals
-from bot.request_cards import APPROVE, REJECT, SUBMIT
-from bot.wiring import install_teams
+from bot.cards.requests import APPROVE, REJECT, SUBMIT
 from config.settings import Settings
 from runtime import Runtime
 from storage.repositories import Store
@@ -24,6 +22,7 @@ from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, make_fleet
 from tests.arm_standin import ArmStandIn
 from tests.bot_harness import ALEX, DANA, MORGAN, TEAM_CHANNEL, TENANT, TeamsActivities
 from tests.connector_standin import ConnectorStandIn
+from wiring import BotTuning
 
 
 @dataclass
@@ -72,11 +71,7 @@ async def env(
             }
         )
         rt = Runtime(settings, sqlite_store, make_fleet(arm, workspaces=[RESEARCH]))
-        install_teams(rt)
-        from bot.endpoint import teams_messenger
-
-        rt.extras["approvals"] = Approvals(rt, lambda: teams_messenger(rt), poll_seconds=0.1)
-        app = create_app(settings, runtime=rt, scheduler=False)
+        app = create_app(settings, runtime=rt, scheduler=False, tuning=BotTuning(poll_seconds=0.1))
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             yield Env(client, connector, TeamsActivities(connector.url), arm)
         await rt.fleet.close()

@@ -43,10 +43,11 @@ async def test_an_approved_request_never_created_is_created_and_a_creating_one_f
     approved = add_request(env, "dana-new-1", "approved")
     creating = add_request(env, "dana-new-2", "creating")
     await env.rt.fleet.create("demo", CreateSpec("dana-new-2", "Standard_NC6s_v3", DANA, TENANT, 60))
-    env.rt.extras["followups"] = env.chat.followups
-    first = CurfewScheduler(env.rt, LoggingNotifier(), owner="restarted")
+    first = CurfewScheduler(env.rt, LoggingNotifier(), pending=env.approvals, owner="restarted")
     await first.catch_up()
-    await CurfewScheduler(env.rt, LoggingNotifier(), owner="other-replica").catch_up()  # finds them claimed
+    await CurfewScheduler(
+        env.rt, LoggingNotifier(), pending=env.approvals, owner="other-replica"
+    ).catch_up()  # finds them claimed
     env.rt.clock.advance(seconds=30)  # type: ignore[attr-defined]  # the simulated creations complete
     await env.settle()
     assert [spec.name for _, spec in env.fleet.creates] == ["dana-new-2", "dana-new-1"]  # one create each

@@ -139,7 +139,7 @@ async def test_a_failing_job_is_audited_and_never_raised(demo: tuple[Runtime, Fl
 async def test_the_service_starts_and_stops_the_scheduler(demo: tuple[Runtime, FleetSpy]) -> None:
     rt, _ = demo
     curfews = scheduler(rt, "a")
-    curfews.start()
+    await curfews.start()
     assert curfews.running
     await curfews.shutdown()
     assert not curfews.running
@@ -154,7 +154,7 @@ async def test_owners_morning_times_get_their_own_jobs(demo: tuple[Runtime, Flee
     curfews = scheduler(rt, "a")
     await rt.store.call(rt.store.mornings.set, MorningStart("demo", "old-ci", True, time(7, 30)), "u", CURFEW)
     assert f"morning:{ZONE}@07:30" in curfews.triggers({time(7, 30)})
-    curfews.start()
+    await curfews.start()
     try:
         assert f"morning:{ZONE}@07:30" in {job.id for job in curfews._scheduler.get_jobs()}
     finally:

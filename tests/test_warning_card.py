@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.chat import CurfewChat
-from bot.followup import FollowUps
-from bot.notifier import TeamsNotifier
+from bot.cards.warning import WarningView, split_for_teams, warning_card
+from bot.flows.followups import FollowUps
+from bot.flows.notifier import TeamsNotifier
 from bot.turns import Inbound, InboundKind, Reply, SendOutcome, SendResult
-from bot.warning_card import WarningView, split_for_teams, warning_card
 from domain.decide import RunKind, decide
 from domain.model import Instance, InstanceKey, InstanceState
 from runtime import Runtime
@@ -22,6 +21,7 @@ from scheduler.service import CurfewScheduler
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy
+from wiring import Bot, build_bot
 
 ALEX = "00000000-0000-0000-0000-000000000021"
 WARN_AT = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)  # Mon 30 Nov 23:30 Europe/Berlin
@@ -51,13 +51,12 @@ class Inbox:
 
 
 @pytest.fixture
-def env(demo: tuple[Runtime, FleetSpy]) -> tuple[Runtime, FleetSpy, CurfewChat, Inbox]:
+def env(demo: tuple[Runtime, FleetSpy]) -> tuple[Runtime, FleetSpy, Bot, Inbox]:
     rt, spy = demo
     rt.clock.now = WARN_AT  # type: ignore[attr-defined]
     inbox = Inbox()
-    chat = CurfewChat(
-        rt, FollowUps(rt.fleet, rt.store, rt.clock, lambda: inbox, poll_seconds=0.01, timeout_seconds=2)
-    )
+    followups = FollowUps(rt.fleet, rt.store, rt.clock, lambda: inbox, poll_seconds=0.01, timeout_seconds=2)
+    chat = build_bot(rt, lambda: inbox, followups=followups, with_requests=False)
     return rt, spy, chat, inbox
 
 
@@ -76,9 +75,7 @@ def text_of(card: dict[str, Any]) -> str:
     return json.dumps(card)
 
 
-async def click(
-    chat: CurfewChat, action: dict[str, Any], user: str = DEMO_OWNER, **inputs: str
-) -> dict[str, Any]:
+async def click(chat: Bot, action: dict[str, Any], user: str = DEMO_OWNER, **inputs: str) -> dict[str, Any]:
     inbound = Inbound(
         InboundKind.ACTION,
         user,
@@ -89,7 +86,7 @@ async def click(
         value={**action["data"], **inputs},
         local_timezone="Europe/Berlin",
     )
-    return dict((await chat.on_action(inbound)).card)
+    return dict((await chat.conversation.on_action(inbound)).card)
 
 
 async def warn(rt: Runtime, inbox: Inbox) -> dict[str, Any]:
@@ -217,7 +214,7 @@ async def test_malformed_payloads_change_nothing(env: Any) -> None:
             "curfew_at": "yesterday",
         },
     ):
-        answer = await chat.on_action(
+        answer = await chat.conversation.on_action(
             Inbound(InboundKind.ACTION, DEMO_OWNER, None, "t", "c", verb="warning", value=value)
         )
         assert "did nothing" in text_of(dict(answer.card))
@@ -290,10 +287,8 @@ async def test_by_default_unwarned_owners_are_still_stopped(env: Any) -> None:
 
 
 async def test_a_long_keep_from_the_card_asks_the_approvers(env: Any) -> None:
-    from bot.approvals import Approvals
-
     rt, _, chat, inbox = env
-    rt.extras["approvals"] = Approvals(rt, lambda: inbox, poll_seconds=0.01)
+    chat = build_bot(rt, lambda: inbox, followups=chat.followups, poll_seconds=0.01)
     card = await warn(rt, inbox)
     answer = await click(
         chat, buttons(card)[("gpu-ci", "Keep until…")], until_date="2026-12-06", reason="long run"

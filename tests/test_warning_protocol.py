@@ -27,13 +27,11 @@ def keep_button(card: dict[str, Any], instance: str, title: str) -> dict[str, An
 
 async def run_warning(env: BotEnv) -> None:
     env.clock.now = WARN_AT
-    scheduler = CurfewScheduler(env.runtime, env.runtime.extras["notifier"], owner="replica-1")
+    scheduler = CurfewScheduler(env.runtime, env.service.notifier, owner="replica-1")
     claim = await scheduler.run("warning", ZONE)
     assert claim is not None and claim.scheduled_for == CURFEW
     assert (
-        await CurfewScheduler(env.runtime, env.runtime.extras["notifier"], owner="replica-2").run(
-            "warning", ZONE
-        )
+        await CurfewScheduler(env.runtime, env.service.notifier, owner="replica-2").run("warning", ZONE)
         is None
     )  # exactly once
 

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.cards import Card, card, command_button, facts, heading, paragraph
-from bot.costs import KeepCost
+from bot.cards.basics import Card, card, command_button, facts, heading, paragraph
+from bot.cards.costs import KeepCost
 from domain.decide import Action, Decision
 from domain.model import Instance, InstanceKey
 from domain.timefmt import format_clock_zone, format_local

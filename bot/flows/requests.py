@@ -1,8 +1,8 @@
-"""The machinery under bot/approvals.py: state moves, the audit trail, and the card for each state.
+"""The machinery under bot/flows/approvals.py: state moves, the audit trail, the card for each state.
 
 `Flow` moves a request through the pure lifecycle (domain/requests.py) with the repository's
 compare-and-set, writes the audit trail, reads the form's rules, and builds the card that shows a
-request as it stands. Delivery and what follows a decision are in bot/approvals_delivery.py.
+request as it stands. Routing and what follows a decision are in bot/flows/approval_routing.py.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-from bot import request_cards as rc
-from bot.cards import Card
-from bot.costs import monthly_text, rate_text, size_prices
-from bot.turns import Messenger
+from bot.cards import requests as rc
+from bot.cards.basics import Card
+from bot.cards.costs import monthly_text, rate_text
+from bot.flows.pricing import size_prices
+from bot.turns import Messenger, Turn
 from compute.port import FleetError
 from compute.prices import PriceBook
 from domain import requests as req
@@ -24,9 +25,6 @@ from domain.timefmt import format_local
 from runtime import Runtime
 from storage.repositories import AuditEvent
 from storage.requests_repo import ComputeRequest
-
-if TYPE_CHECKING:
-    from bot.chat import Turn
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

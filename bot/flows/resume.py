@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.approvals import Approvals
-from bot.followup import FollowUps
+from bot.flows.approval_routing import ApprovalRouting
+from bot.flows.followups import FollowUps
 from compute.port import NotFound
 from domain.requests import RequestEvent, RequestState
 from storage.requests_repo import ComputeRequest
@@ -19,7 +19,7 @@ from storage.requests_repo import ComputeRequest
 log = logging.getLogger(__name__)
 
 
-async def resume_requests(approvals: Approvals, followups: FollowUps, owner: str, now: datetime) -> int:
+async def resume_requests(approvals: ApprovalRouting, followups: FollowUps, owner: str, now: datetime) -> int:
     """Take up every unfinished creation in the background; how many this process took."""
     rt = approvals.rt
     states = [RequestState.APPROVED.value, RequestState.CREATING.value]
@@ -36,7 +36,7 @@ async def resume_requests(approvals: Approvals, followups: FollowUps, owner: str
     return taken
 
 
-async def _resume(approvals: Approvals, r: ComputeRequest) -> None:
+async def _resume(approvals: ApprovalRouting, r: ComputeRequest) -> None:
     if r.state == RequestState.CREATING.value:
         await approvals.follow(r)
         return

@@ -1,7 +1,7 @@
 """`report [week|month] [WORKSPACE]` in chat: what the curfew saved and what keep-ons cost.
 
 A workspace admin sees the workspaces they administer (or the one named); anyone else sees their own
-instances. The card is the digest's (bot/money_card.py), for the last 7 or 30 days up to now.
+instances. The card is the digest's (bot/cards/money.py), for the last 7 or 30 days up to now.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.money_card import money_card
-from bot.turns import Reply
+from bot.cards.money import money_card
+from bot.conversation.gate import Acts, is_admin
+from bot.conversation.router import Routes
+from bot.turns import Reply, Turn
 from domain import grammar as g
 from runtime import Runtime
 from scheduler.digest import Audience, MoneyReports, period_for
@@ -22,7 +24,7 @@ def audience_for(rt: Runtime, user: str, workspace: str | None) -> Audience | st
     if workspace is not None and workspace not in known:
         return f"I know no workspace {workspace}; the workspaces are {', '.join(known) or 'none'}."
     wanted = [workspace] if workspace else known
-    administered = [a for a in wanted if user.lower() in {x.lower() for x in rt.settings.admins_of(a)}]
+    administered = [a for a in wanted if is_admin(rt.settings, user, a)]
     if administered:
         return Audience(frozenset(administered))
     return Audience(frozenset(wanted), owner=user)
@@ -41,3 +43,10 @@ async def report_replies(rt: Runtime, user: str, now: datetime, zone: ZoneInfo, 
     await reports.ledger.refresh(now)
     view = await reports.view(title, period, now, audience)
     return [Reply(card=money_card(view))]
+
+
+def register(routes: Routes, rt: Runtime) -> None:
+    async def report(turn: Turn, cmd: g.Report, _: None) -> list[Reply]:
+        return await report_replies(rt, turn.user, turn.now, turn.zone, cmd)
+
+    routes.command(g.Report, acts_on=Acts.NOTHING, handler=report)

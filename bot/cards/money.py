@@ -10,35 +10,17 @@ card stays well under Teams' 80 KB.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from bot.cards import Card, card, facts, heading, paragraph
+from bot.cards.basics import Card, card, facts, heading, paragraph
 from domain.money import format_total
-from domain.money_report import InstanceMoney, MoneyReport
+from domain.money_report import InstanceMoney, MoneyReport, MoneyView
 from domain.timefmt import format_local
 
 MAX_LINES = 15
 SIMULATED_MARK = "Simulated prices: the demo fleet's own price list, not Azure's."
-
-
-@dataclass(frozen=True, slots=True)
-class MoneyView:
-    title: str
-    report: MoneyReport
-    zone: ZoneInfo
-    keep_ons: Sequence[str] = ()
-    """Keep-ons in force, one line each."""
-    unreachable: Sequence[str] = ()
-    """Owners the warning could not reach, one line each (digest)."""
-    failed_stops: Sequence[str] = ()
-    """Stops that failed, one line each (digest)."""
-    by_instance: bool = False
-    """List each instance's saving (an owner's own report)."""
-    digest: bool = False
 
 
 def money_card(view: MoneyView) -> Card:

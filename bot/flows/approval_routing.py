@@ -14,8 +14,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.approvals_flow import Flow
-from bot.cards import Card
+from bot.cards.basics import Card
+from bot.flows.requests import Flow
 from bot.turns import Reply, SendOutcome
 from compute.port import CreateSpec, FleetError
 from domain import requests as req
@@ -42,7 +42,9 @@ ADVICE = {
 BUSY_ADVICE = "Azure is busy or unreachable right now; an approver can retry from the card in a few minutes."
 
 
-class Delivery(Flow):
+class ApprovalRouting(Flow):
+    """Approval cards out and refreshed, the requester told, creation on their behalf and followed."""
+
     async def recipients(self, r: ComputeRequest) -> list[str]:
         """The approvals channel when its conversation is stored, else each approver but the requester."""
         channel = self.rt.settings.teams.approvals_channel
@@ -229,10 +231,10 @@ class Delivery(Flow):
         days = self.rt.settings.requests.pending_days
         pending = await self.db(self.rt.store.requests.in_states, [S.PENDING.value])
         return sum(
-            [await self.expire(r, now, days) for r in pending if req.is_expired(r.created_at, now, days)]
+            [await self.expire_one(r, now, days) for r in pending if req.is_expired(r.created_at, now, days)]
         )
 
-    async def expire(self, r: ComputeRequest, now: datetime, days: int) -> bool:
+    async def expire_one(self, r: ComputeRequest, now: datetime, days: int) -> bool:
         try:
             moved = await self.move(r.id, E.EXPIRE, error=f"nobody decided within {days} days")
             if moved is None:

@@ -1,8 +1,6 @@
-"""Finding the instance a person names in chat, and whether that person may act on it.
+"""Finding the instance a person names in chat ("did you mean", one name in several workspaces).
 
-Authorization is this one check, in front of every handler that acts on an instance: the owner (the
-instance's assigned user) or an admin of its workspace may act; nobody else. The identity is the
-Teams-authenticated sender's AAD object id, never anything a card or message carries.
+Whether the person may act on it is the gate's question (bot/conversation/gate.py), asked by the router.
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.conversation.gate import Acts, authorize
 from config.settings import Settings
 from domain.grammar import Target
 from domain.model import Instance
@@ -35,23 +34,13 @@ class InSeveralWorkspaces:
 Lookup = Found | NotFoundHere | InSeveralWorkspaces
 
 
-def is_admin(settings: Settings, user: str, workspace: str) -> bool:
-    return user.lower() in {a.lower() for a in settings.admins_of(workspace)}
-
-
-def may_act(settings: Settings, user: str, instance: Instance) -> bool:
-    """Owner or workspace admin; an instance without owner only its admins (DECISIONS rule 3)."""
-    owner = (instance.owner_object_id or "").lower()
-    return (bool(owner) and owner == user.lower()) or is_admin(settings, user, instance.workspace)
-
-
 def owned_by(instances: Sequence[Instance], user: str) -> list[Instance]:
     return [i for i in instances if (i.owner_object_id or "").lower() == user.lower()]
 
 
 def visible_to(settings: Settings, instances: Sequence[Instance], user: str) -> list[Instance]:
     """What a person may act on: their own instances and those of the workspaces they administer."""
-    return [i for i in instances if may_act(settings, user, i)]
+    return [i for i in instances if authorize(settings, user, Acts.INSTANCE, i, "act on") is None]
 
 
 def find(settings: Settings, instances: Sequence[Instance], target: Target, user: str) -> Lookup:

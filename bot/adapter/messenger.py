@@ -22,9 +22,9 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import ChannelAccount, ConversationParameters, ConversationReference
 
-from bot.adapter import TEAMS_CHANNEL, TeamsAdapter
-from bot.adapter_delivery import Backoff, ConnectorFailure, Verdict, connector_failure
-from bot.adapter_turn import send_replies, store_reference
+from bot.adapter.connector_errors import Backoff, ConnectorFailure, Verdict, connector_failure
+from bot.adapter.teams import TEAMS_CHANNEL, TeamsAdapter
+from bot.adapter.turn import send_replies, store_reference
 from bot.turns import Reply, SendOutcome, SendResult
 from compute.budget import AsyncTokenBucket
 from config.settings import Settings

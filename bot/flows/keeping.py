@@ -1,14 +1,20 @@
-"""Keep-on exceptions from chat: plan, record, confirm; and release."""
+"""Keep-on exceptions from chat and from the warning card: plan, record, confirm; and release.
+
+Every keep-on goes through the domain's planning (`plan_keep`, `plan_delay`) with `keep.max_days` and
+`keep.approval_over_days`; one past the approval threshold is handed to the approvers (a port, so that
+this module does not depend on the approvals flow).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot import cards
-from bot.costs import exception_cost_text
-from bot.turns import Reply
+from bot.cards import basics as cards
+from bot.cards.costs import exception_cost_text
+from bot.flows.audit import audit_event, record
+from bot.turns import Reply, Turn
 from compute.prices import PriceBook
 from domain import grammar as g
 from domain.keep import KeepLimits, KeepPlan, KeepRefusal, describe_plan, plan_keep
@@ -18,23 +24,40 @@ from domain.timefmt import format_local
 from runtime import Runtime
 from storage.repositories import NewKeepOn
 
-if TYPE_CHECKING:
-    from bot.chat import CurfewChat, Turn
+
+class KeepApprovals(Protocol):
+    async def keep_pending(self, turn: Turn, instance: Instance, keep_on: KeepOn) -> None:
+        """Send a keep-on that needs an approver's yes to the approvers."""
+        ...
 
 
 class KeepFlow:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, approvals: KeepApprovals | None = None) -> None:
         self.rt = rt
+        self.approvals = approvals
+
+    def zone_for(self, turn: Turn, instance: Instance) -> ZoneInfo:
+        """DECISIONS rule 2: localTimezone, else the instance's workspace zone."""
+        return turn.zone if turn.explicit_zone else self.rt.settings.policy(instance.workspace).zone
+
+    async def audit(
+        self, turn: Turn, instance: Instance, action: str, outcome: str, reason: str = ""
+    ) -> None:
+        """`action` without its "chat " prefix, as chat commands are audited."""
+        await self.audit_as(turn, instance, f"chat {action}", outcome, reason)
+
+    async def audit_as(
+        self, turn: Turn, instance: Instance, action: str, outcome: str, reason: str = ""
+    ) -> None:
+        await record(self.rt.store, audit_event(turn.now, turn.user, action, outcome, reason, instance))
 
     @property
     def limits(self) -> KeepLimits:
         keep = self.rt.settings.keep
         return KeepLimits(keep.max_days, keep.approval_over_days)
 
-    async def keep(
-        self, chat: CurfewChat, turn: Turn, instance: Instance, cmd: g.Keep | g.AmbiguousKeep
-    ) -> list[Reply]:
-        zone = chat.zone_for(turn, instance)
+    async def keep(self, turn: Turn, instance: Instance, cmd: g.Keep | g.AmbiguousKeep) -> list[Reply]:
+        zone = self.zone_for(turn, instance)
         if turn.explicit_zone is False and zone.key != turn.zone.key:
             reparsed = g.parse_command(turn.wording, turn.now, zone)  # read the dates in the instance's zone
             if isinstance(reparsed, g.Keep | g.AmbiguousKeep):
@@ -44,17 +67,17 @@ class KeepFlow:
         policy = self.rt.settings.policy(instance.workspace)
         plan = plan_keep(cmd.end, turn.now, policy, zone, self.limits)
         if isinstance(plan, KeepRefusal):
-            await chat.audit(turn, instance, "keep", "refused", plan.message)
+            await self.audit(turn, instance, "keep", "refused", plan.message)
             return [Reply(text=plan.message)]
-        return await self._record(chat, turn, instance, plan, cmd.reason or "", zone)
+        return await self._record(turn, instance, plan, cmd.reason or "", zone)
 
     async def _record(
-        self, chat: CurfewChat, turn: Turn, instance: Instance, plan: KeepPlan, reason: str, zone: ZoneInfo
+        self, turn: Turn, instance: Instance, plan: KeepPlan, reason: str, zone: ZoneInfo
     ) -> list[Reply]:
-        keep_on = await self.store(chat, turn, instance, plan, reason)
+        keep_on = await self.store(turn, instance, plan, reason)
         state = keep_on.state
         described = describe_plan(plan, zone)
-        await chat.audit(
+        await self.audit(
             turn, instance, "keep", state.value, f"#{keep_on.id} {described}: {reason}".rstrip(": ")
         )
         why = f" Reason: {reason}." if reason else ""
@@ -76,7 +99,6 @@ class KeepFlow:
 
     async def store(
         self,
-        chat: CurfewChat,
         turn: Turn,
         instance: Instance,
         plan: KeepPlan,
@@ -100,9 +122,8 @@ class KeepFlow:
             stop_at_end=stop_at_end,
         )
         keep_on = await self.rt.store.call(self.rt.store.keep_ons.add, new, turn.now)
-        approvals = self.rt.extras.get("approvals")
-        if keep_on.state is KeepOnState.PENDING_APPROVAL and approvals is not None:
-            await approvals.keep_pending(chat, turn, instance, keep_on)  # a card to the approvers
+        if keep_on.state is KeepOnState.PENDING_APPROVAL and self.approvals is not None:
+            await self.approvals.keep_pending(turn, instance, keep_on)  # a card to the approvers
         return keep_on
 
     async def cost_text(self, instance: Instance, plan: KeepPlan, now: datetime, *, pending: bool) -> str:
@@ -120,14 +141,14 @@ class KeepFlow:
                 options.append((label, wording + (f" because {cmd.reason}" if cmd.reason else "")))
         return cards.choice_card(f"Which date did you mean for {instance.name}?", options)
 
-    async def release(self, chat: CurfewChat, turn: Turn, instance: Instance) -> list[Reply]:
+    async def release(self, turn: Turn, instance: Instance) -> list[Reply]:
         ended = await self.rt.store.call(self.rt.store.keep_ons.release, instance.key, turn.user, turn.now)
-        await chat.audit(turn, instance, "release", "released" if ended else "nothing to release")
+        await self.audit(turn, instance, "release", "released" if ended else "nothing to release")
         if not ended:
             return [Reply(text=f"{instance.name} had no keep-on; the curfew applies to it as usual.")]
         policy = self.rt.settings.policy(instance.workspace)
         coming = next_curfew(policy, turn.now, inclusive=True)
-        when = f" It stops at {format_local(coming, chat.zone_for(turn, instance))}." if coming else ""
+        when = f" It stops at {format_local(coming, self.zone_for(turn, instance))}." if coming else ""
         return [Reply(text=f"Released {instance.name}: the curfew applies again.{when}")]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cards import Card, card, facts, heading, paragraph
+from bot.cards.basics import Card, card, facts, heading, paragraph
 from domain.requests import NAME_RULE
 
 SUBMIT, APPROVE, REJECT, RETRY = "request_submit", "request_approve", "request_reject", "request_retry"

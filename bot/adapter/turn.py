@@ -22,7 +22,7 @@ from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount
 from sqlalchemy.exc import IntegrityError
 
-from bot import adapter_activities as acts
+from bot.adapter import activities as acts
 from bot.turns import InboundKind, Reply, TurnHandler
 from storage.repositories import ConversationRef, Store
 

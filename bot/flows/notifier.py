@@ -14,12 +14,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.cards import card, heading, paragraph
-from bot.costs import with_costs
+from bot.cards.basics import card, heading, paragraph
+from bot.cards.money import money_card
+from bot.cards.warning import WarningView, split_for_teams
+from bot.flows.pricing import with_costs
 from bot.turns import Messenger, Reply, SendOutcome, SendResult
-from bot.warning_card import WarningView, split_for_teams
 from compute.prices import PriceBook
 from config.settings import Settings
+from domain.money_report import MoneyView
 from domain.timefmt import format_local
 from scheduler.notify import Delivery, DeliveryResult, OwnerWarning
 
@@ -57,6 +59,10 @@ class TeamsNotifier:
 
     async def tell(self, aad_object_id: str, tenant_id: str | None, text: str) -> DeliveryResult:
         result = await self._messenger.send(aad_object_id, tenant_id, Reply(text=text))
+        return DeliveryResult(aad_object_id, _DELIVERY[result.outcome], result.detail)
+
+    async def money(self, aad_object_id: str, tenant_id: str | None, view: MoneyView) -> DeliveryResult:
+        result = await self._messenger.send(aad_object_id, tenant_id, Reply(card=money_card(view)))
         return DeliveryResult(aad_object_id, _DELIVERY[result.outcome], result.detail)
 
     async def _warn_one(self, warning: OwnerWarning) -> DeliveryResult:

@@ -7,65 +7,79 @@ every copy of the card is then refreshed. An approved request is created through
 requester's behalf and followed in the background; the requester hears how it ended. The lifecycle is
 the pure state machine in domain/requests.py; every step goes to the audit trail.
 
-Authorization is one check per verb, before anything changes: deciding needs a configured approver of
-the workspace who is not the requester; retrying a failed creation needs an approver or an admin.
+Who may decide or retry is the gate's rule (bot/conversation/gate.py), checked by the router before
+any of these methods runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from bot import request_cards as rc
-from bot.approvals_delivery import Delivery
-from bot.cards import Card, card, paragraph
-from bot.chat import CurfewChat, Turn, card_verb, handles, text
-from bot.turns import Reply
+from bot.cards import requests as rc
+from bot.cards.basics import Card, card, paragraph
+from bot.flows.approval_routing import ApprovalRouting
+from bot.flows.followups import FollowUps
+from bot.flows.resume import resume_requests
+from bot.turns import Messenger, Reply, Turn
 from domain import grammar as g
 from domain import requests as req
 from domain.model import Instance, KeepOn, KeepOnState
 from domain.requests import RequestState
 from domain.timefmt import format_local
+from runtime import Runtime
 from storage.requests_repo import ComputeRequest
 
-NOT_SET_UP = "Requests for compute instances are not switched on in this Curfew."
 E = req.RequestEvent
 
 
-class Approvals(Delivery):
-    """Chat handlers and card verbs for requests and approvals (registered below)."""
+class Approvals(ApprovalRouting):
+    """What the request commands and card verbs do (bot/conversation/requests.py registers them)."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        messenger: Callable[[], Messenger | None],
+        followups: FollowUps,
+        *,
+        poll_seconds: float = 15.0,
+        timeout_seconds: float = 1800.0,
+    ) -> None:
+        super().__init__(rt, messenger, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+        self.followups = followups
 
     # -- the form ------------------------------------------------------------------------------
 
-    async def form(self, chat: CurfewChat, turn: Turn, cmd: g.RequestInstance) -> list[Reply]:
+    async def form(self, turn: Turn, cmd: g.RequestInstance) -> list[Reply]:
         sizes = list(self.rt.settings.requests.sizes)
         workspaces = [w.alias for w in self.rt.fleet.workspaces]
         values = {"workspace": workspaces[0] if workspaces else ""}
         values["size"] = rc.preselect(cmd.size_hint, sizes) or (sizes[0] if sizes else "")
         rules = await self.rules(turn.user)
         if isinstance(rules, str):
-            return text(rules)
+            return [Reply(text=rules)]
         errors = {"quota": quota} if (quota := req.quota_error(rules)) else {}
         hint = cmd.size_hint or ""
         if hint.lower().startswith("standard_") and values["size"].lower() != hint.lower():
             errors["size"] = f"{hint} is not a size you can request; choose one of these."
         return [Reply(card=await self.form_card(values, errors))]
 
-    async def submit(self, chat: CurfewChat, turn: Turn, value: Mapping[str, Any]) -> Card:
+    async def submit(self, turn: Turn, value: Mapping[str, Any]) -> Card:
         form = _read_form(value)
         rules = await self.rules(turn.user)
         if isinstance(rules, str):
             return card(paragraph(rules))
         errors = req.validate(form, rules)
-        tenant = turn.inbound.tenant_id or self.rt.settings.teams.tenant_id
+        tenant = turn.tenant_id or self.rt.settings.teams.tenant_id
         if tenant is None:
             errors["workspace"] = "I cannot tell which Azure AD tenant you are in; ask your Curfew admin."
         if errors or tenant is None:
             await self.audit(turn.user, form, "submit", "invalid", "; ".join(errors.values()))
             return await self.form_card(_values(form), errors)
-        return await self.record(chat, turn, form, tenant)
+        return await self.record(turn, form, tenant)
 
-    async def record(self, chat: CurfewChat, turn: Turn, form: req.RequestForm, tenant: str) -> Card:
+    async def record(self, turn: Turn, form: req.RequestForm, tenant: str) -> Card:
         """Store a valid request; create it at once or send it to the approvers."""
         fields = (form.workspace, form.name, form.size, form.purpose)
         added = await self.add(turn, tenant, *fields, morning_start=form.morning_start)
@@ -74,16 +88,16 @@ class Approvals(Delivery):
         assert r is not None
         await self.audit(turn.user, r, "submit", r.state, f"{r.size}: {r.purpose}")
         if auto:
-            chat.followups.spawn(self.guarded(self.create(r)))
+            self.followups.spawn(self.guarded(self.create(r)))
             detail = f"{r.size} needs no approval; I tell you when it is ready."
             return self.outcome(r, "Creating it now", detail)
-        chat.followups.spawn(self.guarded(self.route(r, await self.approval_card(r))))
+        self.followups.spawn(self.guarded(self.route(r, await self.approval_card(r))))
         detail = (
             f"The approvers of {r.workspace} decide; I tell you what they say. Say `my requests` to check."
         )
         return self.outcome(r, f"Request #{r.id} sent", detail)
 
-    async def mine(self, chat: CurfewChat, turn: Turn, _: g.MyRequests) -> list[Reply]:
+    async def mine(self, turn: Turn) -> list[Reply]:
         rows = []
         for r in await self.db(self.rt.store.requests.for_requester, turn.user):
             what = (
@@ -94,61 +108,31 @@ class Approvals(Delivery):
             )
         return [Reply(card=rc.my_requests_card(rows))]
 
-    # -- decisions -----------------------------------------------------------------------------
+    # -- decisions (the router has passed the gate) ------------------------------------------------
 
     async def decide(
-        self, chat: CurfewChat, turn: Turn, value: Mapping[str, Any], event: req.RequestEvent, keep: bool
+        self, turn: Turn, r: ComputeRequest, value: Mapping[str, Any], event: req.RequestEvent
     ) -> Card:
-        self.saw(turn)
-        r = await self.load(value, keep)
-        if isinstance(r, str):
-            return card(paragraph(r))
-        refusal = self.may_decide(turn.user, r)
-        if refusal:
-            await self.audit(turn.user, r, event.value, "refused", refusal)
-            return await self.answer(r, refusal)
         comment = str(value.get("comment") or "").strip()[:500] or None
         moved = await self.move(r.id, event, decided_by=turn.user, decided_at=turn.now, comment=comment)
         if moved is None:
             return await self.already(r.id, event)
         await self.audit(turn.user, moved, event.value, moved.state, comment or "")
-        notice = await self.settle_keep(moved, turn) if keep else None
-        chat.followups.spawn(self.guarded(self.after_decision(moved)))
+        notice = await self.settle_keep(moved, turn) if moved.keep_on_id is not None else None
+        self.followups.spawn(self.guarded(self.after_decision(moved)))
         answer = await self.current_card(moved)
         return rc.with_notice(answer, notice) if notice else answer
 
-    async def retry(self, chat: CurfewChat, turn: Turn, value: Mapping[str, Any]) -> Card:
-        self.saw(turn)
-        r = await self.load(value, keep=False)
-        if isinstance(r, str):
-            return card(paragraph(r))
-        refusal = self.may_retry(turn.user, r)
-        if refusal:
-            await self.audit(turn.user, r, "retry", "refused", refusal)
-            return await self.answer(r, refusal)
+    async def retry(self, turn: Turn, r: ComputeRequest) -> Card:
         moved = await self.move(r.id, E.RETRY, error=None)
         if moved is None:
             return await self.already(r.id, E.RETRY)
         await self.audit(turn.user, moved, "retry", moved.state)
-        chat.followups.spawn(self.guarded(self.create(moved)))
+        self.followups.spawn(self.guarded(self.create(moved)))
         answer = await self.current_card(moved)
         return rc.with_notice(
-            answer, f"Retrying the creation of {r.name}, as {turn.inbound.user_name or turn.user} asked."
+            answer, f"Retrying the creation of {r.name}, as {turn.user_name or turn.user} asked."
         )
-
-    def may_decide(self, user: str, r: ComputeRequest) -> str | None:
-        """Why `user` may not decide on `r`, or None."""
-        if user == r.requester_object_id:
-            return f"You cannot decide on your own request; another approver of {r.workspace} must."
-        if user not in self.rt.settings.approvers_of(r.workspace):
-            return f"Only an approver of workspace {r.workspace} can decide on this; nothing changed."
-        return None
-
-    def may_retry(self, user: str, r: ComputeRequest) -> str | None:
-        ws = r.workspace
-        if user in {*self.rt.settings.approvers_of(ws), *self.rt.settings.admins_of(ws)}:
-            return None
-        return f"Only an approver or admin of workspace {ws} can retry a creation; nothing changed."
 
     async def already(self, request_id: int, event: req.RequestEvent) -> Card:
         """The answer to a click that lost the race: who decided, and the request as it is now."""
@@ -168,17 +152,25 @@ class Approvals(Delivery):
             return f"The keep-on of {r.name} had already ended (released or expired); nothing else changed."
         return None
 
-    # -- long keep-ons (called by bot/keeping.py) ------------------------------------------------
+    # -- long keep-ons (bot/flows/keeping.py's KeepApprovals) ---------------------------------------
 
-    async def keep_pending(self, chat: CurfewChat, turn: Turn, instance: Instance, keep_on: KeepOn) -> None:
-        tenant = turn.inbound.tenant_id or self.rt.settings.teams.tenant_id or ""
+    async def keep_pending(self, turn: Turn, instance: Instance, keep_on: KeepOn) -> None:
+        tenant = turn.tenant_id or self.rt.settings.teams.tenant_id or ""
         reason = keep_on.reason or ""
         fields = (instance.workspace, instance.name, instance.size, reason)
         added = await self.add(turn, tenant, *fields, keep_on_id=keep_on.id)
         r = await self.move(added.id, E.SUBMIT)
         assert r is not None
         await self.audit(turn.user, r, "keep submit", r.state, f"keep-on #{keep_on.id}: {reason}")
-        chat.followups.spawn(self.guarded(self.route(r, await self.approval_card(r))))
+        self.followups.spawn(self.guarded(self.route(r, await self.approval_card(r))))
+
+    # -- the scheduler's PendingWork ---------------------------------------------------------------
+
+    async def expire(self, now: datetime) -> int:
+        return await self.expire_pending(now)
+
+    async def resume(self, owner: str, now: datetime) -> int:
+        return await resume_requests(self, self.followups, owner, now)
 
 
 def _read_form(value: Mapping[str, Any]) -> req.RequestForm:
@@ -196,49 +188,3 @@ def _values(form: req.RequestForm) -> dict[str, str]:
     return {"workspace": form.workspace, "name": form.name, "size": form.size, "purpose": form.purpose} | {
         "morning_start": morning
     }
-
-
-# -- registration in the chat's tables ----------------------------------------------------------
-
-
-def _of(chat: CurfewChat) -> Approvals | None:
-    found = chat.rt.extras.get("approvals")
-    return found if isinstance(found, Approvals) else None
-
-
-@handles(g.RequestInstance)
-async def _request(chat: CurfewChat, turn: Turn, cmd: g.RequestInstance) -> list[Reply]:
-    approvals = _of(chat)
-    return await approvals.form(chat, turn, cmd) if approvals else text(NOT_SET_UP)
-
-
-@handles(g.MyRequests)
-async def _my_requests(chat: CurfewChat, turn: Turn, cmd: g.MyRequests) -> list[Reply]:
-    approvals = _of(chat)
-    return await approvals.mine(chat, turn, cmd) if approvals else text(NOT_SET_UP)
-
-
-Verb = Callable[[Approvals, CurfewChat, Turn, Mapping[str, Any]], Awaitable[Card]]
-
-
-def _register(verb: str, run: Verb) -> None:
-    async def handler(chat: CurfewChat, turn: Turn, value: Mapping[str, Any]) -> Card:
-        approvals = _of(chat)
-        return await run(approvals, chat, turn, value) if approvals else card(paragraph(NOT_SET_UP))
-
-    card_verb(verb)(handler)
-
-
-def _deciding(event: req.RequestEvent, keep: bool) -> Verb:
-    async def run(approvals: Approvals, chat: CurfewChat, turn: Turn, value: Mapping[str, Any]) -> Card:
-        return await approvals.decide(chat, turn, value, event, keep)
-
-    return run
-
-
-_register(rc.SUBMIT, Approvals.submit)
-_register(rc.RETRY, Approvals.retry)
-_register(rc.APPROVE, _deciding(E.APPROVE, keep=False))
-_register(rc.REJECT, _deciding(E.REJECT, keep=False))
-_register(rc.KEEP_APPROVE, _deciding(E.APPROVE, keep=True))
-_register(rc.KEEP_REJECT, _deciding(E.REJECT, keep=True))

@@ -1,25 +1,17 @@
 """What things cost, in words for cards: an instance's price, its cost since it started, and what
-keeping it on costs. Prices come from the fleet through `PriceBook`; an unknown price says so and is
-never guessed; a simulated price says so wherever it is shown."""
+keeping it on costs. Pure: prices come in (bot/flows/pricing.py looks them up); an unknown price says
+so and is never guessed; a simulated price says so wherever it is shown."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from compute.prices import PriceBook
-from domain.decide import Action, Decision
-from domain.model import Instance, InstanceKey, WorkspacePolicy
-from domain.money import Money, PriceList, cost, format_money, format_rate, hours_between, monthly
-from domain.schedule import next_curfew
+from domain.model import Instance
+from domain.money import Money, cost, format_money, format_rate, hours_between, monthly
 from domain.timefmt import format_local
-
-if TYPE_CHECKING:
-    from bot.warning_card import WarningView
 
 SIMULATED = " (simulated)"
 
@@ -76,37 +68,8 @@ def monthly_text(per_hour: Money | None, simulated: bool) -> str:
     return f"{format_money(monthly(per_hour))} a month if left on around the clock (730 h){mark}"
 
 
-async def keep_costs(
-    book: PriceBook,
-    decisions: Iterable[Decision],
-    curfew_at: datetime,
-    policies: Mapping[str, WorkspacePolicy],
-) -> dict[InstanceKey, KeepCost]:
-    """The cost of each keep option for the instances on a warning card."""
-    items = list(decisions)
-    prices = await book.for_instances(d.instance for d in items)
-    found = {}
-    for d in items:
-        per_hour, simulated = prices[d.instance.key]
-        policy = policies.get(d.instance.workspace)
-        tonight = next_curfew(policy, curfew_at) if policy else None
-        found[d.instance.key] = KeepCost(per_hour, simulated, tonight, curfew_at)
-    return found
-
-
 def _h(hours: Decimal) -> str:
     return f"{hours.quantize(Decimal('0.1')).normalize():f} h"
-
-
-async def with_costs(
-    view: WarningView, book: PriceBook | None, policy_of: Callable[[str], WorkspacePolicy]
-) -> WarningView:
-    """The warning view with what each keep option costs (unchanged without a price book)."""
-    if book is None:
-        return view
-    to_warn = [d for d in view.decisions if d.action is Action.WARN]
-    policies = {d.instance.workspace: policy_of(d.instance.workspace) for d in to_warn}
-    return replace(view, costs=await keep_costs(book, to_warn, view.curfew_at, policies))
 
 
 def exception_cost_text(
@@ -126,23 +89,3 @@ def exception_cost_text(
         return f" {label}: unknown for {_h(hours)} past the curfew (Azure publishes no price for this size)."
     spent = format_money(cost(per_hour, skipped, until))
     return f" {label}: {spent} for {_h(hours)} past the curfew at {rate_text(per_hour, simulated)}."
-
-
-async def size_prices(
-    book: PriceBook, workspaces: Sequence[str], sizes: Sequence[str]
-) -> list[tuple[str, list[tuple[str, str]]]]:
-    """For the request form: each size's price per hour and per month, per price list in use."""
-    groups: dict[str, tuple[list[str], PriceList | None]] = {}
-    for ws in workspaces:
-        prices = await book.price_list(ws)
-        key = prices.region if prices else f"?{ws}"
-        groups.setdefault(key, ([], prices))[0].append(ws)
-    found = []
-    for names, prices in groups.values():
-        where = f"in {', '.join(names)}" + (f" ({prices.source})" if prices else " (prices unavailable)")
-        lines = []
-        for size in sizes:
-            per_hour, simulated = (prices.per_hour(size), prices.simulated) if prices else (None, False)
-            lines.append((size, f"{rate_text(per_hour, simulated)}; {monthly_text(per_hour, simulated)}"))
-        found.append((where, lines))
-    return found

@@ -27,8 +27,8 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.universal_http.requests import ClientRetryPolicy
 
-from bot import adapter_activities as acts
-from bot.adapter_turn import CurfewActivityHandler
+from bot.adapter import activities as acts
+from bot.adapter.turn import CurfewActivityHandler
 from bot.turns import TurnHandler
 from config.settings import BotSettings, Settings
 from storage.repositories import Store

@@ -1,0 +1,91 @@
+"""Who may act: the one authorization rule, in front of every command and card verb that acts on
+something. The router asks it before any handler runs; handlers never check again.
+
+- an instance: its owner (DECISIONS rule 3) or an admin of its workspace; an instance without owner
+  only its admins;
+- a decision on a request: an approver of its workspace who is not the requester;
+- retrying a failed creation: an approver or an admin of its workspace.
+
+The identity is the Teams-authenticated sender's AAD object id (`Turn.user`), never anything a card
+or message carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from config.settings import Settings
+from domain.model import Instance
+from storage.requests_repo import ComputeRequest
+
+
+class Acts(StrEnum):
+    """What a command or card verb acts on; every registration declares one."""
+
+    NOTHING = "nothing"
+    """The sender's own view or own new request: help, status, report, the request form."""
+    INSTANCE = "instance"
+    REQUEST_DECISION = "request decision"
+    REQUEST_RETRY = "request retry"
+
+
+Subject = Instance | ComputeRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+    """For the audit trail."""
+    message: str
+    """For the person, in chat."""
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and str(a).lower() == str(b).lower()
+
+
+def _member(user: str, people: list[str]) -> bool:
+    return any(_same(user, p) for p in people)
+
+
+def authorize(
+    settings: Settings, user: str, acts: Acts, subject: Subject | None, action: str
+) -> Refusal | None:
+    """None when `user` may `action` `subject`; else why not. The rule, written once."""
+    match acts, subject:
+        case Acts.NOTHING, _:
+            return None
+        case Acts.INSTANCE, Instance() as i:
+            if _same(i.owner_object_id, user) or _member(user, settings.admins_of(i.workspace)):
+                return None
+            return Refusal(
+                "not the owner or a workspace admin",
+                f"{i.name} is not yours, so I cannot {action} it. Only its owner or an admin of "
+                f"workspace {i.workspace} can; ask them.",
+            )
+        case Acts.REQUEST_DECISION, ComputeRequest() as r:
+            if _same(user, r.requester_object_id):
+                return Refusal(
+                    "the requester's own request",
+                    f"You cannot decide on your own request; another approver of {r.workspace} must.",
+                )
+            if not _member(user, settings.approvers_of(r.workspace)):
+                return Refusal(
+                    "not an approver",
+                    f"Only an approver of workspace {r.workspace} can decide on this; nothing changed.",
+                )
+            return None
+        case Acts.REQUEST_RETRY, ComputeRequest() as r:
+            ws = r.workspace
+            if _member(user, [*settings.approvers_of(ws), *settings.admins_of(ws)]):
+                return None
+            return Refusal(
+                "not an approver or admin",
+                f"Only an approver or admin of workspace {ws} can retry a creation; nothing changed.",
+            )
+    raise TypeError(f"{acts.value} cannot act on {type(subject).__name__}")
+
+
+def is_admin(settings: Settings, user: str, workspace: str) -> bool:
+    return _member(user, settings.admins_of(workspace))

@@ -1,0 +1,216 @@
+"""Curfew's chat and card clicks: parse, look the command up in the routes, pass the one gate, run.
+
+`Routes` is the table: each handler module's `register(routes, ...)` adds its commands (types from
+domain.grammar) and card verbs (the `verb` in a button's data), each declaring what it acts on
+(`gate.Acts`). For a command that acts on an instance the router finds the instance the person
+named (bot/conversation/directory.py); for a card verb the verb's `locate` reads the payload's
+instance or request from Curfew's own state. Then `gate.authorize` decides, the refusal is audited
+here, and only an authorized handler runs. Action.Execute and its Action.Submit fallback arrive alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.cards import basics as cards
+from bot.conversation.directory import Found, InSeveralWorkspaces, find
+from bot.conversation.gate import Acts, Refusal, Subject, authorize
+from bot.flows.audit import audit_event, record
+from bot.turns import CardAnswer, Inbound, Reply, Turn
+from compute.port import FleetError
+from domain import grammar as g
+from runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Payload = Mapping[str, Any]
+CommandHandler = Callable[[Turn, Any, Any], Awaitable[list[Reply]]]
+"""(turn, parsed command, the instance it acts on or None) -> replies."""
+VerbHandler = Callable[[Turn, Payload, Any], Awaitable[cards.Card]]
+"""(turn, the button's data, the subject it acts on or None) -> the card that replaces the clicked one."""
+Locate = Callable[[Turn, Payload], Awaitable[Subject | str]]
+"""The subject a button's data names, read from Curfew's own state; or why it cannot be read."""
+Refuse = Callable[[Turn, Subject | None, str], Awaitable[cards.Card]]
+"""The card answering a refused or unreadable click."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRoute:
+    handler: CommandHandler
+    acts_on: Acts
+    action: str
+    """The verb a refusal names ("keep", "read the history of")."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerbRoute:
+    handler: VerbHandler
+    acts_on: Acts
+    locate: Locate | None
+    refuse: Refuse
+    audit_as: Callable[[Payload], str]
+
+
+async def plain_refusal(turn: Turn, subject: Subject | None, message: str) -> cards.Card:
+    return cards.card(cards.paragraph(message))
+
+
+class Routes:
+    """Commands and card verbs, filled by each handler module's `register` in the composition root."""
+
+    def __init__(self) -> None:
+        self.commands: dict[type, CommandRoute] = {}
+        self.verbs: dict[str, VerbRoute] = {}
+
+    def command(self, *types: type, acts_on: Acts, handler: CommandHandler, action: str = "") -> None:
+        if acts_on is Acts.INSTANCE and not action:
+            raise ValueError("a command that acts on an instance names its action for refusals")
+        for t in types:
+            if t in self.commands:
+                raise ValueError(f"{t.__name__} is registered twice")
+            self.commands[t] = CommandRoute(handler, acts_on, action)
+
+    def verb(
+        self,
+        name: str,
+        *,
+        acts_on: Acts,
+        handler: VerbHandler,
+        locate: Locate | None = None,
+        refuse: Refuse = plain_refusal,
+        audit_as: Callable[[Payload], str] | None = None,
+    ) -> None:
+        if acts_on is not Acts.NOTHING and locate is None:
+            raise ValueError(f"card verb {name} acts on {acts_on.value}: it needs `locate`")
+        if name in self.verbs:
+            raise ValueError(f"card verb {name} is registered twice")
+        self.verbs[name] = VerbRoute(handler, acts_on, locate, refuse, audit_as or (lambda _: name))
+
+
+class Conversation:
+    """The TurnHandler behind /api/messages."""
+
+    def __init__(self, rt: Runtime, routes: Routes, *, welcome: bool = True) -> None:
+        self.rt = rt
+        self.routes = routes
+        self._welcome = welcome
+
+    async def on_install(self, inbound: Inbound, first_time: bool) -> list[Reply]:
+        return [Reply(card=cards.welcome_card(inbound.user_name))] if first_time else []
+
+    async def on_action(self, inbound: Inbound) -> CardAnswer:
+        verb = _verb(inbound) or inbound.verb
+        if inbound.user_aad_id and isinstance(verb, str) and verb in self.routes.verbs:
+            return CardAnswer(await self._click(verb, self.turn(inbound, ""), inbound.value or {}))
+        replies = await self.on_message(inbound)
+        card = next((r.card for r in replies if r.card), None)
+        message = "; ".join(r.text for r in replies if r.text) or "Done."
+        return CardAnswer(card or cards.card(cards.paragraph(message)))
+
+    async def on_message(self, inbound: Inbound) -> list[Reply]:
+        if not inbound.user_aad_id:
+            return text(
+                "I can only act for a signed-in Teams user (no AAD object id came with this message)."
+            )
+        wording = inbound.text
+        verb = _verb(inbound)
+        if inbound.value is not None and isinstance(verb, str) and verb in self.routes.verbs:
+            refreshed = await self._click(verb, self.turn(inbound, ""), inbound.value)
+            return [Reply(card=refreshed, update_activity_id=inbound.reply_to_id)]
+        if inbound.value is not None:
+            if inbound.value.get("verb") != "run" or not isinstance(inbound.value.get("command"), str):
+                return text(
+                    "That button is from a card I no longer understand. Say `help` to see what I can do."
+                )
+            wording = inbound.value["command"]
+        turn = self.turn(inbound, wording)
+        command = g.parse_command(wording, turn.now, turn.zone)
+        if isinstance(command, g.ParseError):
+            if command.not_understood:
+                return [Reply(card=cards.help_card(command.message))]
+            return text(command.message + (f" {command.hint}" if command.hint else ""))
+        route = self.routes.commands.get(type(command))
+        if route is None:
+            return text("I understood that, but this version of Curfew cannot do it yet.")
+        if route.acts_on is Acts.NOTHING:
+            return await route.handler(turn, command, None)
+        return await self._on_instance(turn, command, route)
+
+    def turn(self, inbound: Inbound, wording: str) -> Turn:
+        zone, explicit = ZoneInfo(self.rt.settings.timezone), False
+        if inbound.local_timezone:
+            try:
+                zone, explicit = ZoneInfo(inbound.local_timezone), True
+            except (ZoneInfoNotFoundError, ValueError):
+                log.info("ignoring unknown localTimezone %r", inbound.local_timezone)
+        assert inbound.user_aad_id is not None
+        return Turn(inbound, wording, inbound.user_aad_id.lower(), self.rt.clock(), zone, explicit)
+
+    async def _on_instance(self, turn: Turn, command: Any, route: CommandRoute) -> list[Reply]:
+        target: g.Target = command.target
+        instances = await self.rt.fleet.list_instances()
+        found = find(self.rt.settings, instances, target, turn.user)
+        if isinstance(found, InSeveralWorkspaces):
+            options = [
+                (f"{found.name}@{ws}", _pick_workspace(turn.wording, target.name, ws))
+                for ws in found.workspaces
+            ]
+            question = f"{found.name} exists in {len(found.workspaces)} workspaces. Which one?"
+            return [Reply(card=cards.choice_card(question, options))]
+        if not isinstance(found, Found):
+            return text(found.message)
+        refusal = await self._gate(turn, route.acts_on, found.instance, route.action, f"chat {route.action}")
+        if refusal is not None:
+            return text(refusal.message)
+        return await route.handler(turn, command, found.instance)
+
+    async def _click(self, verb: str, turn: Turn, value: Payload) -> cards.Card:
+        route = self.routes.verbs[verb]
+        subject: Subject | None = None
+        if route.locate is not None:
+            located = await route.locate(turn, value)
+            if isinstance(located, str):
+                return await route.refuse(turn, None, located)
+            subject = located
+        refusal = await self._gate(turn, route.acts_on, subject, "change", route.audit_as(value))
+        if refusal is not None:
+            return await route.refuse(turn, subject, refusal.message)
+        return await route.handler(turn, value, subject)
+
+    async def _gate(
+        self, turn: Turn, acts_on: Acts, subject: Subject | None, action: str, audit_as: str
+    ) -> Refusal | None:
+        refusal = authorize(self.rt.settings, turn.user, acts_on, subject, action)
+        if refusal is not None:
+            reason = refusal.reason if acts_on is Acts.INSTANCE else refusal.message
+            event = audit_event(turn.now, turn.user, audit_as, "refused", reason, subject)
+            await record(self.rt.store, event)
+        return refusal
+
+
+def text(message: str) -> list[Reply]:
+    return [Reply(text=message)]
+
+
+async def fleet_subject(rt: Runtime, workspace: str, name: str) -> Subject | str:
+    """The instance a button names, as Azure has it now; or why it cannot be read."""
+    try:
+        return await rt.fleet.get_instance(workspace, name)
+    except FleetError as error:
+        return f"I could not read {name}: {error}"
+
+
+def _verb(inbound: Inbound) -> object:
+    return (inbound.value or {}).get("verb")
+
+
+def _pick_workspace(wording: str, name: str, workspace: str) -> str:
+    """The same command with NAME@WORKSPACE in place of the name (DECISIONS rule 7)."""
+    index = wording.lower().find(name.lower())
+    if index < 0:
+        return wording
+    return f"{wording[:index]}{name}@{workspace}{wording[index + len(name) :]}"

@@ -1,0 +1,51 @@
+"""What the scheduler needs from the layers above it, declared here so that scheduler/ never imports
+bot/: someone to tell people things, and the pending work of the conversation to resume or expire.
+
+The composition root (wiring.py) plugs in the Teams implementations from bot/flows/; the command
+line and tests may plug in the logging ones from scheduler/notify.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from domain.money_report import MoneyView
+from scheduler.notify import DeliveryResult, OwnerWarning
+
+
+class Notifier(Protocol):
+    """Tells people what the scheduler did or is about to do."""
+
+    async def warn(self, warnings: Sequence[OwnerWarning]) -> list[DeliveryResult]:
+        """One warning per owner before a curfew; the admins hear of owners who could not be reached."""
+        ...
+
+    async def tell(self, aad_object_id: str, tenant_id: str | None, text: str) -> DeliveryResult: ...
+
+    async def money(self, aad_object_id: str, tenant_id: str | None, view: MoneyView) -> DeliveryResult:
+        """The weekly digest (or any money view) to one admin."""
+        ...
+
+
+class PendingWork(Protocol):
+    """Work the conversation started that outlives a turn: requests to expire, creations to resume."""
+
+    async def expire(self, now: datetime) -> int:
+        """Expire what waited too long for a decision; how many."""
+        ...
+
+    async def resume(self, owner: str, now: datetime) -> int:
+        """After a restart: take up what a stopped process left half-way; how many this process took."""
+        ...
+
+
+class NoPendingWork:
+    """For a scheduler without a conversation (the command line)."""
+
+    async def expire(self, now: datetime) -> int:
+        return 0
+
+    async def resume(self, owner: str, now: datetime) -> int:
+        return 0
