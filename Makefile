@@ -15,6 +15,7 @@ test: $(VENV)/.dev node_modules/.installed lint typecheck pytest
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(VENV)/bin/mypy

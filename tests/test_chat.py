@@ -203,7 +203,9 @@ async def test_unknown_commands_get_the_help_card_and_install_a_welcome(chat: An
     bot, _, _ = chat
     replies = await say(bot, "make me a sandwich")
     assert "What I can do" in said(replies) and "I did not understand" in said(replies)
-    welcome = await bot.conversation.on_install(Inbound(InboundKind.INSTALL, DANA, "Dana Scientist", "t", "c"), True)
+    welcome = await bot.conversation.on_install(
+        Inbound(InboundKind.INSTALL, DANA, "Dana Scientist", "t", "c"), True
+    )
     assert "Hi Dana! I am Curfew." in said(welcome)
     assert await bot.conversation.on_install(Inbound(InboundKind.INSTALL, DANA, None, "t", "c"), False) == []
 
