@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from domain.grammar_clock import looks_like_duration, read_duration
 from domain.grammar_commands import read_fixed, read_morning_start, read_report, read_request, read_targeted
 from domain.grammar_dates import read_until
-from domain.grammar_text import markup_removed, plain_words, read_target
+from domain.grammar_text import MAX_MESSAGE_CHARS, markup_removed, plain_words, read_target
 from domain.grammar_types import (
     AmbiguousKeep,
     Command,
@@ -74,6 +74,11 @@ def parse_command(text: str, now: datetime, zone: ZoneInfo) -> Command | ParseEr
     """Read one chat message; dates and times are read in `zone`, relative to the aware `now`."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("parse_command needs an aware `now`")
+    if len(text) > MAX_MESSAGE_CHARS:
+        return ParseError(
+            f"That message is too long for me ({len(text):,} characters; at most {MAX_MESSAGE_CHARS:,}).",
+            hint=_HELP_HINT,
+        )
     words = plain_words(text)
     if not words:
         shown = markup_removed(text)

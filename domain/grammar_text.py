@@ -35,10 +35,11 @@ _LEADING_POLITENESS: Final = re.compile(
     r"(?:could|can|would|will)\s+you)(?=[\s,:;!.]|$)[\s,:;!.]*",
     re.IGNORECASE,
 )
-_TRAILING_POLITENESS: Final = re.compile(
-    r"(?:(?:^|\s|,)(?:please|pls|plz|thanks|thank\s+you|thx|ty|cheers)|[\s!?.,;:]+)\s*$",
-    re.IGNORECASE,
-)
+_TRAILING_WORDS: Final = (("thank", "you"), ("please",), ("pls",), ("plz",), ("thanks",), ("thx",), ("ty",))
+_TRAILING_WORDS_TOO: Final = (("cheers",),)
+_TRAILING_PUNCTUATION: Final = " !?.,;:"
+MAX_MESSAGE_CHARS: Final = 2000
+"""Longer messages get a short answer before any parsing (issue 12: parsing stays cheap)."""
 
 _NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,23}")
 _ALIAS: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
@@ -57,10 +58,27 @@ def plain_words(text: str) -> str:
     """The message as plain words: `markup_removed`, then politeness stripped from both ends."""
     words = markup_removed(text)
     while True:
-        shorter = _TRAILING_POLITENESS.sub("", _LEADING_POLITENESS.sub("", words)).strip()
+        shorter = _without_trailing_politeness(_LEADING_POLITENESS.sub("", words)).strip()
         if shorter == words:
             return words
         words = shorter
+
+
+def _without_trailing_politeness(words: str) -> str:
+    """`words` without punctuation and one politeness word at the end; linear, no regex (a regex
+    searched for a run of punctuation at the end is quadratic in the run's length)."""
+    trimmed = words.rstrip(_TRAILING_PUNCTUATION)
+    if trimmed != words:
+        return trimmed
+    tokens = words.split(" ")
+    for phrase in (*_TRAILING_WORDS, *_TRAILING_WORDS_TOO):
+        tail = tokens[-len(phrase) :]
+        if len(tokens) >= len(phrase) and [t.lower() for t in tail] == list(phrase):
+            return " ".join(tokens[: -len(phrase)]).rstrip(",")
+    last_comma = tokens[-1].rpartition(",")  # "status,thanks"
+    if last_comma[1] and (last_comma[2].lower(),) in (*_TRAILING_WORDS, *_TRAILING_WORDS_TOO):
+        return " ".join([*tokens[:-1], last_comma[0]])
+    return words
 
 
 def read_target(word: str) -> Target | ParseError:
