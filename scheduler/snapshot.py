@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,9 @@ from datetime import datetime
 from compute.port import FleetError
 from domain.model import Instance, Job, KeepOn
 from runtime import Runtime
-from scheduler.outcomes import Outcome
+from scheduler.outcomes import Outcome, unexpected
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,7 +34,12 @@ async def read_fleet(
     for alias, result in zip(aliases, results, strict=True):
         if isinstance(result, FleetError):
             snap.failures.append(Outcome.workspace_failed(alias, str(result)))
-        elif isinstance(result, BaseException):
+        elif isinstance(result, Exception):  # not the port's promise, but it fails this workspace only
+            log.error("reading workspace %s failed", alias, exc_info=result)
+            snap.failures.append(
+                Outcome.workspace_failed(alias, unexpected(f"reading workspace {alias}", result))
+            )
+        elif isinstance(result, BaseException):  # cancellation, interpreter exit
             raise result
         else:
             snap.instances.extend(result[0])

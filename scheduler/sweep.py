@@ -20,7 +20,7 @@ from domain.model import Instance, InstanceKey, InstanceState, KeepOn
 from domain.timefmt import format_local
 from ops.metrics import curfew_metrics
 from runtime import Runtime
-from scheduler.outcomes import Outcome, OutcomeKind, RunReport
+from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
 from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet
 
@@ -97,6 +97,13 @@ class Sweeper:
         return await self._finish(report, actor, complete=True)
 
     async def _stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
+        try:
+            return await self._guarded_stop(d, now, dry_run)
+        except Exception as error:  # a database or guard failure: this instance only, never the night
+            log.exception("stop %s failed", d.instance.key)
+            return Outcome(d, OutcomeKind.FAILED, unexpected(f"not stopped: {d.instance.name}", error))
+
+    async def _guarded_stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
         key, instant = d.instance.key, d.instant or now
         async with self._slots, self._ctx.store.guard.hold(key):
             late = await self._late_keep_on(key, now, instant)
@@ -113,10 +120,11 @@ class Sweeper:
         now = self._ctx.clock()
         try:
             instance = await self._ctx.fleet.get_instance(keep_on.workspace, keep_on.instance)
-        except FleetError as error:
+        except Exception as error:
             ghost = Instance(keep_on.workspace, keep_on.instance, "", InstanceState.UNKNOWN)
+            detail = str(error) if isinstance(error, FleetError) else unexpected("reading it", error)
             outcome = Outcome(
-                Decision(ghost, Action.STOP, "curfew delay ended", now), OutcomeKind.FAILED, str(error)
+                Decision(ghost, Action.STOP, "curfew delay ended", now), OutcomeKind.FAILED, detail
             )
         else:
             zone = self._ctx.settings.policy(instance.workspace).zone
@@ -179,8 +187,8 @@ class Sweeper:
     ) -> None:
         try:
             listed = {i.key: i for i in await self._ctx.fleet.list_instances(alias)}
-        except FleetError as error:
-            log.warning("could not verify %s: %s", alias, error)
+        except Exception as error:  # unverified is not failed: the stop was accepted
+            log.warning("could not verify %s: %s: %s", alias, type(error).__name__, error)
             return
         for key in [k for k in pending if k.workspace == alias]:
             instance = listed.get(key)
@@ -213,6 +221,10 @@ async def _act(
     except FleetError as error:
         log.warning("%s %s failed: %s", d.action.value, d.instance.key, error)
         return Outcome(d, OutcomeKind.FAILED, str(error))
+    except Exception as error:  # not the port's promise, but it fails this instance only
+        log.exception("%s %s failed", d.action.value, d.instance.key)
+        verb = "stopped" if d.action is Action.STOP else "started"
+        return Outcome(d, OutcomeKind.FAILED, unexpected(f"not {verb}: {d.instance.name}", error))
     return Outcome(d, done if result is ActionResult.ACCEPTED else already)
 
 
