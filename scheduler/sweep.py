@@ -23,6 +23,8 @@ from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
 from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet
+from storage.guard import Held
+from storage.repositories import in_force_within
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +107,8 @@ class Sweeper:
 
     async def _guarded_stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
         key, instant = d.instance.key, d.instant or now
-        async with self._slots, self._ctx.store.guard.hold(key):
-            late = await self._late_keep_on(key, now, instant)
+        async with self._slots, self._ctx.store.guard.hold(key) as held:
+            late = await self._late_keep_on(held, key, now, instant)
             if late is not None:
                 return Outcome(
                     d, OutcomeKind.LEFT, f"kept just before the stop: {late.reason or 'no reason'}"
@@ -149,8 +151,11 @@ class Sweeper:
                 latest[InstanceKey(e.workspace, e.instance)] = e.outcome
         return {key for key, outcome in latest.items() if outcome in ("unreachable", "failed")}
 
-    async def _late_keep_on(self, key: InstanceKey, now: datetime, instant: datetime) -> KeepOn | None:
-        keeps = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, [key])
+    async def _late_keep_on(
+        self, held: Held, key: InstanceKey, now: datetime, instant: datetime
+    ) -> KeepOn | None:
+        """The re-check, on the guard's own connection: a stop never needs a second one."""
+        keeps = await held.run(in_force_within, now, [key])
         return next((k for k in keeps if k.covers(instant, self._ctx.clock())), None)
 
     async def _start(self, d: Decision, dry_run: bool) -> Outcome:

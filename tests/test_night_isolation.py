@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+import scheduler.sweep
 from compute.port import Workspace
 from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
+from storage.repositories import in_force_within
 from tests.sweep_fixtures import FleetSpy
 
 
@@ -48,18 +52,16 @@ async def test_a_stop_that_raises_an_unexpected_error_fails_only_that_instance(
 
 
 async def test_a_failing_keep_on_recheck_leaves_that_instance_on_and_stops_the_rest(
-    demo: tuple[Runtime, FleetSpy],
+    demo: tuple[Runtime, FleetSpy], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, spy = demo
-    repo = rt.store.keep_ons
-    original = repo.in_force
 
-    def in_force(now, keys=None):  # type: ignore[no-untyped-def]
+    def in_force(session, now, keys=None):  # type: ignore[no-untyped-def]
         if keys is not None and any(k.name == "gpu-ci" for k in keys):
             raise ConnectionError("database went away")
-        return original(now, keys)
+        return in_force_within(session, now, keys)
 
-    repo.in_force = in_force  # type: ignore[method-assign]
+    monkeypatch.setattr(scheduler.sweep, "in_force_within", in_force)
     report = await Sweeper(rt).curfew(forced=True)
     got = {o.instance.name: o for o in report.outcomes}
     assert got["gpu-ci"].kind is OutcomeKind.FAILED and "ConnectionError" in got["gpu-ci"].detail
