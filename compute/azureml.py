@@ -268,7 +268,7 @@ class AzureMLFleet:
         except AzureError as exc:
             raise translate(exc, ws, name) from exc
         except Exception as exc:
-            raise translate_sdk(exc, ws) or exc
+            raise translate_sdk(exc, ws) from exc
 
     async def _write(
         self, ws: Workspace, name: str, call: Callable[..., None], *args: Any, transient_retry: bool = True
@@ -290,7 +290,7 @@ class AzureMLFleet:
                 else:
                     await asyncio.sleep(retry)
             except Exception as exc:
-                raise translate_sdk(exc, ws) or exc
+                raise translate_sdk(exc, ws) from exc
 
     def _may_retry(self, exc: AzureError, attempt: int, transient_retry: bool) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
@@ -298,7 +298,7 @@ class AzureMLFleet:
             return None
         status = getattr(exc, "status_code", None)
         if status == 429:
-            return retry_after(exc) or self._backoff
+            return retry_after(exc, default=self._backoff) or self._backoff
         transient = (status or 0) >= 500 or isinstance(exc, ServiceRequestError | ServiceResponseError)
         if transient and transient_retry and not isinstance(exc, ClientAuthenticationError):
             return self._backoff * 2.0 ** (attempt - 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
@@ -23,19 +24,47 @@ log = logging.getLogger("compute.azureml")
 ROLE_HINT = "AzureML Compute Operator (and Reader, to see jobs)"
 
 
-def retry_after(exc: AzureError) -> float | None:
+MAX_RETRY_AFTER_S = 120.0
+"""The longest Curfew waits on one Retry-After: a night's run must not sleep past its lease on a typo."""
+DEFAULT_RETRY_AFTER_S = 5.0
+"""The wait when Azure sends a Retry-After that is neither seconds nor an HTTP date."""
+
+
+def parse_retry_after(
+    value: str, *, default: float = DEFAULT_RETRY_AFTER_S, now: datetime | None = None
+) -> float:
+    """Seconds to wait for a Retry-After value: seconds or an HTTP date, else `default`; capped."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return min(default, MAX_RETRY_AFTER_S)
+        when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if math.isnan(seconds):
+        return min(default, MAX_RETRY_AFTER_S)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
+
+
+def retry_after(exc: AzureError, default: float = DEFAULT_RETRY_AFTER_S) -> float | None:
+    """Seconds from the answer's Retry-After(-Ms) headers; None when it carries none."""
     raw = getattr(getattr(exc, "response", None), "headers", None) or {}
     headers = {str(k).lower(): v for k, v in raw.items()}
-    for header, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
+    for header in ("retry-after-ms", "x-ms-retry-after-ms"):
         value = headers.get(header)
-        if not value:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value)
-            return max(0.0, (parsed - datetime.now(UTC)).total_seconds())
-    return None
+        if value:
+            return min(max(0.0, float(value) / 1000), MAX_RETRY_AFTER_S) if _number(value) else default
+    value = headers.get("retry-after")
+    return None if value is None else parse_retry_after(str(value), default=default)
+
+
+def _number(value: object) -> bool:
+    try:
+        return not math.isnan(float(str(value)))
+    except ValueError:
+        return False
 
 
 def azure_message(exc: BaseException) -> str:
@@ -72,8 +101,14 @@ def translate(exc: BaseException, ws: Workspace, name: str | None) -> FleetError
     return Unavailable(f"Azure could not be reached for {where}; try again in a few minutes.")
 
 
-def translate_sdk(exc: Exception, ws: Workspace) -> FleetError | None:
-    """azure-ai-ml's own exceptions (validation, MlException); None for anything else (a bug)."""
+def translate_sdk(exc: Exception, ws: Workspace) -> FleetError:
+    """Any other exception from inside an SDK call: azure-ai-ml's own (validation, MlException) are
+    refusals; anything else (an answer the SDK or Curfew's mapping could not read, a bug) is
+    Unavailable for this workspace only, logged with its traceback."""
     if any(cls.__name__ == "MlException" for cls in type(exc).__mro__):
         return InvalidRequest(f"Azure ML refused the request for workspace {ws.alias}: {exc}")
-    return None
+    log.warning("unreadable answer from Azure ML for %s", ws.alias, exc_info=exc)
+    return Unavailable(
+        f"Curfew could not read Azure ML's answer for workspace {ws.alias} ({type(exc).__name__}: "
+        f"{str(exc)[:200]}); try again later, and if it persists send Curfew's log to its maintainers."
+    )

@@ -51,6 +51,14 @@ class Outcome:
         )
 
 
+def unexpected(doing: str, error: BaseException) -> str:
+    """The reason shown for an error of a type nobody planned for: what failed, and what to do."""
+    return (
+        f"{doing} failed unexpectedly ({type(error).__name__}: {str(error)[:200]}); "
+        "the rest of the run went on; if it happens again, send Curfew's log to its maintainers"
+    )
+
+
 @dataclass
 class RunReport:
     kind: RunKind

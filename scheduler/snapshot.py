@@ -8,6 +8,7 @@ instances a reader cares about (an owner's), and then jobs are read only where t
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,9 @@ from compute.port import FleetError
 from domain.decide import Decision, RunKind, decide, tonight
 from domain.model import Instance, Job, KeepOn, WorkspacePolicy
 from runtime import Runtime
-from scheduler.outcomes import Outcome
+from scheduler.outcomes import Outcome, unexpected
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,7 +55,12 @@ async def read_fleet(
     for alias, result in zip(aliases, results, strict=True):
         if isinstance(result, FleetError):
             snap.failures.append(Outcome.workspace_failed(alias, str(result)))
-        elif isinstance(result, BaseException):
+        elif isinstance(result, Exception):  # not the port's promise, but it fails this workspace only
+            log.error("reading workspace %s failed", alias, exc_info=result)
+            snap.failures.append(
+                Outcome.workspace_failed(alias, unexpected(f"reading workspace {alias}", result))
+            )
+        elif isinstance(result, BaseException):  # cancellation, interpreter exit
             raise result
         else:
             snap.instances.extend(i for i in result[0] if only is None or only(i))

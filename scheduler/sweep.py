@@ -19,9 +19,11 @@ from domain.decide import Action, Decision, RunKind, decide
 from domain.model import Instance, InstanceKey, InstanceState, KeepOn
 from ops.metrics import curfew_metrics
 from runtime import Runtime
-from scheduler.outcomes import Outcome, OutcomeKind, RunReport
+from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
 from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet
+from storage.guard import Held
+from storage.repositories import in_force_within
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +98,16 @@ class Sweeper:
         return await self._finish(report, actor, complete=True)
 
     async def _stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
+        try:
+            return await self._guarded_stop(d, now, dry_run)
+        except Exception as error:  # a database or guard failure: this instance only, never the night
+            log.exception("stop %s failed", d.instance.key)
+            return Outcome(d, OutcomeKind.FAILED, unexpected(f"not stopped: {d.instance.name}", error))
+
+    async def _guarded_stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
         key, instant = d.instance.key, d.instant or now
-        async with self._slots, self._ctx.store.guard.hold(key):
-            late = await self._late_keep_on(key, now, instant)
+        async with self._slots, self._ctx.store.guard.hold(key) as held:
+            late = await self._late_keep_on(held, key, now, instant)
             if late is not None:
                 return Outcome(
                     d, OutcomeKind.LEFT, f"kept just before the stop: {late.reason or 'no reason'}"
@@ -114,15 +123,16 @@ class Sweeper:
         try:
             instance = await self._ctx.fleet.get_instance(keep_on.workspace, keep_on.instance)
             jobs = await self._ctx.fleet.list_active_jobs(keep_on.workspace)
-        except FleetError as error:
+        except Exception as error:
             ghost = Instance(keep_on.workspace, keep_on.instance, "", InstanceState.UNKNOWN)
+            detail = str(error) if isinstance(error, FleetError) else unexpected("reading it", error)
             outcome = Outcome(
-                Decision(ghost, Action.STOP, "curfew delay ended", now), OutcomeKind.FAILED, str(error)
+                Decision(ghost, Action.STOP, "curfew delay ended", now), OutcomeKind.FAILED, detail
             )
         else:
             others = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, [instance.key])
             others = [k for k in others if k.id != keep_on.id]
-            instant = min(now, keep_on.until) if keep_on.until <= now else now
+            instant = min(now, keep_on.until)
             [decision] = decide(RunKind.DELAY_END, instant, [instance], others, jobs, self._ctx.policies())
             if decision.action is Action.STOP:
                 outcome = await self._stop(decision, now, dry_run=False)
@@ -143,8 +153,11 @@ class Sweeper:
                 latest[InstanceKey(e.workspace, e.instance)] = e.outcome
         return {key for key, outcome in latest.items() if outcome in ("unreachable", "failed")}
 
-    async def _late_keep_on(self, key: InstanceKey, now: datetime, instant: datetime) -> KeepOn | None:
-        keeps = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, [key])
+    async def _late_keep_on(
+        self, held: Held, key: InstanceKey, now: datetime, instant: datetime
+    ) -> KeepOn | None:
+        """The re-check, on the guard's own connection: a stop never needs a second one."""
+        keeps = await held.run(in_force_within, now, [key])
         return next((k for k in keeps if k.covers(instant, self._ctx.clock())), None)
 
     async def _start(self, d: Decision, dry_run: bool) -> Outcome:
@@ -181,8 +194,8 @@ class Sweeper:
     ) -> None:
         try:
             listed = {i.key: i for i in await self._ctx.fleet.list_instances(alias)}
-        except FleetError as error:
-            log.warning("could not verify %s: %s", alias, error)
+        except Exception as error:  # unverified is not failed: the stop was accepted
+            log.warning("could not verify %s: %s: %s", alias, type(error).__name__, error)
             return
         for key in [k for k in pending if k.workspace == alias]:
             instance = listed.get(key)
@@ -215,6 +228,10 @@ async def _act(
     except FleetError as error:
         log.warning("%s %s failed: %s", d.action.value, d.instance.key, error)
         return Outcome(d, OutcomeKind.FAILED, str(error))
+    except Exception as error:  # not the port's promise, but it fails this instance only
+        log.exception("%s %s failed", d.action.value, d.instance.key)
+        verb = "stopped" if d.action is Action.STOP else "started"
+        return Outcome(d, OutcomeKind.FAILED, unexpected(f"not {verb}: {d.instance.name}", error))
     return Outcome(d, done if result is ActionResult.ACCEPTED else already)
 
 

@@ -8,11 +8,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x637572666577  # "curfew": the advisory lock every replica's upgrade takes first
 
 
 def normalize_url(url: str) -> str:
@@ -45,10 +46,16 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every Alembic migration up to head (idempotent; safe at each start)."""
+    """Apply every Alembic migration up to head (idempotent; safe at each start).
+
+    On PostgreSQL the upgrade runs under a transaction-level advisory lock, so replicas starting
+    together migrate one after the other: the second finds the schema at head and does nothing.
+    (SQLite serves one process; its write lock serializes the rest.)"""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     log.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))

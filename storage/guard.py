@@ -7,6 +7,12 @@ is stopping.
 
 On PostgreSQL the guard is a transaction-level advisory lock, which holds across replicas. SQLite
 serves one process (see README), so there an in-process lock per instance is enough.
+
+Connections: a held guard owns one pooled connection (PostgreSQL) until Azure answered, and the
+re-check runs on that same connection (`Held.run`), so a stop never needs a second one. At most
+`pool_size` guards are held at once per event loop; the others wait for a slot without a timeout,
+and the pool's overflow stays free for every other reader and writer. So any number of concurrent
+stops fits any pool: beyond the pool they queue, they never deadlock it.
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from domain.model import InstanceKey
 
+T = TypeVar("T")
 _locks: dict[tuple[str, str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -42,24 +51,57 @@ def _is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+class Held:
+    """One held guard; `run` reads on the guard's own connection (PostgreSQL) or a pooled one."""
+
+    def __init__(self, engine: Engine, connection: Connection | None) -> None:
+        self._engine = engine
+        self._connection = connection
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(session, *args)` in a worker thread."""
+        return await asyncio.to_thread(self._run, fn, *args)
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        with Session(bind=self._connection or self._engine) as session:
+            return fn(session, *args)
+
+
 class InstanceGuard:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        size = getattr(engine.pool, "size", None)
+        self._capacity = max(1, int(size())) if callable(size) else 1
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def capacity(self) -> int:
+        """How many guards one process holds at once on PostgreSQL (the pool's size)."""
+        return self._capacity
+
+    def _slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop not in self._slots:
+            self._slots[loop] = asyncio.Semaphore(self._capacity)
+        return self._slots[loop]
 
     @asynccontextmanager
-    async def hold(self, key: InstanceKey) -> AsyncIterator[None]:
+    async def hold(self, key: InstanceKey) -> AsyncIterator[Held]:
         """Hold the instance's guard across awaits (the sweep's re-check and stop call)."""
         if _is_postgres(self._engine):
-            conn = await asyncio.to_thread(self._lock_connection, key)
-            try:
-                yield
-            finally:
-                await asyncio.to_thread(_release, conn)
+            async with self._slot():
+                conn = await asyncio.to_thread(self._lock_connection, key)
+                try:
+                    yield Held(self._engine, conn)
+                finally:
+                    await asyncio.to_thread(_release, conn)
         else:
             lock = _process_lock(self._engine, key)
             await asyncio.to_thread(lock.acquire)
             try:
-                yield
+                yield Held(self._engine, None)
             finally:
                 lock.release()
 

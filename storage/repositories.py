@@ -97,19 +97,8 @@ class KeepOnRepository:
 
     def in_force(self, now: datetime, keys: Iterable[InstanceKey] | None = None) -> list[KeepOn]:
         """Active or pending exceptions that have not ended by `now`, optionally for some instances."""
-        query = select(KeepOnRow).where(KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until > now)
-        if keys is not None:
-            wanted = {(k.workspace, k.name.lower()) for k in keys}
-            if not wanted:
-                return []
-            workspaces = {w for w, _ in wanted}
-            names = {n for _, n in wanted}
-            query = query.where(KeepOnRow.workspace.in_(workspaces), KeepOnRow.instance.in_(names))
-            with self._sessions() as session:
-                rows = session.scalars(query.order_by(KeepOnRow.id)).all()
-                return [_keep_on(r) for r in rows if (r.workspace, r.instance) in wanted]
         with self._sessions() as session:
-            return [_keep_on(r) for r in session.scalars(query.order_by(KeepOnRow.id))]
+            return in_force_within(session, now, keys)
 
     def release(self, key: InstanceKey, by: str, now: datetime) -> int:
         """End every exception in force for the instance; returns how many ended."""
@@ -165,6 +154,23 @@ class KeepOnRepository:
                 .values(state=KeepOnState.EXPIRED.value, ended_at=now)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def in_force_within(
+    session: Session, now: datetime, keys: Iterable[InstanceKey] | None = None
+) -> list[KeepOn]:
+    """`KeepOnRepository.in_force` in a given session (the sweep's re-check, on its guard's connection)."""
+    query = select(KeepOnRow).where(KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until > now)
+    if keys is None:
+        return [_keep_on(r) for r in session.scalars(query.order_by(KeepOnRow.id))]
+    wanted = {(k.workspace, k.name.lower()) for k in keys}
+    if not wanted:
+        return []
+    workspaces = {w for w, _ in wanted}
+    names = {n for _, n in wanted}
+    query = query.where(KeepOnRow.workspace.in_(workspaces), KeepOnRow.instance.in_(names))
+    rows = session.scalars(query.order_by(KeepOnRow.id)).all()
+    return [_keep_on(r) for r in rows if (r.workspace, r.instance) in wanted]
 
 
 @dataclass(frozen=True, slots=True)
