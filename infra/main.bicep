@@ -403,10 +403,6 @@ resource site 'Microsoft.Web/sites@2023-01-01' = {
           value: 'postgresql+psycopg://${uriComponent(databaseRole)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=require'
         }
         {
-          name: 'DATABASE_POOL_SIZE'
-          value: string(dbPoolSize)
-        }
-        {
           name: 'CURFEW_CONFIG'
           value: '${configMountPath}/curfew.yaml'
         }
@@ -520,6 +516,7 @@ output botName string = bot.name
 output postgresHost string = postgres.properties.fullyQualifiedDomainName
 @description('Curfew\'s role in the database (infra/db-role.sql): the user name in DATABASE_URL.')
 output databaseRole string = databaseRole
+@description('Connections each replica may hold (not yet read by Curfew: its pool setting is issue 13\'s).')
 output databasePoolSize int = dbPoolSize
 output configStorageAccount string = configStorage.name
 output configShareName string = configShare.name
