@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import re
 from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
@@ -21,7 +22,9 @@ from compute.port import (
 )
 
 log = logging.getLogger("compute.azureml")
-ROLE_HINT = "AzureML Compute Operator (and Reader, to see jobs)"
+ROLE_HINT = "Curfew Service role (infra/role-curfew.json) on the workspace"
+PRICES_ROLE_HINT = "Curfew VM Prices Reader role (infra/role-curfew-prices.json) on the subscription"
+_DENIED_ACTION = re.compile(r"perform action '([^']+)'")
 
 
 MAX_RETRY_AFTER_S = 120.0
@@ -87,10 +90,7 @@ def translate(exc: BaseException, ws: Workspace, name: str | None) -> FleetError
     if status == 409:
         return Busy(f"{name} is busy with another operation in Azure; try again in a few minutes.")
     if status in (401, 403):
-        return Forbidden(
-            f"Curfew's identity lacks permission on {where} ({ws.workspace}); ask an Azure admin to grant it "
-            f"the {ROLE_HINT} role on the workspace."
-        )
+        return forbidden(exc, ws)
     if status == 429:
         wait = retry_after(exc) if isinstance(exc, AzureError) else None
         later = f"in {wait:.0f} seconds" if wait else "in a minute"
@@ -99,6 +99,21 @@ def translate(exc: BaseException, ws: Workspace, name: str | None) -> FleetError
         return InvalidRequest(f"Azure refused the request: {azure_message(exc)}")
     log.warning("Azure unavailable for %s: %s", ws.alias, type(exc).__name__)
     return Unavailable(f"Azure could not be reached for {where}; try again in a few minutes.")
+
+
+def forbidden(exc: BaseException, ws: Workspace) -> Forbidden:
+    """ARM's 403 names the action it refused; say it, and which of Curfew's roles grants it."""
+    action = _DENIED_ACTION.search(azure_message(exc))
+    if action is None:
+        return Forbidden(
+            f"Curfew's identity lacks permission on workspace {ws.alias} ({ws.workspace}); ask an Azure "
+            f"admin to assign it the {ROLE_HINT}."
+        )
+    hint = PRICES_ROLE_HINT if "/locations/" in action.group(1).lower() else ROLE_HINT
+    return Forbidden(
+        f"Curfew's identity may not perform {action.group(1)} for workspace {ws.alias} ({ws.workspace}); "
+        f"ask an Azure admin to assign it the {hint}."
+    )
 
 
 def translate_sdk(exc: Exception, ws: Workspace) -> FleetError:

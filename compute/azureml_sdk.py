@@ -80,6 +80,7 @@ class SdkCalls:
                 user_tenant_id=spec.owner_tenant_id, user_object_id=spec.owner_object_id
             ),
             idle_time_before_shutdown_minutes=spec.idle_shutdown_minutes,
+            enable_sso=False,  # Microsoft: SSO must be off for an instance created on someone's behalf
             tags=dict(spec.tags) or None,
         )
         instance.location = location

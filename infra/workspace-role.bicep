@@ -7,7 +7,7 @@ param workspaceName string
 @description('Principal (object) id of Curfew\'s user-assigned managed identity.')
 param principalId string
 
-@description('The GUID of Curfew\'s custom role definition (the `name` that `az role definition create` prints).')
+@description('The GUID of Curfew\'s workspace role (infra/role-curfew.json, the `name` that `az role definition create` prints).')
 param roleDefinitionGuid string
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-04-01' existing = {

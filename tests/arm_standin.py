@@ -59,6 +59,7 @@ from aiohttp import web
 from tests import arm_json
 from tests.arm_faults import Counters, Fault, Limits, LoggedRequest, RawError
 from tests.arm_identity import ManagedIdentityEndpoint, make_tls
+from tests.arm_rbac import ArmRbac
 from tests.arm_seed import SeedMixin
 from tests.arm_state import ArmBucket, ArmError, ArmState, ComputeRecord, WrongStateMode, utcnow
 
@@ -100,6 +101,8 @@ class ArmStandIn(SeedMixin):
         self.clock = clock
         self.state = ArmState(op_seconds=op_seconds, clock=clock, wrong_state=wrong_state)
         self.identity = identity or ManagedIdentityEndpoint()
+        self.rbac: ArmRbac | None = None
+        """Role-based access control (tests/arm_rbac.py); None lets every valid token do anything."""
         self.requests: list[LoggedRequest] = []
         self.counters = Counters()
         self.faults: list[Fault] = []
@@ -223,6 +226,10 @@ class ArmStandIn(SeedMixin):
 
     async def _guarded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self._authorize(request)
+        if self.rbac is not None:
+            self.rbac.authorize(
+                request.method, request.path, request.headers["Authorization"], self.identity.principal_id
+            )
         if "api-version" not in request.query:
             raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
         self._inject_fault(request)

@@ -224,6 +224,7 @@ async def test_create_on_behalf_of_a_user(arm: ArmStandIn, azure_fleet: AzureMLF
     assert inner["vmSize"] == "Standard_DS3_v2"
     assert inner["personalComputeInstanceSettings"]["assignedUser"] == {"objectId": ANNA, "tenantId": TENANT}
     assert inner["idleTimeBeforeShutdown"] == "PT60M"
+    assert inner["enableSSO"] is False  # the SDK's default is True; on-behalf creation needs it off
     created = await azure_fleet.get_instance("research", "ci-carla")
     assert (created.state, created.owner_object_id) == (InstanceState.CREATING, ANNA)
     await settle(arm)
@@ -282,7 +283,10 @@ async def test_forbidden_names_the_role_to_grant(arm: ArmStandIn, azure_fleet: A
     arm.fail_next("POST", r"/stop$", 403)
     arm.fail_next("GET", r"/computes$", 403)
 
-    with pytest.raises(Forbidden, match=r"lacks permission on workspace research.*AzureML Compute Operator"):
+    with pytest.raises(
+        Forbidden,
+        match=r"may not perform Microsoft.MachineLearningServices/workspaces/computes/stop/action for workspace research.*Curfew Service role",
+    ):
         await azure_fleet.stop("research", "ci-anna")
     with pytest.raises(Forbidden):
         await azure_fleet.list_instances("research")
