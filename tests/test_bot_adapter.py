@@ -307,7 +307,8 @@ async def test_messenger_update_rewrites_an_earlier_message(bot_env: BotEnv) -> 
 
 
 async def test_messenger_rides_out_tenant_throttling(bot_env: BotEnv) -> None:
-    bot_env.connector.limit_tenant(rate_per_s=100, burst=10)  # Teams' 50/s, scaled
+    # Teams allows 50/s; scaled down to 20/s with a burst of 5, so 30 concurrent sends must meet 429s
+    bot_env.connector.limit_tenant(rate_per_s=20, burst=5)
     messenger = bot_env.messenger(tenant_limit=(200.0, 20))  # deliberately faster than the connector
     users = [str(uuid.UUID(int=i)) for i in range(1, 31)]
     results = await asyncio.gather(*(messenger.send(u, TENANT, Reply(text=f"hi {u}")) for u in users))

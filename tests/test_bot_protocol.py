@@ -107,13 +107,23 @@ async def test_a_turn_error_gets_one_apology_and_no_details(curfew_env: BotEnv) 
     chat = curfew_env.switch.current
     assert isinstance(chat, Conversation)
 
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("secret internals")
+
+    curfew_env.store.keep_ons.in_force = broken  # type: ignore[method-assign,assignment]
+    messages = await curfew_env.say("status", DANA)
+    assert len(messages) == 1 and "Sorry" in (messages[0].text or "")
+    assert "secret internals" not in content(messages)
+
+
+async def test_an_unreadable_workspace_is_named_in_status_without_internals(curfew_env: BotEnv) -> None:
     async def broken(alias: str | None = None) -> list[object]:
         raise RuntimeError("secret internals")
 
     curfew_env.fleet.list_instances = broken  # type: ignore[method-assign,assignment]
-    messages = await curfew_env.say("status", DANA)
-    assert len(messages) == 1 and "Sorry" in (messages[0].text or "")
-    assert "secret internals" not in content(messages)
+    [answer] = await curfew_env.say("status", DANA)
+    assert "I could not read workspace demo just now" in content([answer])
+    assert "secret internals" not in content([answer])
 
 
 async def test_alex_sees_only_his_instance(curfew_env: BotEnv) -> None:

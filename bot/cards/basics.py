@@ -101,6 +101,7 @@ def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
         return card(
             heading("You have no compute instances"),
             paragraph("Instances assigned to you in a configured workspace appear here."),
+            *([paragraph(note, subtle=True)] if note else []),
         )
     body: list[dict[str, Any]] = [heading(f"Your compute instances ({len(rows)})")]
     for row in rows:

@@ -62,7 +62,10 @@ class InstanceCommands:
             rows.append(
                 cards.StatusRow(i.name, i.workspace, i.size, i.state.value, fate.reason, price, spent)
             )
-        notes = [f"Could not read workspace {f.instance.workspace}: {f.detail}" for f in snap.failures]
+        notes = [  # the detail stays in the log and the audit: it may be a bug's text, not a person's words
+            f"I could not read workspace {f.instance.workspace} just now; try again in a few minutes."
+            for f in snap.failures
+        ]
         if self.rt.settings.simulated:
             notes.insert(0, "Simulated demo fleet: no Azure ML workspace is configured.")
         return [Reply(card=cards.status_card(rows, " ".join(notes) or None))]
