@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 KINDS = ("warning", "curfew", "morning", "digest")
 
 
+class LeaseLost(Exception):
+    """This process no longer holds a run's claim: its run stops, the holder finishes it."""
+
+
 def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -49,11 +53,14 @@ class CurfewScheduler:
         *,
         pending: PendingWork | None = None,
         owner: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """`pending`: the conversation's unfinished work (requests), expired and resumed here."""
+        """`pending`: the conversation's unfinished work (requests), expired and resumed here.
+        `sleep`: between heartbeats (tests pass their own)."""
         self._rt = rt
         self._notifier = notifier
         self._pending: PendingWork = pending or NoPendingWork()
+        self._sleep = sleep
         self._sweeper = Sweeper(rt)
         self._warner = Warner(rt, notifier)
         self.owner = owner or process_name()
@@ -217,17 +224,34 @@ class CurfewScheduler:
         return claim
 
     async def _perform(self, claim: Claim, kind: str, zone: str, now: datetime) -> None:
-        beating = asyncio.ensure_future(self._heartbeat(claim))
-        state, summary = RunState.FAILED, "interrupted"
+        """Run the body while the heartbeat keeps the lease; a lost lease cancels the body.
+
+        A lost claim is not finished here: the process that holds it now does that (or, when nobody
+        took it over yet, `recover` on any replica once the lease has lapsed)."""
+        aliases = self.zones().get(zone.partition("@")[0], [])
+        body = asyncio.ensure_future(self._body(kind)(claim, aliases, now))
+        beating = asyncio.ensure_future(self._heartbeat(claim, now))
+        state, summary, lost = RunState.FAILED, "interrupted", False
         try:
-            summary = await self._body(kind)(claim, self.zones().get(zone.partition("@")[0], []), now)
+            await asyncio.wait({body, beating}, return_when=asyncio.FIRST_COMPLETED)
+            if not body.done():
+                lost = True
+                body.cancel()
+                await asyncio.gather(body, return_exceptions=True)
+                raise LeaseLost(
+                    f"{self.owner} lost the lease on {claim.run_id} and stopped its run; "
+                    "the process holding the lease finishes it"
+                )
+            summary = body.result()
             state = RunState.DONE
         except Exception as error:
             summary = f"{type(error).__name__}: {error}"
             raise
         finally:
             beating.cancel()
-            await self._rt.store.call(self._rt.store.runs.finish, claim, state, summary, self._rt.clock())
+            body.cancel()
+            if not lost:
+                await self._rt.store.call(self._rt.store.runs.finish, claim, state, summary, self._rt.clock())
 
     def _body(self, kind: str) -> Callable[[Claim, list[str], datetime], Awaitable[str]]:
         bodies = {
@@ -254,12 +278,28 @@ class CurfewScheduler:
         reports = MoneyReports(self._rt, self._notifier)
         return await reports.send_digest(aliases, claim.scheduled_for, now, claim.run_id)
 
-    async def _heartbeat(self, claim: Claim) -> None:
+    async def _heartbeat(self, claim: Claim, since: datetime) -> None:
+        """Beat every lease/3; return only when the lease is lost.
+
+        A failed beat (the database restarting, say) is logged and retried at the next beat; once
+        no beat has succeeded for a whole lease, another replica may take the run over, so the
+        lease counts as lost."""
+        last_beat = since
         while True:
-            await asyncio.sleep(max(1.0, self._lease.total_seconds() / 3))
-            if not await self._rt.store.call(self._rt.store.runs.heartbeat, claim, self._rt.clock()):
-                log.warning("lost the claim on %s", claim.run_id)
+            await self._sleep(max(1.0, self._lease.total_seconds() / 3))
+            now = self._rt.clock()
+            try:
+                kept = await self._rt.store.call(self._rt.store.runs.heartbeat, claim, now)
+            except Exception:
+                log.exception("heartbeat of %s failed; retrying at the next beat", claim.run_id)
+                if now - last_beat >= self._lease:
+                    log.error("no heartbeat of %s for a whole lease: stopping the run", claim.run_id)
+                    return
+                continue
+            if not kept:
+                log.warning("lost the claim on %s to another process: stopping the run", claim.run_id)
                 return
+            last_beat = now
 
     # -- after downtime ---------------------------------------------------------------------------
 
