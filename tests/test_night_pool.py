@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from compute.port import ActionResult, CreateSpec, Workspace
+from compute.prices import simulated_prices
 from config.settings import AzureSettings, Settings
 from domain.model import Instance, InstanceState, Job
 from domain.money import PriceList
@@ -48,19 +49,19 @@ class MemoryFleet:
         return ActionResult.ACCEPTED
 
     async def start(self, workspace: str, name: str) -> ActionResult:
-        raise NotImplementedError
+        raise AssertionError("a curfew sweep never starts an instance")
 
     async def create(self, workspace: str, spec: CreateSpec) -> None:
-        raise NotImplementedError
+        raise AssertionError("a curfew sweep never creates an instance")
 
     async def delete(self, workspace: str, name: str) -> None:
-        raise NotImplementedError
+        raise AssertionError("a curfew sweep never deletes an instance")
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         return []
 
     async def hourly_prices(self, workspace: str) -> PriceList:
-        raise NotImplementedError
+        return simulated_prices(datetime(2026, 11, 30, tzinfo=UTC))  # the sweep records its savings
 
     async def close(self) -> None:
         return None

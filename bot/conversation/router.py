@@ -94,10 +94,9 @@ class Routes:
 class Conversation:
     """The TurnHandler behind /api/messages."""
 
-    def __init__(self, rt: Runtime, routes: Routes, *, welcome: bool = True) -> None:
+    def __init__(self, rt: Runtime, routes: Routes) -> None:
         self.rt = rt
         self.routes = routes
-        self._welcome = welcome
 
     async def on_install(self, inbound: Inbound, first_time: bool) -> list[Reply]:
         return [Reply(card=cards.welcome_card(inbound.user_name))] if first_time else []

@@ -96,8 +96,7 @@ class WarningClicks:
                 "can change it; your click changed nothing."
             )
             return outdated_card(message, subject, self.keeps.zone_for(turn, subject))
-        zone = turn.zone if message.startswith("I could not read") else ZoneInfo(self.rt.settings.timezone)
-        return outdated_card(message, None, zone)
+        return outdated_card(message, None, turn.zone)
 
     async def click(self, turn: Turn, value: Mapping[str, Any], instance: Instance) -> Card:
         click = read_click(value)
