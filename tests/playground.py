@@ -53,7 +53,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PLAYGROUND_BIN = Path("node_modules") / ".bin" / "agentsplayground"  # relative to the workdir
 CONFIG_FILE_NAME = ".m365agentsplayground.yml"
 CHROMIUM = Path(os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium"))
-DEFAULT_PORT = 56150
+# Parallel checkouts on one machine each set their own port.
+DEFAULT_PORT = int(os.environ.get("CURFEW_PLAYGROUND_PORT", "56150"))
 
 # Values from the repo's .m365agentsplayground.yml, for assertions in tests.
 TENANT_ID = "00000000-0000-0000-0000-000000000001"
