@@ -62,6 +62,7 @@ from compute.port import (
     Workspace,
 )
 from compute.prices import MemoryPriceCache, PriceCache
+from compute.rbac import Permission
 from domain.model import Instance, Job
 from domain.money import PriceList
 
@@ -212,6 +213,19 @@ class AzureMLFleet:
             await asyncio.to_thread(self._price_cache.save_prices, fetched)
             log.info("fetched %d VM prices for %s", len(fetched.hourly), region)
             return fetched
+
+    async def fetch_prices(self, workspace: str) -> tuple[str, int]:
+        """(region, sizes with a price) asked of Azure now, past every cache: `doctor` proves the
+        workspace read and the prices role with it."""
+        ws = self._workspace(workspace)
+        region = await self._read(ws, None, SdkCalls.workspace_location)
+        prices = await self._read(ws, None, SdkCalls.prices, region, self._clock())
+        return region, sum(1 for price in prices.hourly.values() if price is not None)
+
+    async def permissions(self, workspace: str) -> list[Permission]:
+        """What Curfew's identity may do on the workspace, as ARM lists it (read-only)."""
+        ws = self._workspace(workspace)
+        return await self._read(ws, None, SdkCalls.permissions, ws, self._url)
 
     async def _region(self, ws: Workspace) -> str:
         """The workspace's Azure region: remembered, else asked once (GET workspace) and stored."""

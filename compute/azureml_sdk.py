@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from compute.azureml_mapping import compute_name, is_instance, sdk_text, to_instance
 from compute.port import CreateSpec, Workspace
 from compute.prices import price_list
+from compute.rbac import PERMISSIONS_API_VERSION, Permission
 from domain.model import Instance, Job
 from domain.money import PriceList
 
@@ -68,6 +69,31 @@ class SdkCalls:
     @staticmethod
     def prices(client: MLClient, region: str, now: datetime) -> PriceList:
         return price_list(region, client.compute.list_sizes(location=region), now)
+
+    @staticmethod
+    def permissions(client: MLClient, ws: Workspace, resource_manager_url: str) -> list[Permission]:
+        """ARM's permission listing for the caller at the workspace (Permissions_ListForResource),
+        sent through the SDK's own ARM pipeline (its token, retries and TLS settings)."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        pipeline = client.compute._operation._client
+        url: str | None = (
+            f"{resource_manager_url.rstrip('/')}/subscriptions/{ws.subscription_id}/resourceGroups/"
+            f"{ws.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{ws.workspace}"
+            "/providers/Microsoft.Authorization/permissions"
+        )
+        params = {"api-version": PERMISSIONS_API_VERSION}
+        found: list[Permission] = []
+        while url:
+            response = pipeline.send_request(HttpRequest("GET", url, params=params))
+            if response.status_code != 200:
+                raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+            body = response.json()
+            found += [Permission.from_json(entry) for entry in body.get("value") or []]
+            url, params = body.get("nextLink"), {}
+        return found
 
     @staticmethod
     def create(client: MLClient, ws: Workspace, spec: CreateSpec, location: str) -> None:

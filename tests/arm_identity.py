@@ -24,6 +24,7 @@ from aiohttp import web
 API_VERSION = "2019-08-01"
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-00000000c0de"
 DEFAULT_PRINCIPAL = "5e1f0c2d-0000-4000-8000-0000000c0ffe"
+DEFAULT_CLIENT_ID = "9b2a6c1e-0000-4000-8000-00000000c11e"
 
 
 def make_tls(workdir: Path) -> tuple[ssl.SSLContext, Path]:
@@ -59,12 +60,15 @@ class ManagedIdentityEndpoint:
         identity_header: str | None = None,
         tenant_id: str = DEFAULT_TENANT,
         principal_id: str = DEFAULT_PRINCIPAL,
+        client_id: str = DEFAULT_CLIENT_ID,
         lifetime_s: int = 24 * 3600,
     ) -> None:
         self.port = port
         self.identity_header = identity_header or secrets.token_urlsafe(24)
         self.tenant_id = tenant_id
         self.principal_id = principal_id
+        self.client_id = client_id
+        """The identity's client id: a request naming another (`client_id=`) is refused, as App Service does."""
         self.lifetime_s = lifetime_s
         self.issued: dict[str, IssuedToken] = {}
         self.token_requests = 0
@@ -111,6 +115,17 @@ class ManagedIdentityEndpoint:
                 },
                 status=400,
             )
+        asked = request.query.get("client_id")
+        if asked is not None and asked.lower() != self.client_id:
+            self.refused += 1
+            return web.json_response(
+                {
+                    "statusCode": 400,
+                    "message": "No User Assigned or Delegated Managed Identity found for specified "
+                    "ClientId/ResourceId/PrincipalId.",
+                },
+                status=400,
+            )
         now = int(time.time())
         token = self._mint(resource, now)
         self.issued[token] = IssuedToken(resource, now + self.lifetime_s)
@@ -120,7 +135,7 @@ class ManagedIdentityEndpoint:
                 "expires_on": str(now + self.lifetime_s),
                 "resource": resource,
                 "token_type": "Bearer",
-                "client_id": "9b2a6c1e-0000-4000-8000-00000000c11e",
+                "client_id": self.client_id,
             }
         )
 

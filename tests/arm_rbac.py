@@ -92,6 +92,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("Jobs_List", "GET", _WS + "/jobs", f"{PROVIDER}/workspaces/jobs/read"),
     Operation("VirtualMachineSizes_List", "GET", _LOC + "/vmSizes", f"{PROVIDER}/locations/vmsizes/read"),
+    # specification/authorization/.../stable/2022-04-01/authorization-RoleDefinitionsCalls.json; the
+    # provider operation "Lists all the permissions the caller has at a given scope".
+    Operation(
+        "Permissions_ListForResource",
+        "GET",
+        _WS + "/providers/Microsoft.Authorization/permissions",
+        "Microsoft.Authorization/permissions/read",
+    ),
     # Not in the published specification (the SDK follows it as Azure-AsyncOperation); Curfew never polls.
     Operation(
         "ComputeOperationsStatus_Get",
@@ -181,10 +189,26 @@ class ArmRbac:
             if a.principal_id == principal_id and a.covers(scope) and a.role.allows(action)
         ]
 
+    def principal_of(self, authorization: str, default_principal: str) -> str:
+        return self._principals.get(authorization.partition(" ")[2], default_principal)
+
+    def permissions_at(self, principal_id: str, scope: str) -> list[dict[str, list[str]]]:
+        """Permissions_ListForResource's `value`: one Permission per role assignment that applies at
+        the scope (at it or above it), as the Authorization spec shapes it."""
+        return [
+            {
+                "actions": list(a.role.actions),
+                "notActions": list(a.role.not_actions),
+                "dataActions": [],
+                "notDataActions": [],
+            }
+            for a in self.assignments
+            if a.principal_id == principal_id and a.covers(scope)
+        ]
+
     def authorize(self, method: str, path: str, authorization: str, default_principal: str) -> None:
         """Raise ARM's 403 AuthorizationFailed unless the token's principal may perform the request."""
-        token = authorization.partition(" ")[2]
-        principal = self._principals.get(token, default_principal)
+        principal = self.principal_of(authorization, default_principal)
         op = operation_for(method, path)
         if op is None:
             self.unmapped.append(f"{method} {path}")

@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 _WS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
 _OPS = "/subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}/computeOperationsStatus/{op}"
 _VM_SIZES = "/subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}/vmSizes"
+_PERMISSIONS_API_VERSIONS = ("2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview")
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _KIND_BY_METHOD = {"GET": "reads", "HEAD": "reads", "DELETE": "deletes"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -193,6 +194,7 @@ class ArmStandIn(SeedMixin):
         router.add_get(_WS + "/jobs", self._list_jobs)
         router.add_get(_OPS, self._operation_status)
         router.add_get(_VM_SIZES, self._vm_sizes)
+        router.add_get(_WS + "/providers/Microsoft.Authorization/permissions", self._permissions)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -346,6 +348,26 @@ class ArmStandIn(SeedMixin):
 
     async def _vm_sizes(self, request: web.Request) -> web.Response:
         return web.json_response(arm_json.vm_sizes_json(request.match_info["loc"]))
+
+    async def _permissions(self, request: web.Request) -> web.Response:
+        """The caller's permissions at the workspace: from its role assignments, or everything
+        (`*`, as an Owner sees it) when RBAC is off."""
+        self._ws(request)
+        if request.query["api-version"] not in _PERMISSIONS_API_VERSIONS:
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{request.query['api-version']}' is invalid. The supported versions are "
+                f"'{','.join(_PERMISSIONS_API_VERSIONS)}'.",
+            )
+        if self.rbac is None:
+            value = [{"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}]
+        else:
+            principal = self.rbac.principal_of(request.headers["Authorization"], self.identity.principal_id)
+            value = self.rbac.permissions_at(
+                principal, request.path.split("/providers/Microsoft.Authorization")[0]
+            )
+        return web.json_response({"value": value})
 
     async def _operation_status(self, request: web.Request) -> web.Response:
         op = self.state.operation(request.match_info["op"])

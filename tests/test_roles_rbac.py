@@ -17,6 +17,7 @@ from azure.core.credentials import AccessToken
 
 from compute.azureml import AzureMLFleet
 from compute.port import ActionResult, CreateSpec, Forbidden, Workspace
+from compute.rbac import NEEDS, Permission, missing
 from tests.arm_fixtures import RESEARCH, TENANT, VISION, make_fleet, seed_instance, seed_job
 from tests.arm_rbac import OPERATIONS, ArmRbac, RoleDefinition, operation_for
 from tests.arm_standin import ArmStandIn
@@ -77,6 +78,9 @@ CALLS = [
     CurfewCall(
         "prices", lambda f: f.hourly_prices("research"), ("Workspaces_Get", "VirtualMachineSizes_List")
     ),
+    CurfewCall(
+        "doctor's permission listing", lambda f: f.permissions("research"), ("Permissions_ListForResource",)
+    ),
 ]
 
 
@@ -109,6 +113,25 @@ async def test_curfew_may_make_every_call_it_makes(
         [grant, *_] = arm.rbac.grants(arm.identity.principal_id, op.action, request.path)
         sent[op.operation_id] = f"{op.action} by {grant.role.name} at {grant.scope}"
     assert set(call.operations) <= set(sent), f"{call.what} sent {sorted(sent)}, not {call.operations}"
+
+
+def test_doctors_list_of_needs_is_every_action_curfews_calls_send() -> None:
+    """compute/rbac.py NEEDS (what `doctor` checks) names exactly the actions of the calls above."""
+    sent = {o.action for o in OPERATIONS for call in CALLS if o.operation_id in call.operations}
+    assert {n.action for n in NEEDS} == sent
+
+
+async def test_the_permission_listing_shows_the_shipped_roles_grant_every_write(
+    arm: ArmStandIn, curfew: AzureMLFleet
+) -> None:
+    listed = await curfew.permissions("research")
+    assert missing(listed) == []
+    stop = "Microsoft.MachineLearningServices/workspaces/computes/stop/action"
+    assert any(p.allows(stop) for p in listed)
+    assert not any(p.allows("Microsoft.MachineLearningServices/workspaces/computes/delete") for p in listed)
+    assert [
+        n.action for n in missing([Permission(("Microsoft.MachineLearningServices/workspaces/*",), (stop,))])
+    ] == [stop]
 
 
 async def test_curfew_cannot_delete(arm: ArmStandIn, curfew: AzureMLFleet) -> None:
