@@ -50,7 +50,7 @@ async def open_runtime(
     if runtime is not None:
         yield runtime
         return
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, max_connections=settings.database_pool_size)
     fleet = build_fleet(settings, store)
     mode = (
         "simulated demo fleet" if settings.simulated else f"{len(settings.workspaces)} Azure ML workspace(s)"

@@ -74,7 +74,7 @@ class Db:
         parser.add_argument("action", choices=["upgrade"])
 
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, max_connections=settings.database_pool_size)
         try:
             upgrade(engine)
         finally:

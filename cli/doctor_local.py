@@ -37,7 +37,7 @@ async def configuration(c: Checkup) -> None:
 async def database(c: Checkup) -> None:
     url = c.settings.database_url
     try:
-        store = Store.open(url, migrate=False)
+        store = Store.open(url, migrate=False, max_connections=c.settings.database_pool_size)
         with store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             current = MigrationContext.configure(conn).get_current_revision()
@@ -45,6 +45,8 @@ async def database(c: Checkup) -> None:
         c.found.fail(f"database {url.split('@')[-1]}: {type(error).__name__}: {error}".splitlines()[0])
         return
     c.store = store
+    if store.engine.dialect.name == "postgresql":
+        await _connections(c, store)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(config).get_current_head()
@@ -54,6 +56,30 @@ async def database(c: Checkup) -> None:
     else:
         at = f"at {current}" if current else "empty"
         c.found.warn(f"database schema {at}, latest is {head}: run `python app.py db upgrade`")
+
+
+USER_CONNECTIONS = text(
+    "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
+    " - coalesce(current_setting('reserved_connections', true), '0')::int"
+)
+
+
+async def _connections(c: Checkup, store: Store) -> None:
+    """Each process may hold `database_pool_size` connections: how many such processes the server takes."""
+    with store.engine.connect() as conn:
+        users = int(conn.execute(USER_CONNECTIONS).scalar_one())
+    size = c.settings.database_pool_size
+    fits = users // size
+    line = (
+        f"PostgreSQL takes {users} user connections; each Curfew process may hold {size} "
+        f"(database_pool_size), so {fits} process(es) fit"
+    )
+    if fits >= 2:
+        c.found.ok(line + " (replicas plus one command line)")
+    elif fits == 1:
+        c.found.warn(line + ": a command line beside the service may exceed it; lower database_pool_size")
+    else:
+        c.found.fail(line + ": lower database_pool_size (infra/ sets it from the PostgreSQL size)")
 
 
 async def bot_identity(c: Checkup) -> None:

@@ -181,6 +181,8 @@ class WorkspaceSettings(_Section):
 class Settings(_Section):
     timezone: Zone = "UTC"
     database_url: str = "sqlite:///curfew.db"
+    database_pool_size: int = Field(20, ge=2, le=500)
+    """PostgreSQL connections one process may hold (pool plus overflow); infra/ sets it per replica."""
     port: int = Field(3978, ge=1, le=65535)
     curfew: CurfewSettings = CurfewSettings()
     morning_start: MorningStartSettings = MorningStartSettings()
@@ -275,7 +277,11 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-_ENV_KEYS = {"PORT": ("port",), "DATABASE_URL": ("database_url",)}
+_ENV_KEYS = {
+    "PORT": ("port",),
+    "DATABASE_URL": ("database_url",),
+    "DATABASE_POOL_SIZE": ("database_pool_size",),
+}
 _BOT_ENV = {
     "MicrosoftAppId": "app_id",
     "MicrosoftAppPassword": "app_password",

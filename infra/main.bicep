@@ -403,6 +403,11 @@ resource site 'Microsoft.Web/sites@2023-01-01' = {
           value: 'postgresql+psycopg://${uriComponent(databaseRole)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=require'
         }
         {
+          // Connections each replica may hold, so that every replica plus one command line fit (dbPoolSize above).
+          name: 'DATABASE_POOL_SIZE'
+          value: string(dbPoolSize)
+        }
+        {
           name: 'CURFEW_CONFIG'
           value: '${configMountPath}/curfew.yaml'
         }
@@ -516,7 +521,7 @@ output botName string = bot.name
 output postgresHost string = postgres.properties.fullyQualifiedDomainName
 @description('Curfew\'s role in the database (infra/db-role.sql): the user name in DATABASE_URL.')
 output databaseRole string = databaseRole
-@description('Connections each replica may hold (not yet read by Curfew: its pool setting is issue 13\'s).')
+@description('Connections each replica may hold: the web app\'s DATABASE_POOL_SIZE setting.')
 output databasePoolSize int = dbPoolSize
 output configStorageAccount string = configStorage.name
 output configShareName string = configShare.name

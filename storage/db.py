@@ -26,13 +26,25 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+DEFAULT_MAX_CONNECTIONS = 20
+"""PostgreSQL connections one process may hold: `database_pool_size` (DATABASE_POOL_SIZE)."""
+
+
+def pool_sizes(max_connections: int) -> tuple[int, int]:
+    """(pool_size, max_overflow) for at most `max_connections`: half kept open (the per-instance guards
+    use at most the pool), the rest overflow for every other reader and writer."""
+    pool = max(1, (max_connections + 1) // 2)
+    return pool, max(0, max_connections - pool)
+
+
+def make_engine(url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    pool_size, max_overflow = pool_sizes(max_connections)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
     if wants_entra(engine):  # no password in the URL: sign in with a Microsoft Entra token
         use_entra_tokens(engine)
     return engine

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.model import InstanceKey, KeepOn, KeepOnState, MorningStart
-from storage.db import make_engine, make_sessions, upgrade
+from storage.db import DEFAULT_MAX_CONNECTIONS, make_engine, make_sessions, upgrade
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
 from storage.models import AuditRow, ConversationRefRow, KeepOnRow, MorningStartRow
@@ -340,8 +340,9 @@ class Store:
         self.money = MoneyLedgerRepository(sessions)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        engine = make_engine(url)
+    def open(cls, url: str, *, migrate: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> Store:
+        """`max_connections`: what one process may hold on PostgreSQL (`database_pool_size`)."""
+        engine = make_engine(url, max_connections=max_connections)
         if migrate:
             upgrade(engine)
         return cls(engine)
