@@ -1,6 +1,6 @@
 -- Curfew's database role: its managed identity signs in with a Microsoft Entra token, no password.
 -- Run once, as the server's Entra admin (postgresEntraAdminName), against the `postgres` database
--- (pgaadauth_* lives there), with the deployment's outputs (docs/deploy.md step 7):
+-- (pgaadauth_* lives there), with the deployment's outputs (docs/deploy.md step 6):
 --
 --   psql "host=$PGHOST dbname=postgres user=$PGADMIN sslmode=require" \
 --     -v role="$DB_ROLE" -v oid="$IDENTITY_PRINCIPAL_ID" -f infra/db-role.sql

@@ -60,7 +60,7 @@ param botSku string = 'F0'
 ])
 param postgresSkuName string = 'Standard_B1ms'
 
-@description('Object id of the Microsoft Entra user or group that administers the database (the only admin: password sign-in is off). It runs infra/db-role.sql once (docs/deploy.md step 7).')
+@description('Object id of the Microsoft Entra user or group that administers the database (the only admin: password sign-in is off). It runs infra/db-role.sql once (docs/deploy.md step 6).')
 param postgresEntraAdminObjectId string
 
 @description('Display name (user principal name for a user) of that admin, as it signs in to PostgreSQL.')
