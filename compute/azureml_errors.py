@@ -20,10 +20,11 @@ from compute.port import (
     Unavailable,
     Workspace,
 )
+from compute.rbac import PRICES_ROLE, WORKSPACE_ROLE
 
 log = logging.getLogger("compute.azureml")
-ROLE_HINT = "Curfew Service role (infra/role-curfew.json) on the workspace"
-PRICES_ROLE_HINT = "Curfew VM Prices Reader role (infra/role-curfew-prices.json) on the subscription"
+ROLE_HINT = WORKSPACE_ROLE
+PRICES_ROLE_HINT = PRICES_ROLE
 _DENIED_ACTION = re.compile(r"perform action '([^']+)'")
 
 
