@@ -27,6 +27,7 @@ from tests.arm_fixtures import (
 from tests.arm_rbac import ArmRbac, RoleDefinition
 from tests.arm_standin import ArmStandIn
 from tests.infra_roles import grants
+from tests.login_standin import LoginStandIn
 from tests.test_curfew_processes import cli, cli_env, finish
 from tests.test_roles_rbac import scope_of
 
@@ -137,6 +138,42 @@ async def test_doctor_fails_when_the_managed_identity_is_not_the_bots(
     assert f"no Bot Framework token for MicrosoftAppId {stranger} (UserAssignedMSI)" in fail
     assert "No User Assigned or Delegated Managed Identity found" in fail
     assert "client id of the user-assigned identity" in fail
+
+
+@pytest.mark.parametrize("right", [True, False], ids=["the app's secret", "a wrong secret"])
+async def test_doctor_gets_a_single_tenant_bots_token_from_entra(
+    tmp_path: Path, arm: ArmStandIn, right: bool
+) -> None:
+    """SingleTenant: MSAL asks login.microsoftonline.com (the loopback stand-in, through a proxy) with the
+    app's id and secret; a wrong secret is a FAIL that says which setting to fix, and never shows it."""
+    assign_roles(arm)
+    app, secret = "3c1f0c2d-0000-4000-8000-00000000b0b0", "the-apps-secret"
+    async with LoginStandIn(tmp_path / "login", {app: secret}) as login:
+        bundle = tmp_path / "cas.pem"
+        bundle.write_text(arm.ca_path.read_text() + login.ca_path.read_text())
+        sent = secret if right else "an-old-secret"
+        code, out = await run_doctor(
+            tmp_path,
+            arm,
+            MicrosoftAppType="SingleTenant",
+            MicrosoftAppId=app,
+            MicrosoftAppPassword=sent,
+            HTTPS_PROXY=login.proxy_url,
+            REQUESTS_CA_BUNDLE=str(bundle),
+        )
+    assert login.refused_hosts == []
+    assert sent not in out
+    if right:
+        assert code == 0, out
+        assert f"ok    Bot Framework token for {app} (SingleTenant) for https://api.botframework.com" in out
+        assert list(login.tokens.values()) == [(app, "https://api.botframework.com/.default")]
+    else:
+        assert code == 1, out
+        [fail] = [line for line in out.splitlines() if line.startswith("FAIL")]
+        assert f"no Bot Framework token for MicrosoftAppId {app} (SingleTenant)" in fail, login.requests
+        assert "invalid_client" in fail and "AADSTS7000215" in fail, login.requests
+        assert "MicrosoftAppPassword must be a current client secret" in fail
+        assert login.tokens == {}
 
 
 async def test_doctor_fails_a_single_tenant_bot_without_its_tenant(tmp_path: Path, arm: ArmStandIn) -> None:
