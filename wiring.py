@@ -147,8 +147,9 @@ async def open_service(
         bot.worker.start()
         try:
             if scheduler:
-                curfews.append(CurfewScheduler(rt, notifier, pending=bot.approvals))
-                await curfews[0].start()
+                curfew = CurfewScheduler(rt, notifier, pending=bot.approvals)
+                await curfew.start()
+                curfews.append(curfew)
             yield Service(rt, teams, bot, notifier, curfews[0] if curfews else None)
         finally:
             for s in curfews:

@@ -146,6 +146,13 @@ class OutboxWorker:
             log.error("outbox row %s: no handler for kind %s; given up", item.id, item.kind)
             await self._store.call(outbox.finish, item, self._clock(), "abandoned", "no handler")
             return
+        if item.claims > 1:
+            log.warning(
+                "outbox row %s (%s): claim %s, taken over from a stopped worker",
+                item.id,
+                item.kind,
+                item.claims,
+            )
         try:
             outcome = await handler(item)
         except asyncio.CancelledError:
