@@ -91,11 +91,9 @@ class FollowUps:
         call = self._fleet.stop if verb == "stop" else self._fleet.start
         try:
             result = await call(str(p["workspace"]), name)
-        except Busy:
-            if item.claims > 1:  # asked before a crash: Azure is doing it now
-                return await self._then_follow(item)
-            raise
         except FleetError as error:
+            if isinstance(error, Busy) and item.claims > 1:  # asked before a crash: Azure is on it
+                return await self._then_follow(item)
             return await self._finish(item, "failed", f"I could not {verb} {name}. {fleet_answer(error)}")
         if result is ActionResult.ALREADY and item.claims == 1:
             return await self._finish(

@@ -1,7 +1,9 @@
 """The outbox worker: does, on every replica and all the time, the work that state changes left in
 the outbox (storage/outbox.py): create an instance, follow a stop, tell a person, refresh cards.
 
-It claims due rows, runs each row's handler (by its `kind`), and then marks it done, gives it back
+It keeps up to `batch` rows in hand, claiming more as rows finish, as work is enqueued in this
+process, or every `outbox.idle_seconds` (work other replicas wrote); it runs each row's handler (by
+its `kind`) in its own task, and then marks it done, gives it back
 for later (`Later`: a follow-up polling Azure), or, when the handler raised, counts a failure and
 retries with exponential backoff (`outbox.backoff_seconds` doubling up to 10 minutes, with
 jitter); after `outbox.max_attempts` failures the row is given up, logged as an error. Handlers
@@ -61,6 +63,7 @@ class OutboxWorker:
         self._settings, self._batch, self._clock = settings, batch, clock
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, handlers: Mapping[str, Handler]) -> None:
@@ -89,7 +92,9 @@ class OutboxWorker:
         if self._nudge in self._store.outbox.listeners:
             self._store.outbox.listeners.remove(self._nudge)
         self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        for task in list(self._inflight):
+            task.cancel()
+        await asyncio.gather(self._task, *self._inflight, return_exceptions=True)
         self._task = None
         try:
             given = await self._store.call(self._store.outbox.release, self.owner)
@@ -100,20 +105,39 @@ class OutboxWorker:
             log.info("gave back %s unfinished outbox row(s) for another replica", given)
 
     async def _run(self) -> None:
+        """Keep up to `batch` rows in hand: claim as many as are free, whenever work was enqueued here,
+        a row finished, or `outbox.idle_seconds` passed (rows other replicas wrote)."""
         assert self._wake is not None
         while True:
-            try:
-                claimed = await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("the outbox worker could not claim work; trying again")
-                claimed = 0
-            if claimed:
-                continue
             self._wake.clear()
+            free = self._batch - len(self._inflight)
+            if free > 0:
+                try:
+                    items = await self._store.call(
+                        self._store.outbox.claim,
+                        self.owner,
+                        self._clock(),
+                        self._settings.lease_seconds,
+                        free,
+                    )
+                except Exception:
+                    log.exception("the outbox worker could not claim work; trying again")
+                    items = []
+                for item in items:
+                    task = asyncio.create_task(self._do(item), name=f"outbox row {item.id}")
+                    self._inflight.add(task)
+                    task.add_done_callback(self._done)
+                if items and len(items) == free:
+                    continue  # perhaps more is due: claim again once a row is done
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.idle_seconds)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._wake is not None:
+            self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("an outbox row's task failed", exc_info=task.exception())
 
     # -- one round ---------------------------------------------------------------------------------
 
