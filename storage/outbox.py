@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import AuditRow, OutboxRow
@@ -184,6 +184,14 @@ class Outbox:
                 update(OutboxRow)
                 .where(OutboxRow.claimed_by.startswith(f"{owner}#"), OutboxRow.done_at.is_(None))
                 .values(claimed_until=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def prune(self, before: datetime) -> int:
+        """Delete rows done before `before` (their story is in the audit trail); how many."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                delete(OutboxRow).where(OutboxRow.done_at.is_not(None), OutboxRow.done_at < before)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -159,3 +159,13 @@ async def test_a_worker_started_with_the_service_does_rows_enqueued_later(store:
         await asyncio.wait_for(done.wait(), 10)  # woken by the commit, not by its 30 s idle poll
     finally:
         await worker.close()
+
+
+def test_done_rows_are_pruned_after_a_while_and_undone_ones_never(store: Store) -> None:
+    enqueue(store, 2)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    first, _ = store.outbox.claim("a", later, lease=60)
+    store.outbox.finish(first, later)
+    assert store.outbox.prune(later) == 0  # done just now
+    assert store.outbox.prune(later + timedelta(days=8)) == 1
+    assert [r.done_at for r in store.outbox.rows()] == [None]

@@ -11,12 +11,13 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
+from bot.turns import Reply, SendOutcome, SendResult
 from compute.port import CreateSpec
 from domain.model import InstanceState
 from storage.db import alembic_config, upgrade
 from storage.repositories import Store
 from tests.conftest import FakeClock
-from tests.test_requests import ALEX, DANA, TENANT, Env, action, click, make_env
+from tests.test_requests import ALEX, DANA, TENANT, Env, Inbox, action, click, make_env
 
 
 @pytest.fixture
@@ -92,3 +93,32 @@ async def test_requests_an_older_curfew_left_half_way_become_outbox_rows(tmp_pat
         assert rows == [("request.create", {"request": 1}), ("request.follow", {"request": 2})]
     finally:
         store.close()
+
+
+class FlakyInbox(Inbox):
+    """Teams refuses the first `failures` sends to `user` for now (5xx past the messenger's retries)."""
+
+    def __init__(self, user: str, failures: int) -> None:
+        super().__init__()
+        self.user, self.failures = user, failures
+
+    async def send(self, aad_object_id: str, tenant_id: str | None, reply: Reply) -> SendResult:
+        if aad_object_id == self.user and self.failures > 0:
+            self.failures -= 1
+            return SendResult(SendOutcome.FAILED, detail="503 from the connector")
+        return await super().send(aad_object_id, tenant_id, reply)
+
+
+async def test_an_approval_card_that_failed_to_send_is_sent_again(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    env = make_env(sqlite_store, clock, outbox={"backoff_seconds": 0.01})
+    flaky = FlakyInbox(ALEX, failures=2)
+    env.inbox.send = flaky.send  # type: ignore[method-assign]
+    flaky.sent = env.inbox.sent
+    await env.request()
+    assert len(env.inbox.cards_for(ALEX)) == 1 and flaky.failures == 0  # after two refusals
+    request = await env.request_row()
+    assert [c["aad"] for c in request.cards] == ["00000000-0000-0000-0000-000000000022", ALEX]
+    resent = [r for r in sqlite_store.outbox.rows() if r.kind == "request.card"]
+    assert [(r.outcome, r.failures) for r in resent] == [("done", 1)]

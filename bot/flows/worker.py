@@ -30,6 +30,9 @@ from storage.repositories import Store
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 600.0
+KEEP_DONE = timedelta(days=7)
+"""Done rows are deleted after this long (once an hour, by whichever worker is idle then)."""
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class OutboxWorker:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._pruned: datetime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, handlers: Mapping[str, Handler]) -> None:
@@ -129,8 +133,22 @@ class OutboxWorker:
                     task.add_done_callback(self._done)
                 if items and len(items) == free:
                     continue  # perhaps more is due: claim again once a row is done
+            await self._prune()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.idle_seconds)
+
+    async def _prune(self) -> None:
+        now = self._clock()
+        if self._pruned is not None and now - self._pruned < PRUNE_EVERY:
+            return
+        self._pruned = now
+        try:
+            gone = await self._store.call(self._store.outbox.prune, now - KEEP_DONE)
+        except Exception:
+            log.exception("could not delete old done outbox rows; trying again in an hour")
+            return
+        if gone:
+            log.info("deleted %s outbox row(s) done more than %s days ago", gone, KEEP_DONE.days)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -171,8 +189,8 @@ class OutboxWorker:
             await self._store.call(outbox.finish, item, self._clock(), "abandoned", "no handler")
             return
         if item.claims > 1:
-            log.warning(
-                "outbox row %s (%s): claim %s, taken over from a stopped worker",
+            log.info(
+                "outbox row %s (%s): claim %s (an earlier one failed, waited or died)",
                 item.id,
                 item.kind,
                 item.claims,
