@@ -1,13 +1,14 @@
-"""A database error at each write step of keep, release, stop, request, approve and reject, on SQLite
-and PostgreSQL: afterwards state and audit agree (nothing of the step was written: no keep-on without
-its audit row, no approval without its follow-ups), the person's answer says so truthfully, and the
-same step tried again succeeds (a second click is not told "already approved").
+"""A database error at each write step of keep, release, stop, request, approve and reject (of an
+instance and of a long keep-on), on SQLite and PostgreSQL: afterwards state and audit agree (nothing
+of the step was written: no keep-on without its audit row, no approval without its follow-ups), the
+person's answer says so truthfully, and the same step tried again succeeds (a second click is not
+told "already approved").
 
 The fault is injected where it happens: the database driver refuses the n-th INSERT or UPDATE on
 Curfew's state tables (keep_on, audit_event, compute_request, outbox, morning_start), for every n the
-step performs. On the code before the outbox, the step's first transaction committed and a later one
-failed: a keep-on in force while its answer said "something went wrong", an approved request never
-created."""
+step performs. On the code before the outbox each step was several transactions (the state move, then
+the audit row, then in-memory follow-ups) and the fault escaped the turn, so the person read only an
+apology whatever had already been committed."""
 
 from __future__ import annotations
 
@@ -85,6 +86,10 @@ async def _request(env: Env) -> None:
     await env.request()
 
 
+async def _long_keep(env: Env) -> None:
+    await say(env.chat, "keep gpu-ci until Friday because training")
+
+
 async def _send_form(env: Env) -> Any:
     form = (await say(env.chat, "I need a GPU"))[0].card
     assert form is not None
@@ -107,6 +112,8 @@ CASES = [
     Case("request", None, _send_form, r"Request #\d+ sent"),
     Case("approve", _request, _decide("Approve"), "Approved by Alex Approver"),
     Case("reject", _request, _decide("Reject"), "Rejected by Alex Approver"),
+    Case("keep approval", _long_keep, _decide("Approve"), "Approved by Alex Approver"),
+    Case("keep rejection", _long_keep, _decide("Reject"), "Rejected by Alex Approver"),
 ]
 
 

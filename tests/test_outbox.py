@@ -169,3 +169,19 @@ def test_done_rows_are_pruned_after_a_while_and_undone_ones_never(store: Store) 
     assert store.outbox.prune(later) == 0  # done just now
     assert store.outbox.prune(later + timedelta(days=8)) == 1
     assert [r.done_at for r in store.outbox.rows()] == [None]
+
+
+async def test_a_clean_shutdown_gives_its_rows_back_for_another_replica_at_once(store: Store) -> None:
+    started = asyncio.Event()
+
+    async def slow(item: OutboxItem) -> None:
+        started.set()
+        await asyncio.Event().wait()  # never finishes on its own
+
+    worker = OutboxWorker(store, {"job": slow}, "leaving", OutboxSettings(lease_seconds=3600))
+    worker.start()
+    await store.atomically(lambda tx: tx.enqueue("job", {}))
+    await asyncio.wait_for(started.wait(), 10)
+    await worker.close()
+    [taken] = store.outbox.claim("staying", datetime.now(UTC) + timedelta(seconds=1), lease=60)
+    assert taken.claims == 2  # no hour-long lease to wait out
