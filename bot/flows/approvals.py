@@ -18,7 +18,7 @@ any of these methods runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,13 +27,12 @@ from bot.cards.basics import Card, card, paragraph
 from bot.flows.approval_routing import CREATE, DECIDED, REFRESH, ROUTE
 from bot.flows.creation import Creation
 from bot.flows.worker import Handler
-from bot.turns import Messenger, Reply, Turn
+from bot.turns import Reply, Turn
 from domain import grammar as g
 from domain import requests as req
 from domain.model import Instance, KeepOn, KeepOnState
 from domain.requests import RequestState
 from domain.timefmt import format_local
-from runtime import Runtime
 from storage.outbox import Tx
 from storage.requests_repo import ComputeRequest
 
@@ -42,16 +41,6 @@ E = req.RequestEvent
 
 class Approvals(Creation):
     """What the request commands and card verbs do (bot/conversation/requests.py registers them)."""
-
-    def __init__(
-        self,
-        rt: Runtime,
-        messenger: Callable[[], Messenger | None],
-        *,
-        poll_seconds: float = 15.0,
-        timeout_seconds: float = 1800.0,
-    ) -> None:
-        super().__init__(rt, messenger, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
 
     def handlers(self) -> dict[str, Handler]:
         """The outbox work of requests, for the worker."""

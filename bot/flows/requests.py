@@ -55,14 +55,11 @@ class Flow:
     async def db(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.rt.store.call(fn, *args, **kwargs)
 
-    async def move(self, request_id: int, event: req.RequestEvent, **values: Any) -> ComputeRequest | None:
-        """Apply `event` if the request is still in one of its source states; None if it was not."""
-        return await self.rt.store.atomically(lambda tx: self.move_within(tx, request_id, event, **values))
-
     def move_within(
         self, tx: Tx, request_id: int, event: req.RequestEvent, **values: Any
     ) -> ComputeRequest | None:
-        """`move` inside the caller's transaction."""
+        """Apply `event` in the caller's transaction if the request is still in one of its source
+        states; None if it was not."""
         states = [s.value for s in req.sources(event)]
         target = req.target(event).value
         requests = self.rt.store.requests
