@@ -239,7 +239,7 @@ async def fleet_subject(rt: Runtime, workspace: str, name: str) -> Subject | str
     try:
         return await rt.fleet.get_instance(workspace, name)
     except FleetError as error:
-        return f"I could not read {name}: {error}"
+        return f"I could not read {name}. {fleet_answer(error)}"
 
 
 def _verb(inbound: Inbound) -> object:

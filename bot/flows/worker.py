@@ -124,8 +124,8 @@ class OutboxWorker:
                         self._settings.lease_seconds,
                         free,
                     )
-                except Exception:
-                    log.exception("the outbox worker could not claim work; trying again")
+                except Exception as error:  # the database is down: the rows wait for it, nothing is lost
+                    log.warning("the outbox worker could not claim work (%s); trying again", error)
                     items = []
                 for item in items:
                     task = asyncio.create_task(self._do(item), name=f"outbox row {item.id}")
