@@ -9,9 +9,11 @@ import asyncio
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from bot.flows.worker import Later, OutboxWorker
 from config.settings import OutboxSettings
@@ -185,3 +187,27 @@ async def test_a_clean_shutdown_gives_its_rows_back_for_another_replica_at_once(
     await worker.close()
     [taken] = store.outbox.claim("staying", datetime.now(UTC) + timedelta(seconds=1), lease=60)
     assert taken.claims == 2  # no hour-long lease to wait out
+
+
+async def test_a_running_worker_rides_out_a_database_outage(store: Store) -> None:
+    refusals = {"left": 3}
+
+    def refuse_claims(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX SET CLAIMED_BY") and refusals["left"]:
+            refusals["left"] -= 1
+            raise OperationalError(statement, params, Exception("injected: the database restarts"))
+
+    event.listen(store.engine, "before_cursor_execute", refuse_claims)
+    done = asyncio.Event()
+
+    async def job(item: OutboxItem) -> None:
+        done.set()
+
+    worker = OutboxWorker(store, {"job": job}, "w", OutboxSettings(idle_seconds=0.01))
+    await store.atomically(lambda tx: tx.enqueue("job", {}))
+    worker.start()
+    try:
+        await asyncio.wait_for(done.wait(), 30)  # a hang guard
+    finally:
+        await worker.close()
+    assert refusals["left"] == 0
