@@ -68,6 +68,7 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._pruned: datetime | None = None
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, handlers: Mapping[str, Handler]) -> None:
@@ -79,6 +80,7 @@ class OutboxWorker:
     # -- running all the time ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._store.outbox.listeners.append(self._nudge)
@@ -95,6 +97,9 @@ class OutboxWorker:
             return
         if self._nudge in self._store.outbox.listeners:
             self._store.outbox.listeners.remove(self._nudge)
+        self._stopping = True  # Python 3.11's wait_for may swallow a cancel that meets a wake-up
+        if self._wake is not None:
+            self._wake.set()
         self._task.cancel()
         for task in list(self._inflight):
             task.cancel()
@@ -112,7 +117,7 @@ class OutboxWorker:
         """Keep up to `batch` rows in hand: claim as many as are free, whenever work was enqueued here,
         a row finished, or `outbox.idle_seconds` passed (rows other replicas wrote)."""
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             self._wake.clear()
             free = self._batch - len(self._inflight)
             if free > 0:
