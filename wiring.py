@@ -3,9 +3,11 @@
     kernel (runtime.py)      settings, store, fleet, clock
     Teams side               TeamsAdapter (botbuilder) and TeamsMessenger (proactive messages)
     bot                      follow-ups, approvals, keep-ons, the routes and the Conversation, the notifier
+    outbox worker            does what state changes left in the outbox (follow-ups, approvals' work)
     scheduler                CurfewScheduler with the notifier and the approvals' pending work as its ports
 
-The service (app.py) opens all of it with `open_service`; each command of the command line asks for
+The service (app.py) opens all of it with `open_service`, the outbox worker running on every
+replica from start to stop; each command of the command line asks for
 only what it needs (`fleet` the kernel, `warn` the kernel and a notifier). Who provides a part is
 answered by reading this file.
 """
@@ -28,11 +30,12 @@ from bot.flows.approvals import Approvals
 from bot.flows.followups import FollowUps
 from bot.flows.keeping import KeepFlow
 from bot.flows.notifier import TeamsNotifier
+from bot.flows.worker import OutboxWorker
 from bot.turns import Messenger
 from compute.prices import PriceBook
 from config.settings import Settings
 from runtime import Runtime, open_runtime, utc_now
-from scheduler.service import CurfewScheduler
+from scheduler.service import CurfewScheduler, process_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,12 @@ class Bot:
     approvals: Approvals | None
     keeps: KeepFlow
     routes: Routes
+    worker: OutboxWorker
+    """Does the outbox's rows; `open_service` runs it, tests may `drain` it."""
+
+    async def drain(self) -> None:
+        """Do all the work the turns so far left in the outbox (tests)."""
+        await self.worker.drain()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +98,23 @@ def build_bot(
     timeout_seconds: float | None = None,
     with_requests: bool = True,
     mornings_changed: Callable[[], Awaitable[None]] | None = None,
+    owner: str | None = None,
 ) -> Bot:
     """The conversation and the flows under it. `messenger` returns None while Teams is not connected."""
     poll = poll_seconds if poll_seconds is not None else (2.0 if rt.settings.simulated else 15.0)
     waits = {} if timeout_seconds is None else {"timeout_seconds": timeout_seconds}
     followups = followups or FollowUps(rt.fleet, rt.store, rt.clock, messenger, poll_seconds=poll, **waits)
-    approvals = Approvals(rt, messenger, followups, poll_seconds=poll, **waits) if with_requests else None
+    approvals = Approvals(rt, messenger, poll_seconds=poll, **waits) if with_requests else None
+    worker = OutboxWorker(rt.store, followups.handlers(), owner or process_name(), rt.settings.outbox)
+    if approvals is not None:
+        worker.add(approvals.handlers())
     keeps = KeepFlow(rt, approvals)
     routes = Routes()
-    commands.InstanceCommands(rt, keeps, followups, mornings_changed).register(routes)
-    WarningClicks(rt, keeps, followups).register(routes)
+    commands.InstanceCommands(rt, keeps, mornings_changed).register(routes)
+    WarningClicks(rt, keeps).register(routes)
     requests.register(routes, approvals)
     report.register(routes, rt)
-    return Bot(Conversation(rt, routes), followups, approvals, keeps, routes)
+    return Bot(Conversation(rt, routes), followups, approvals, keeps, routes, worker)
 
 
 @asynccontextmanager
@@ -131,15 +144,17 @@ async def open_service(
             mornings_changed=mornings_changed,
         )
         notifier = notifier_for(rt, teams.messenger)
-        if scheduler:
-            curfews.append(CurfewScheduler(rt, notifier, pending=bot.approvals))
-            await curfews[0].start()
+        bot.worker.start()
         try:
+            if scheduler:
+                curfew = CurfewScheduler(rt, notifier, pending=bot.approvals)
+                await curfew.start()
+                curfews.append(curfew)
             yield Service(rt, teams, bot, notifier, curfews[0] if curfews else None)
         finally:
             for s in curfews:
                 await s.shutdown()
-            await bot.followups.close()
+            await bot.worker.close()
 
 
 @asynccontextmanager
@@ -150,7 +165,4 @@ async def open_notifying(
     async with open_runtime(settings) as rt:
         teams = teams_side(rt)
         bot = build_bot(rt, lambda: teams.messenger)
-        try:
-            yield rt, notifier_for(rt, teams.messenger), bot.approvals
-        finally:
-            await bot.followups.close()
+        yield rt, notifier_for(rt, teams.messenger), bot.approvals  # the service's workers tell requesters

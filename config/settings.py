@@ -103,6 +103,18 @@ class CurfewSettings(_Section):
     run_lease_seconds: float = Field(180, ge=1, le=3600)
 
 
+class OutboxSettings(_Section):
+    """The worker that does what must follow a state change (storage/outbox.py, bot/flows/worker.py)."""
+
+    lease_seconds: float = Field(120, ge=1, le=3600)
+    """A claimed row another replica may take over once its claimer has been silent this long."""
+    idle_seconds: float = Field(1.0, gt=0, le=60)
+    """How often an idle worker looks for rows other replicas wrote."""
+    backoff_seconds: float = Field(5.0, gt=0, le=600)
+    """The first retry's wait after a failure; it doubles per failure, up to 10 minutes."""
+    max_attempts: int = Field(8, ge=1, le=100)
+
+
 class MorningStartSettings(_Section):
     at: Clock = time(8, 0)
     days: Days = list(WEEKDAYS[:5])
@@ -191,6 +203,7 @@ class Settings(_Section):
     azure: AzureSettings = AzureSettings()
     teams: TeamsSettings = TeamsSettings()
     requests: RequestSettings = RequestSettings()
+    outbox: OutboxSettings = OutboxSettings()
     workspaces: list[WorkspaceSettings] = []
     demo_admins: list[Guid] = []
     demo_approvers: list[Guid] = ["00000000-0000-0000-0000-000000000021"]

@@ -1,5 +1,5 @@
 """What the scheduler needs from the layers above it, declared here so that scheduler/ never imports
-bot/: someone to tell people things, and the pending work of the conversation to resume or expire.
+bot/: someone to tell people things, and the pending work of the conversation to expire.
 
 The composition root (wiring.py) plugs in the Teams implementations from bot/flows/; the command
 line and tests may plug in the logging ones from scheduler/notify.py.
@@ -30,14 +30,11 @@ class Notifier(Protocol):
 
 
 class PendingWork(Protocol):
-    """Work the conversation started that outlives a turn: requests to expire, creations to resume."""
+    """Work the conversation started that waits on people: requests to expire. (What must follow a
+    state change is in the outbox, done by its worker on every replica, not by the scheduler.)"""
 
     async def expire(self, now: datetime) -> int:
         """Expire what waited too long for a decision; how many."""
-        ...
-
-    async def resume(self, owner: str, now: datetime) -> int:
-        """After a restart: take up what a stopped process left half-way; how many this process took."""
         ...
 
 
@@ -45,7 +42,4 @@ class NoPendingWork:
     """For a scheduler without a conversation (the command line)."""
 
     async def expire(self, now: datetime) -> int:
-        return 0
-
-    async def resume(self, owner: str, now: datetime) -> int:
         return 0

@@ -55,7 +55,7 @@ class CurfewScheduler:
         owner: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """`pending`: the conversation's unfinished work (requests), expired and resumed here.
+        """`pending`: the conversation's requests waiting on people, expired here.
         `sleep`: between heartbeats (tests pass their own)."""
         self._rt = rt
         self._notifier = notifier
@@ -315,7 +315,6 @@ class CurfewScheduler:
                 if claim is not None:
                     done.append(claim)
         await self.recover(now)
-        await self._pending.resume(self.owner, now)
         return done
 
     def _warning_due(self, zone: str, now: datetime) -> bool:

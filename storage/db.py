@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +64,29 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@contextmanager
+def begun(sessions: sessionmaker[Session], session: Session | None) -> Iterator[Session]:
+    """The caller's transaction when one is given, else a new one committed on the way out."""
+    if session is not None:
+        yield session
+        return
+    with sessions.begin() as own:
+        yield own
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every Alembic migration up to head (idempotent; safe at each start).
 
     On PostgreSQL the upgrade runs under a transaction-level advisory lock, so replicas starting
     together migrate one after the other: the second finds the schema at head and does nothing.
     (SQLite serves one process; its write lock serializes the rest.)"""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})

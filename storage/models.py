@@ -260,3 +260,26 @@ class UsageSpanRow(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     stop_exact: Mapped[bool] = mapped_column(default=False)
     """True when Curfew stopped it then; False when it was found stopped (an upper bound)."""
+
+
+class OutboxRow(Base):
+    """Work that must follow a state change, written in the change's transaction (storage/outbox.py).
+
+    `claimed_by`/`claimed_until` are the claim and its lease; a row is done once `done_at` is set."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_due", "done_at", "due_at"),)

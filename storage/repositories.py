@@ -1,7 +1,10 @@
 """Repositories: the only code that reads and writes Curfew's tables.
 
-Each method is one short transaction. Methods are synchronous; async callers go through
-`Store.call`, which runs them in a worker thread so the event loop never waits on the database.
+Each method is one short transaction, or joins the caller's when given `session=` (see
+`Store.atomically`: a state change, its audit rows and its outbox rows commit together). Methods
+are synchronous; async callers go through `Store.call` or `Store.atomically`, which run them in a
+worker thread so the event loop never waits on the database. A database that fails (down,
+unreachable, timing out) surfaces as `StorageError` there.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from datetime import datetime, time, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.model import InstanceKey, KeepOn, KeepOnState, MorningStart
-from storage.db import DEFAULT_MAX_CONNECTIONS, make_engine, make_sessions, upgrade
+from storage.db import DEFAULT_MAX_CONNECTIONS, begun, make_engine, make_sessions, upgrade
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
 from storage.models import AuditRow, ConversationRefRow, KeepOnRow, MorningStartRow
 from storage.money_repo import MoneyLedgerRepository
+from storage.outbox import Outbox, Tx
 from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
 
@@ -30,6 +36,10 @@ T = TypeVar("T")
 REFERENCE_TOUCH = timedelta(hours=1)
 """An unchanged conversation reference is rewritten at most this often (to keep `updated_at` useful)."""
 IN_FORCE = (KeepOnState.ACTIVE.value, KeepOnState.PENDING_APPROVAL.value)
+
+
+class StorageError(Exception):
+    """The database failed (down, unreachable, timing out); whatever was being written is not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +78,10 @@ class KeepOnRepository:
         self._sessions = sessions
         self._guard = guard
 
-    def add(self, new: NewKeepOn, now: datetime) -> KeepOn:
+    def add(self, new: NewKeepOn, now: datetime, *, session: Session | None = None) -> KeepOn:
         """Record an exception, under the instance's guard (see storage/guard.py)."""
         key = InstanceKey(new.workspace, new.instance)
-        with self._sessions.begin() as session, self._guard.within(session, key):
+        with begun(self._sessions, session) as session, self._guard.within(session, key):
             row = KeepOnRow(
                 workspace=new.workspace,
                 instance=new.instance.lower(),
@@ -100,9 +110,9 @@ class KeepOnRepository:
         with self._sessions() as session:
             return in_force_within(session, now, keys)
 
-    def release(self, key: InstanceKey, by: str, now: datetime) -> int:
+    def release(self, key: InstanceKey, by: str, now: datetime, *, session: Session | None = None) -> int:
         """End every exception in force for the instance; returns how many ended."""
-        with self._sessions.begin() as session:
+        with begun(self._sessions, session) as session:
             result = session.execute(
                 update(KeepOnRow)
                 .where(
@@ -115,9 +125,11 @@ class KeepOnRepository:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def decide(self, keep_on_id: int, state: KeepOnState, by: str, now: datetime) -> KeepOn | None:
+    def decide(
+        self, keep_on_id: int, state: KeepOnState, by: str, now: datetime, *, session: Session | None = None
+    ) -> KeepOn | None:
         """Move a pending exception to `state` once; None when it was no longer pending."""
-        with self._sessions.begin() as session:
+        with begun(self._sessions, session) as session:
             result = session.execute(
                 update(KeepOnRow)
                 .where(KeepOnRow.id == keep_on_id, KeepOnRow.state == KeepOnState.PENDING_APPROVAL.value)
@@ -254,19 +266,7 @@ class AuditLog:
 
     def record(self, *events: AuditEvent) -> None:
         with self._sessions.begin() as session:
-            for e in events:
-                session.add(
-                    AuditRow(
-                        at=e.at,
-                        actor=e.actor,
-                        action=e.action,
-                        outcome=e.outcome,
-                        reason=e.reason,
-                        workspace=e.workspace,
-                        instance=e.instance.lower() if e.instance else None,
-                        run_id=e.run_id,
-                    )
-                )
+            Tx(session).audit(*events)
 
     def for_instance(self, key: InstanceKey, limit: int = 10) -> list[AuditEvent]:
         query = (
@@ -296,9 +296,9 @@ class MorningStartRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def set(self, item: MorningStart, by: str, now: datetime) -> None:
+    def set(self, item: MorningStart, by: str, now: datetime, *, session: Session | None = None) -> None:
         at = item.at.strftime("%H:%M") if item.at else None
-        with self._sessions.begin() as session:
+        with begun(self._sessions, session) as session:
             row = session.get(MorningStartRow, (item.workspace, item.instance.lower()))
             if row is None:
                 session.add(
@@ -338,6 +338,7 @@ class Store:
         self.mornings = MorningStartRepository(sessions)
         self.prices = PriceRepository(sessions)
         self.money = MoneyLedgerRepository(sessions)
+        self.outbox = Outbox(sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> Store:
@@ -348,7 +349,30 @@ class Store:
         return cls(engine)
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        return await asyncio.to_thread(_translated, fn, *args, **kwargs)
+
+    async def atomically(self, work: Callable[[Tx], T]) -> T:
+        """`work(tx)` in one transaction: all of its writes commit, or none does."""
+        return await asyncio.to_thread(_translated, self._atomically, work)
+
+    def _atomically(self, work: Callable[[Tx], T]) -> T:
+        with self.sessions.begin() as session:
+            tx = Tx(session)
+            result = work(tx)
+        if tx.enqueued:
+            self.outbox.notify()
+        return result
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _translated(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `fn`; a failing database becomes StorageError (a broken unique constraint stays itself)."""
+    try:
+        return fn(*args, **kwargs)
+    except IntegrityError:
+        raise
+    except (DBAPIError, PoolTimeout) as error:
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        raise StorageError(f"the database failed: {type(cause).__name__}") from error

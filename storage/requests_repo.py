@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.db import begun
 from storage.models import ComputeRequestRow
 
 
@@ -45,15 +46,15 @@ class RequestRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def add(self, **values: Any) -> ComputeRequest:
-        with self._sessions.begin() as session:
+    def add(self, *, session: Session | None = None, **values: Any) -> ComputeRequest:
+        with begun(self._sessions, session) as session:
             row = ComputeRequestRow(**values)
             session.add(row)
             session.flush()
             return _request(row)
 
-    def get(self, request_id: int) -> ComputeRequest | None:
-        with self._sessions() as session:
+    def get(self, request_id: int, *, session: Session | None = None) -> ComputeRequest | None:
+        with begun(self._sessions, session) as session:
             row = session.get(ComputeRequestRow, request_id)
             return _request(row) if row else None
 
@@ -80,13 +81,20 @@ class RequestRepository:
             return [_request(r) for r in session.scalars(query.order_by(ComputeRequestRow.id))]
 
     def transition(
-        self, request_id: int, from_states: Collection[str], to_state: str, now: datetime, **values: Any
+        self,
+        request_id: int,
+        from_states: Collection[str],
+        to_state: str,
+        now: datetime,
+        *,
+        session: Session | None = None,
+        **values: Any,
     ) -> ComputeRequest | None:
         """Move the request to `to_state` only from one of `from_states`; None if it was not there.
 
         The conditional update makes the first decision win when two approvers click at once.
         """
-        with self._sessions.begin() as session:
+        with begun(self._sessions, session) as session:
             result = session.execute(
                 update(ComputeRequestRow)
                 .where(ComputeRequestRow.id == request_id, ComputeRequestRow.state.in_(from_states))

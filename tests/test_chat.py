@@ -168,14 +168,14 @@ async def test_stop_is_acknowledged_then_reported_when_done(chat: Any) -> None:
     assert said(await say(bot, "stop cpu-ci")).startswith(
         "Stopping cpu-ci (demo). I will tell you when it is stopped."
     )
-    await bot.followups.drain()
+    await bot.drain()
     assert (await rt.fleet.get_instance("demo", "cpu-ci")).state is InstanceState.STOPPED
     assert [(u, r.text) for u, r in messenger.sent] == [(DANA, "cpu-ci is stopped now.")]
     await say(bot, "start cpu-ci")
-    await bot.followups.drain()
+    await bot.drain()
     assert messenger.sent[-1][1].text == "cpu-ci is running now."
     await say(bot, "start cpu-ci")
-    await bot.followups.drain()
+    await bot.drain()
     assert messenger.sent[-1][1].text == "cpu-ci was already running."
 
 

@@ -90,7 +90,7 @@ class Env:
     approvals: Approvals
 
     async def settle(self) -> None:
-        await self.chat.followups.drain()
+        await self.chat.drain()
 
     async def request(
         self, name: str = "dana-gpu", size: str = "Standard_NC6s_v3", **more: str
@@ -423,6 +423,7 @@ async def test_pending_requests_expire_after_pending_days_with_a_notice(env: Env
     env.rt.clock.now = SUNDAY + timedelta(days=7, minutes=1)  # type: ignore[attr-defined]
     assert await env.approvals.expire_pending() == 1
     assert await env.approvals.expire_pending() == 0
+    await env.settle()
     assert (await env.request_row()).state == "expired"
     assert env.inbox.texts_for(DANA)[-1] == (
         "Nobody decided on request #1 for dana-gpu in demo within 7 days, so it expired. You can ask again."
@@ -480,6 +481,7 @@ async def test_a_keep_on_nobody_decides_expires_with_its_request(env: Env) -> No
     await env.settle()
     env.rt.clock.now = SUNDAY + timedelta(days=7)  # type: ignore[attr-defined]
     assert await env.approvals.expire_pending() == 1
+    await env.settle()
     keep = await env.rt.store.call(env.rt.store.keep_ons.get, 1)
     assert keep is not None and keep.state is KeepOnState.EXPIRED
     assert env.inbox.texts_for(DANA)[-1].startswith("Nobody decided on keeping gpu-ci on within 7 days")

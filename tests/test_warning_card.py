@@ -294,5 +294,6 @@ async def test_a_long_keep_from_the_card_asks_the_approvers(env: Any) -> None:
         chat, buttons(card)[("gpu-ci", "Keep until…")], until_date="2026-12-06", reason="long run"
     )
     assert "waits for an approver" in text_of(answer)
+    await chat.drain()
     approver_cards = [text_of(c) for c in inbox.cards_for(ALEX)]
     assert any("gpu-ci" in c and "long run" in c for c in approver_cards), approver_cards

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.adapter import activities as acts
 from bot.turns import InboundKind, Reply, TurnHandler
-from storage.repositories import ConversationRef, Store
+from storage.repositories import ConversationRef, StorageError, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
         self._approvals_channel = approvals_channel
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        turn_context.turn_state[FIRST_TIME] = await self._remember(turn_context.activity)
+        try:
+            turn_context.turn_state[FIRST_TIME] = await self._remember(turn_context.activity)
+        except StorageError as error:  # the turn still runs: its handler answers what it can
+            log.warning("could not store the conversation reference: %s", error)
         await super().on_turn(turn_context)
         followups: Sequence[Reply] = turn_context.turn_state.get(FOLLOWUPS, ())
         await send_replies(turn_context, followups)

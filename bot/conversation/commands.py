@@ -12,7 +12,8 @@ from bot.cards.costs import rate_text, since_start_text
 from bot.conversation.directory import owned_by
 from bot.conversation.gate import Acts
 from bot.conversation.router import Routes, text
-from bot.flows.followups import FollowUps
+from bot.flows.audit import audit_event
+from bot.flows.followups import ask
 from bot.flows.keeping import KeepFlow
 from bot.turns import Reply, Turn
 from compute.prices import PriceBook
@@ -21,6 +22,7 @@ from domain.model import Instance, InstanceKey, MorningStart
 from domain.timefmt import format_local
 from runtime import Runtime
 from scheduler.snapshot import read_fleet
+from storage.outbox import Tx
 
 
 class InstanceCommands:
@@ -28,11 +30,10 @@ class InstanceCommands:
         self,
         rt: Runtime,
         keeps: KeepFlow,
-        followups: FollowUps,
         mornings_changed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`mornings_changed`: tells the scheduler that an owner's morning time changed."""
-        self.rt, self.keeps, self.followups = rt, keeps, followups
+        self.rt, self.keeps = rt, keeps
         self._mornings_changed = mornings_changed
 
     def register(self, routes: Routes) -> None:
@@ -83,15 +84,19 @@ class InstanceCommands:
         return await self._act("start", turn, instance)
 
     async def _act(self, verb: str, turn: Turn, instance: Instance) -> list[Reply]:
-        await self.keeps.audit(turn, instance, verb, "requested")
-        self.followups.act(verb, instance, turn.user, turn.tenant_id or instance.owner_tenant_id)
+        await ask(self.rt.store, verb, turn, instance, f"chat {verb}")
         ing, done = ("Stopping", "stopped") if verb == "stop" else ("Starting", "running")
         return text(f"{ing} {instance.name} ({instance.workspace}). I will tell you when it is {done}.")
 
     async def morning(self, turn: Turn, cmd: g.SetMorningStart, instance: Instance) -> list[Reply]:
         wish = MorningStart(instance.workspace, instance.name, cmd.enabled, cmd.at)
-        await self.rt.store.call(self.rt.store.mornings.set, wish, turn.user, turn.now)
-        await self.keeps.audit(turn, instance, "morning start", "on" if cmd.enabled else "off")
+        mornings, outcome = self.rt.store.mornings, "on" if cmd.enabled else "off"
+
+        def write(tx: Tx) -> None:
+            mornings.set(wish, turn.user, turn.now, session=tx.session)
+            tx.audit(audit_event(turn.now, turn.user, "chat morning start", outcome, "", instance))
+
+        await self.rt.store.atomically(write)
         if self._mornings_changed is not None:
             await self._mornings_changed()
         if not cmd.enabled:

@@ -6,6 +6,11 @@ domain.grammar) and card verbs (the `verb` in a button's data), each declaring w
 named (bot/conversation/directory.py); for a card verb the verb's `locate` reads the payload's
 instance or request from Curfew's own state. Then `gate.authorize` decides, the refusal is audited
 here, and only an authorized handler runs. Action.Execute and its Action.Submit fallback arrive alike.
+
+When something Curfew depends on fails, the answer says so: an Azure failure (`FleetError`) answers
+with its message and what to do (bot/flows/failures.py); a database failure (`StorageError`) answers
+"I could not save that; nothing changed", which is true because every state change commits in one
+transaction with its audit and outbox rows (storage/outbox.py). A click keeps its card's buttons.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from bot.cards import basics as cards
 from bot.conversation.directory import Found, InSeveralWorkspaces, find
 from bot.conversation.gate import Acts, Refusal, Subject, authorize
 from bot.flows.audit import audit_event, record
+from bot.flows.failures import NOT_SAVED, fleet_answer
 from bot.turns import CardAnswer, Inbound, Reply, Turn
 from compute.port import FleetError
 from domain import grammar as g
 from runtime import Runtime
+from storage.repositories import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +109,29 @@ class Conversation:
         return [Reply(card=cards.welcome_card(inbound.user_name))] if first_time else []
 
     async def on_action(self, inbound: Inbound) -> CardAnswer:
+        try:
+            return await self._action(inbound)
+        except (FleetError, StorageError) as error:
+            log.warning("a card action failed: %s", error)
+            return CardAnswer(cards.card(cards.paragraph(failure_answer(error))))
+
+    async def on_message(self, inbound: Inbound) -> list[Reply]:
+        try:
+            return await self._message(inbound)
+        except (FleetError, StorageError) as error:
+            log.warning("a message failed: %s", error)
+            return text(failure_answer(error))
+
+    async def _action(self, inbound: Inbound) -> CardAnswer:
         verb = _verb(inbound) or inbound.verb
         if inbound.user_aad_id and isinstance(verb, str) and verb in self.routes.verbs:
             return CardAnswer(await self._click(verb, self.turn(inbound, ""), inbound.value or {}))
-        replies = await self.on_message(inbound)
+        replies = await self._message(inbound)
         card = next((r.card for r in replies if r.card), None)
         message = "; ".join(r.text for r in replies if r.text) or "Done."
         return CardAnswer(card or cards.card(cards.paragraph(message)))
 
-    async def on_message(self, inbound: Inbound) -> list[Reply]:
+    async def _message(self, inbound: Inbound) -> list[Reply]:
         if not inbound.user_aad_id:
             return text(
                 "I can only act for a signed-in Teams user (no AAD object id came with this message)."
@@ -178,7 +199,11 @@ class Conversation:
         refusal = await self._gate(turn, route.acts_on, subject, "change", route.audit_as(value))
         if refusal is not None:
             return await route.refuse(turn, subject, refusal.message)
-        return await route.handler(turn, value, subject)
+        try:
+            return await route.handler(turn, value, subject)
+        except (FleetError, StorageError) as error:
+            log.warning("card verb %s failed: %s", verb, error)
+            return await _refused_or_plain(route, turn, subject, failure_answer(error))
 
     async def _gate(
         self, turn: Turn, acts_on: Acts, subject: Subject | None, action: str, audit_as: str
@@ -195,12 +220,26 @@ def text(message: str) -> list[Reply]:
     return [Reply(text=message)]
 
 
+def failure_answer(error: FleetError | StorageError) -> str:
+    return fleet_answer(error) if isinstance(error, FleetError) else NOT_SAVED
+
+
+async def _refused_or_plain(
+    route: VerbRoute, turn: Turn, subject: Subject | None, message: str
+) -> cards.Card:
+    """The clicked card as it stands, with `message` (so its buttons stay); plain when that fails too."""
+    try:
+        return await route.refuse(turn, subject, message)
+    except (FleetError, StorageError):
+        return cards.card(cards.paragraph(message))
+
+
 async def fleet_subject(rt: Runtime, workspace: str, name: str) -> Subject | str:
     """The instance a button names, as Azure has it now; or why it cannot be read."""
     try:
         return await rt.fleet.get_instance(workspace, name)
     except FleetError as error:
-        return f"I could not read {name}: {error}"
+        return f"I could not read {name}. {fleet_answer(error)}"
 
 
 def _verb(inbound: Inbound) -> object:

@@ -19,7 +19,7 @@ from bot.cards.basics import Card
 from bot.cards.warning import CHOICES, VERB, WarningView, outdated_card, warning_card
 from bot.conversation.gate import Acts, Subject
 from bot.conversation.router import Routes, fleet_subject
-from bot.flows.followups import FollowUps
+from bot.flows.followups import ask
 from bot.flows.keeping import KeepFlow
 from bot.flows.pricing import with_costs
 from bot.turns import Turn
@@ -70,8 +70,8 @@ def _text(value: Mapping[str, Any], key: str) -> str | None:
 
 
 class WarningClicks:
-    def __init__(self, rt: Runtime, keeps: KeepFlow, followups: FollowUps) -> None:
-        self.rt, self.keeps, self.followups = rt, keeps, followups
+    def __init__(self, rt: Runtime, keeps: KeepFlow) -> None:
+        self.rt, self.keeps = rt, keeps
 
     def register(self, routes: Routes) -> None:
         routes.verb(
@@ -150,8 +150,7 @@ class WarningClicks:
         who = turn.user_name or "you"
         audit_as = f"warning {click.choice}"
         if click.choice == "stop_now":
-            await self.keeps.audit_as(turn, instance, "warning stop_now", "requested")
-            self.followups.act("stop", instance, turn.user, turn.tenant_id or instance.owner_tenant_id)
+            await ask(self.rt.store, "stop", turn, instance, "warning stop_now")
             return f"Stopping {instance.name} now, as {who} asked."
         policy = self.rt.settings.policy(instance.workspace)
         delay = DELAYS.get(click.choice)
@@ -167,9 +166,15 @@ class WarningClicks:
             await self.keeps.audit_as(turn, instance, audit_as, "refused", plan.message)
             return plan.message
         reason = click.reason or CHOICES[click.choice].lower()
-        kept = await self.keeps.store(turn, instance, plan, reason, stop_at_end=delay is not None)
-        await self.keeps.audit_as(
-            turn, instance, audit_as, kept.state.value, f"#{kept.id} {describe_plan(plan, zone)}"
+        described = describe_plan(plan, zone)
+        await self.keeps.store(
+            turn,
+            instance,
+            plan,
+            reason,
+            audit_as,
+            lambda k: f"#{k.id} {described}",
+            stop_at_end=delay is not None,
         )
         price = await self.keeps.cost_text(instance, plan, turn.now, pending=plan.needs_approval)
         if delay is not None:

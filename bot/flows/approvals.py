@@ -4,8 +4,13 @@
 once (an `auto_approve` size) or sends the approvers a card (1:1, or the approvals channel when its
 conversation reference is stored). The first decision wins (a compare-and-set on the request's state);
 every copy of the card is then refreshed. An approved request is created through the fleet port on the
-requester's behalf and followed in the background; the requester hears how it ended. The lifecycle is
-the pure state machine in domain/requests.py; every step goes to the audit trail.
+requester's behalf and followed; the requester hears how it ended. The lifecycle is the pure state
+machine in domain/requests.py; every step goes to the audit trail.
+
+Each step is one transaction: the state move, its audit row and the outbox rows for what must follow
+(route the card, refresh the copies, tell the requester, create the instance) commit together, and
+the outbox worker does the rest (bot/flows/approval_routing.py, bot/flows/creation.py). A database
+that fails mid-step leaves the request as it was, with nothing audited and nothing promised.
 
 Who may decide or retry is the gate's rule (bot/conversation/gate.py), checked by the router before
 any of these methods runs.
@@ -13,41 +18,33 @@ any of these methods runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from bot.cards import requests as rc
 from bot.cards.basics import Card, card, paragraph
-from bot.flows.approval_routing import ApprovalRouting
-from bot.flows.followups import FollowUps
-from bot.flows.resume import resume_requests
-from bot.turns import Messenger, Reply, Turn
+from bot.flows.approval_routing import CREATE, DECIDED, REFRESH, ROUTE
+from bot.flows.creation import Creation
+from bot.flows.worker import Handler
+from bot.turns import Reply, Turn
 from domain import grammar as g
 from domain import requests as req
 from domain.model import Instance, KeepOn, KeepOnState
 from domain.requests import RequestState
 from domain.timefmt import format_local
-from runtime import Runtime
+from storage.outbox import Tx
 from storage.requests_repo import ComputeRequest
 
 E = req.RequestEvent
 
 
-class Approvals(ApprovalRouting):
+class Approvals(Creation):
     """What the request commands and card verbs do (bot/conversation/requests.py registers them)."""
 
-    def __init__(
-        self,
-        rt: Runtime,
-        messenger: Callable[[], Messenger | None],
-        followups: FollowUps,
-        *,
-        poll_seconds: float = 15.0,
-        timeout_seconds: float = 1800.0,
-    ) -> None:
-        super().__init__(rt, messenger, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
-        self.followups = followups
+    def handlers(self) -> dict[str, Handler]:
+        """The outbox work of requests, for the worker."""
+        return self.routing_handlers() | self.creation_handlers()
 
     # -- the form ------------------------------------------------------------------------------
 
@@ -80,18 +77,22 @@ class Approvals(ApprovalRouting):
         return await self.record(turn, form, tenant)
 
     async def record(self, turn: Turn, form: req.RequestForm, tenant: str) -> Card:
-        """Store a valid request; create it at once or send it to the approvers."""
+        """Store a valid request; create it at once or send it to the approvers (one transaction)."""
         fields = (form.workspace, form.name, form.size, form.purpose)
-        added = await self.add(turn, tenant, *fields, morning_start=form.morning_start)
         auto = self.rt.settings.requests.sizes[form.size].auto_approve
-        r = await self.move(added.id, E.AUTO_APPROVE if auto else E.SUBMIT)
-        assert r is not None
-        await self.audit(turn.user, r, "submit", r.state, f"{r.size}: {r.purpose}")
+
+        def write(tx: Tx) -> ComputeRequest:
+            added = self.add_within(tx, turn, tenant, *fields, morning_start=form.morning_start)
+            r = self.move_within(tx, added.id, E.AUTO_APPROVE if auto else E.SUBMIT)
+            assert r is not None
+            tx.audit(self.event(turn.user, r, "submit", r.state, f"{r.size}: {r.purpose}"))
+            tx.enqueue(CREATE if auto else ROUTE, {"request": r.id})
+            return r
+
+        r = await self.rt.store.atomically(write)
         if auto:
-            self.followups.spawn(self.guarded(self.create(r)))
             detail = f"{r.size} needs no approval; I tell you when it is ready."
             return self.outcome(r, "Creating it now", detail)
-        self.followups.spawn(self.guarded(self.route(r, await self.approval_card(r))))
         detail = (
             f"The approvers of {r.workspace} decide; I tell you what they say. Say `my requests` to check."
         )
@@ -113,22 +114,42 @@ class Approvals(ApprovalRouting):
     async def decide(
         self, turn: Turn, r: ComputeRequest, value: Mapping[str, Any], event: req.RequestEvent
     ) -> Card:
+        """The first decision wins; with its audit row, the keep-on's settlement and what must follow
+        (refresh every copy, tell the requester, create what was approved), in one transaction."""
         comment = str(value.get("comment") or "").strip()[:500] or None
-        moved = await self.move(r.id, event, decided_by=turn.user, decided_at=turn.now, comment=comment)
+
+        def write(tx: Tx) -> tuple[ComputeRequest | None, str | None]:
+            moved = self.move_within(
+                tx, r.id, event, decided_by=turn.user, decided_at=turn.now, comment=comment
+            )
+            if moved is None:
+                return None, None
+            tx.audit(self.event(turn.user, moved, event.value, moved.state, comment or ""))
+            notice = self.settle_keep(tx, moved, turn) if moved.keep_on_id is not None else None
+            approved = moved.state == RequestState.APPROVED
+            tx.enqueue(REFRESH, {"request": moved.id})
+            tx.enqueue(DECIDED, {"request": moved.id, "approved": approved})
+            if approved and moved.keep_on_id is None:
+                tx.enqueue(CREATE, {"request": moved.id})
+            return moved, notice
+
+        moved, notice = await self.rt.store.atomically(write)
         if moved is None:
             return await self.already(r.id, event)
-        await self.audit(turn.user, moved, event.value, moved.state, comment or "")
-        notice = await self.settle_keep(moved, turn) if moved.keep_on_id is not None else None
-        self.followups.spawn(self.guarded(self.after_decision(moved)))
         answer = await self.current_card(moved)
         return rc.with_notice(answer, notice) if notice else answer
 
     async def retry(self, turn: Turn, r: ComputeRequest) -> Card:
-        moved = await self.move(r.id, E.RETRY, error=None)
+        def write(tx: Tx) -> ComputeRequest | None:
+            moved = self.move_within(tx, r.id, E.RETRY, error=None)
+            if moved is not None:
+                tx.audit(self.event(turn.user, moved, "retry", moved.state))
+                tx.enqueue(CREATE, {"request": moved.id})
+            return moved
+
+        moved = await self.rt.store.atomically(write)
         if moved is None:
             return await self.already(r.id, E.RETRY)
-        await self.audit(turn.user, moved, "retry", moved.state)
-        self.followups.spawn(self.guarded(self.create(moved)))
         answer = await self.current_card(moved)
         return rc.with_notice(
             answer, f"Retrying the creation of {r.name}, as {turn.user_name or turn.user} asked."
@@ -143,34 +164,32 @@ class Approvals(ApprovalRouting):
         by = f" {await self.name(r.decided_by)} decided first." if r.decided_by else ""
         return await self.answer(r, message + by)
 
-    async def settle_keep(self, r: ComputeRequest, turn: Turn) -> str | None:
+    def settle_keep(self, tx: Tx, r: ComputeRequest, turn: Turn) -> str | None:
         """Make an approved keep-on active (or a rejected one rejected); a notice if it had ended."""
         assert r.keep_on_id is not None
         state = KeepOnState.ACTIVE if r.state == RequestState.APPROVED else KeepOnState.REJECTED
-        done = await self.db(self.rt.store.keep_ons.decide, r.keep_on_id, state, turn.user, turn.now)
+        done = self.rt.store.keep_ons.decide(r.keep_on_id, state, turn.user, turn.now, session=tx.session)
         if done is None:
             return f"The keep-on of {r.name} had already ended (released or expired); nothing else changed."
         return None
 
     # -- long keep-ons (bot/flows/keeping.py's KeepApprovals) ---------------------------------------
 
-    async def keep_pending(self, turn: Turn, instance: Instance, keep_on: KeepOn) -> None:
+    def keep_pending(self, tx: Tx, turn: Turn, instance: Instance, keep_on: KeepOn) -> None:
+        """In the keep-on's transaction: its request, its audit row and the row that routes the card."""
         tenant = turn.tenant_id or self.rt.settings.teams.tenant_id or ""
         reason = keep_on.reason or ""
         fields = (instance.workspace, instance.name, instance.size, reason)
-        added = await self.add(turn, tenant, *fields, keep_on_id=keep_on.id)
-        r = await self.move(added.id, E.SUBMIT)
+        added = self.add_within(tx, turn, tenant, *fields, keep_on_id=keep_on.id)
+        r = self.move_within(tx, added.id, E.SUBMIT)
         assert r is not None
-        await self.audit(turn.user, r, "keep submit", r.state, f"keep-on #{keep_on.id}: {reason}")
-        self.followups.spawn(self.guarded(self.route(r, await self.approval_card(r))))
+        tx.audit(self.event(turn.user, r, "keep submit", r.state, f"keep-on #{keep_on.id}: {reason}"))
+        tx.enqueue(ROUTE, {"request": r.id})
 
     # -- the scheduler's PendingWork ---------------------------------------------------------------
 
     async def expire(self, now: datetime) -> int:
         return await self.expire_pending(now)
-
-    async def resume(self, owner: str, now: datetime) -> int:
-        return await resume_requests(self, self.followups, owner, now)
 
 
 def _read_form(value: Mapping[str, Any]) -> req.RequestForm:

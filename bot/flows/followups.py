@@ -1,29 +1,73 @@
-"""Slow cloud work after a chat turn: stop or start an instance in the background and report back.
+"""Slow cloud work after a chat turn: stop or start an instance, follow it, and report back.
 
-The chat turn is acknowledged at once; this task asks Azure, follows the instance until it reaches
-the wanted state (or a time limit), and tells the person proactively what happened.
+The chat turn commits its audit row and an `instance.act` outbox row together, then answers at
+once. The outbox worker (bot/flows/worker.py) does the rest, on whichever replica claims it:
+`instance.act` asks Azure; `instance.follow` reads the instance every `poll_seconds` until it
+reaches the wanted state, fails, or `timeout_seconds` pass; the outcome's audit row and a
+`tell` row (the message to the person) commit with the row's completion. `tell` sends one
+message; a send Teams could not take now (5xx, 429 past the messenger's budget) is retried with
+backoff. A row run again after a crash asks Azure again: stopping a stopping instance is no error,
+and the person still hears once how it ended.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from bot.turns import Messenger, Reply
-from compute.port import ActionResult, Fleet, FleetError
+from bot.flows.audit import audit_event
+from bot.flows.failures import fleet_answer
+from bot.flows.worker import Finished, Handler, Later, Outcome
+from bot.turns import Messenger, Reply, SendOutcome, Turn
+from compute.port import ActionResult, Busy, Fleet, FleetError
 from domain.model import Instance, InstanceState
+from storage.outbox import OutboxItem, Tx, wall_clock
 from storage.repositories import AuditEvent, Store
 
 log = logging.getLogger(__name__)
 
+ACT, FOLLOW, TELL = "instance.act", "instance.follow", "tell"
 WANTED = {"stop": (InstanceState.STOPPED,), "start": (InstanceState.RUNNING, InstanceState.JOB_RUNNING)}
 DONE_WORD = {"stop": "stopped", "start": "running"}
 
 
+class SendLater(Exception):
+    """Teams did not take the message now; the worker retries it with backoff."""
+
+
+async def ask(store: Store, verb: str, turn: Turn, instance: Instance, action: str) -> None:
+    """A person asked to stop or start `instance`: the audit row and the outbox row, together."""
+    tenant = turn.tenant_id or instance.owner_tenant_id
+    event = audit_event(turn.now, turn.user, action, "requested", "", instance)
+
+    def write(tx: Tx) -> None:
+        tx.audit(event)
+        enqueue_act(tx, verb, instance, turn.user, tenant)
+
+    await store.atomically(write)
+
+
+def enqueue_act(tx: Tx, verb: str, instance: Instance, user: str, tenant: str | None) -> None:
+    """In the turn's transaction: stop or start `instance` for `user`, and tell them how it ended."""
+    tx.enqueue(
+        ACT,
+        {
+            "verb": verb,
+            "workspace": instance.workspace,
+            "name": instance.name,
+            "user": user,
+            "tenant": tenant,
+        },
+    )
+
+
+def enqueue_tell(tx: Tx, user: str, tenant: str | None, text: str) -> None:
+    tx.enqueue(TELL, {"user": user, "tenant": tenant, "text": text})
+
+
 class FollowUps:
-    """Background tasks started by chat turns; cancelled when the service stops."""
+    """The outbox handlers for stops and starts asked in chat, and for telling a person something."""
 
     def __init__(
         self,
@@ -37,109 +81,85 @@ class FollowUps:
     ) -> None:
         self._fleet, self._store, self._clock, self._messenger = fleet, store, clock, messenger
         self._poll, self._timeout = poll_seconds, timeout_seconds
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    def spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def handlers(self) -> dict[str, Handler]:
+        return {ACT: self.act, FOLLOW: self.follow, TELL: self.tell}
 
-    async def drain(self) -> None:
-        """Wait for the running tasks (tests) ."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def act(self, verb: str, instance: Instance, user: str, tenant: str | None) -> None:
-        self.spawn(self._act(verb, instance, user, tenant))
-
-    async def _act(self, verb: str, instance: Instance, user: str, tenant: str | None) -> None:
+    async def act(self, item: OutboxItem) -> Outcome:
+        p = item.payload
+        verb, name = str(p["verb"]), str(p["name"])
         call = self._fleet.stop if verb == "stop" else self._fleet.start
         try:
-            result = await call(instance.workspace, instance.name)
+            result = await call(str(p["workspace"]), name)
         except FleetError as error:
-            await self._finish(
-                verb, instance, user, tenant, "failed", f"Azure refused to {verb} {instance.name}: {error}"
+            if isinstance(error, Busy) and item.claims > 1:  # asked before a crash: Azure is on it
+                return await self._then_follow(item)
+            return await self._finish(item, "failed", f"I could not {verb} {name}. {fleet_answer(error)}")
+        if result is ActionResult.ALREADY and item.claims == 1:
+            return await self._finish(
+                item, f"already {DONE_WORD[verb]}", f"{name} was already {DONE_WORD[verb]}."
             )
-            return
-        except Exception:
-            log.exception("%s %s failed unexpectedly", verb, instance.key)
-            await self._finish(
-                verb,
-                instance,
-                user,
-                tenant,
-                "failed",
-                f"I could not {verb} {instance.name}: something went wrong on my side.",
-            )
-            return
-        if result is ActionResult.ALREADY:
-            await self._finish(
-                verb,
-                instance,
-                user,
-                tenant,
-                f"already {DONE_WORD[verb]}",
-                f"{instance.name} was already {DONE_WORD[verb]}.",
-            )
-            return
-        await self._follow(verb, instance, user, tenant)
+        return await self._then_follow(item)
 
-    async def _follow(self, verb: str, instance: Instance, user: str, tenant: str | None) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
-        while loop.time() < deadline:
-            await asyncio.sleep(self._poll)
-            try:
-                current = await self._fleet.get_instance(instance.workspace, instance.name)
-            except FleetError as error:
-                log.warning("following %s: %s", instance.key, error)
-                continue
-            if current.state in WANTED[verb]:
-                await self._finish(
-                    verb,
-                    instance,
-                    user,
-                    tenant,
-                    DONE_WORD[verb],
-                    f"{instance.name} is {DONE_WORD[verb]} now.",
-                )
-                return
-            if current.state.value.endswith("Failed") or current.state is InstanceState.UNUSABLE:
-                await self._finish(
-                    verb,
-                    instance,
-                    user,
-                    tenant,
-                    "failed",
-                    f"{instance.name} did not {verb}: Azure reports it {current.state.value}. "
-                    "Try again, or ask your workspace admin.",
-                )
-                return
-        await self._finish(
-            verb,
-            instance,
-            user,
-            tenant,
-            "unconfirmed",
-            f"Azure accepted the {verb} of {instance.name}, but it has not finished after "
-            f"{int(self._timeout // 60)} minutes. Say `status` to check.",
+    async def _then_follow(self, item: OutboxItem) -> Outcome:
+        def write(tx: Tx) -> None:
+            tx.enqueue(FOLLOW, item.payload, delay=self._poll)
+            tx.complete(item)
+
+        await self._store.atomically(write)
+        return Finished()
+
+    async def follow(self, item: OutboxItem) -> Outcome:
+        p = item.payload
+        verb, name = str(p["verb"]), str(p["name"])
+        try:
+            current = await self._fleet.get_instance(str(p["workspace"]), name)
+        except FleetError as error:
+            log.warning("following %s %s: %s", verb, name, error)
+            current = None
+        if current is not None and current.state in WANTED[verb]:
+            return await self._finish(item, DONE_WORD[verb], f"{name} is {DONE_WORD[verb]} now.")
+        if current is not None and (
+            current.state.value.endswith("Failed") or current.state is InstanceState.UNUSABLE
+        ):
+            text = (
+                f"{name} did not {verb}: Azure reports it {current.state.value}. "
+                "Try again, or ask your workspace admin."
+            )
+            return await self._finish(item, "failed", text)
+        if wall_clock() < item.created_at + timedelta(seconds=self._timeout - self._poll):
+            return Later(self._poll)
+        text = (
+            f"Azure accepted the {verb} of {name}, but it has not finished after "
+            f"{max(1, int(self._timeout // 60))} minutes. Say `status` to check."
         )
+        return await self._finish(item, "unconfirmed", text)
 
-    async def _finish(
-        self, verb: str, instance: Instance, user: str, tenant: str | None, outcome: str, text: str
-    ) -> None:
+    async def _finish(self, item: OutboxItem, outcome: str, text: str) -> Outcome:
+        """The outcome's audit row, the message to the person and the row's completion, together."""
+        p = item.payload
+        user, verb = str(p["user"]), str(p["verb"])
         event = AuditEvent(
-            self._clock(), user, f"chat {verb}", outcome, text, instance.workspace, instance.name
+            self._clock(), user, f"chat {verb}", outcome, text, str(p["workspace"]), str(p["name"])
         )
-        await self._store.call(self._store.audit.record, event)
+
+        def write(tx: Tx) -> None:
+            tx.audit(event)
+            enqueue_tell(tx, user, p.get("tenant"), text)
+            tx.complete(item, outcome)
+
+        await self._store.atomically(write)
+        return Finished()
+
+    async def tell(self, item: OutboxItem) -> Outcome:
+        p = item.payload
+        user, text = str(p["user"]), str(p["text"])
         messenger = self._messenger()
         if messenger is None:
             log.info("no messenger to tell %s: %s", user, text)
-            return
-        result = await messenger.send(user, tenant, Reply(text=text))
-        log.info("told %s about %s %s: %s", user, verb, instance.key, result.outcome.value)
+            return None
+        result = await messenger.send(user, p.get("tenant"), Reply(text=text))
+        if result.outcome is SendOutcome.FAILED:
+            raise SendLater(result.detail or "Teams did not take the message")
+        log.info("told %s: %s (%s)", user, text[:80], result.outcome.value)
+        return None

@@ -2,11 +2,14 @@
 
 Every keep-on goes through the domain's planning (`plan_keep`, `plan_delay`) with `keep.max_days` and
 `keep.approval_over_days`; one past the approval threshold is handed to the approvers (a port, so that
-this module does not depend on the approvals flow).
+this module does not depend on the approvals flow). A keep-on, its audit row and, when it needs an
+approver, its request and the outbox row that sends the approval card commit in one transaction;
+a release and its audit row too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -22,12 +25,13 @@ from domain.model import Instance, KeepOn, KeepOnState
 from domain.schedule import next_curfew
 from domain.timefmt import format_local
 from runtime import Runtime
+from storage.outbox import Tx
 from storage.repositories import NewKeepOn
 
 
 class KeepApprovals(Protocol):
-    async def keep_pending(self, turn: Turn, instance: Instance, keep_on: KeepOn) -> None:
-        """Send a keep-on that needs an approver's yes to the approvers."""
+    def keep_pending(self, tx: Tx, turn: Turn, instance: Instance, keep_on: KeepOn) -> None:
+        """In the keep-on's transaction: its request, and the outbox row that asks the approvers."""
         ...
 
 
@@ -74,11 +78,9 @@ class KeepFlow:
     async def _record(
         self, turn: Turn, instance: Instance, plan: KeepPlan, reason: str, zone: ZoneInfo
     ) -> list[Reply]:
-        keep_on = await self.store(turn, instance, plan, reason)
-        state = keep_on.state
         described = describe_plan(plan, zone)
-        await self.audit(
-            turn, instance, "keep", state.value, f"#{keep_on.id} {described}: {reason}".rstrip(": ")
+        await self.store(
+            turn, instance, plan, reason, "chat keep", lambda k: f"#{k.id} {described}: {reason}".rstrip(": ")
         )
         why = f" Reason: {reason}." if reason else ""
         price = await self.cost_text(instance, plan, turn.now, pending=plan.needs_approval)
@@ -103,10 +105,13 @@ class KeepFlow:
         instance: Instance,
         plan: KeepPlan,
         reason: str,
+        action: str,
+        detail: Callable[[KeepOn], str],
         *,
         stop_at_end: bool = False,
     ) -> KeepOn:
-        """Record an exception from chat or a warning card; past approval_over_days it asks the approvers."""
+        """Record an exception from chat or a warning card, audited as `action` with `detail(keep_on)`;
+        past approval_over_days it asks the approvers. All in one transaction."""
         state = KeepOnState.PENDING_APPROVAL if plan.needs_approval else KeepOnState.ACTIVE
         new = NewKeepOn(
             instance.workspace,
@@ -121,10 +126,16 @@ class KeepFlow:
             plan.in_force_until,
             stop_at_end=stop_at_end,
         )
-        keep_on = await self.rt.store.call(self.rt.store.keep_ons.add, new, turn.now)
-        if keep_on.state is KeepOnState.PENDING_APPROVAL and self.approvals is not None:
-            await self.approvals.keep_pending(turn, instance, keep_on)  # a card to the approvers
-        return keep_on
+        keep_ons, approvals = self.rt.store.keep_ons, self.approvals
+
+        def write(tx: Tx) -> KeepOn:
+            keep_on = keep_ons.add(new, turn.now, session=tx.session)
+            if keep_on.state is KeepOnState.PENDING_APPROVAL and approvals is not None:
+                approvals.keep_pending(tx, turn, instance, keep_on)  # a card to the approvers
+            tx.audit(audit_event(turn.now, turn.user, action, keep_on.state.value, detail(keep_on), instance))
+            return keep_on
+
+        return await self.rt.store.atomically(write)
 
     async def cost_text(self, instance: Instance, plan: KeepPlan, now: datetime, *, pending: bool) -> str:
         """The exception's estimated cost: its price times the hours it keeps the instance past the curfew."""
@@ -142,9 +153,15 @@ class KeepFlow:
         return cards.choice_card(f"Which date did you mean for {instance.name}?", options)
 
     async def release(self, turn: Turn, instance: Instance) -> list[Reply]:
-        ended = await self.rt.store.call(self.rt.store.keep_ons.release, instance.key, turn.user, turn.now)
-        await self.audit(turn, instance, "release", "released" if ended else "nothing to release")
-        if not ended:
+        keep_ons = self.rt.store.keep_ons
+
+        def write(tx: Tx) -> int:
+            ended = keep_ons.release(instance.key, turn.user, turn.now, session=tx.session)
+            outcome = "released" if ended else "nothing to release"
+            tx.audit(audit_event(turn.now, turn.user, "chat release", outcome, "", instance))
+            return ended
+
+        if not await self.rt.store.atomically(write):
             return [Reply(text=f"{instance.name} had no keep-on; the curfew applies to it as usual.")]
         policy = self.rt.settings.policy(instance.workspace)
         coming = next_curfew(policy, turn.now, inclusive=True)

@@ -1,14 +1,15 @@
 """The machinery under bot/flows/approvals.py: state moves, the audit trail, the card for each state.
 
 `Flow` moves a request through the pure lifecycle (domain/requests.py) with the repository's
-compare-and-set, writes the audit trail, reads the form's rules, and builds the card that shows a
-request as it stands. Routing and what follows a decision are in bot/flows/approval_routing.py.
+compare-and-set (inside the caller's transaction, beside the step's audit row), reads the form's
+rules, and builds the card that shows a request as it stands. Routing and what follows a decision are
+in bot/flows/approval_routing.py, creation in bot/flows/creation.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
@@ -23,6 +24,7 @@ from domain import requests as req
 from domain.requests import RequestState
 from domain.timefmt import format_local
 from runtime import Runtime
+from storage.outbox import Tx
 from storage.repositories import AuditEvent
 from storage.requests_repo import ComputeRequest
 
@@ -53,29 +55,29 @@ class Flow:
     async def db(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.rt.store.call(fn, *args, **kwargs)
 
-    async def move(self, request_id: int, event: req.RequestEvent, **values: Any) -> ComputeRequest | None:
-        """Apply `event` if the request is still in one of its source states; None if it was not."""
+    def move_within(
+        self, tx: Tx, request_id: int, event: req.RequestEvent, **values: Any
+    ) -> ComputeRequest | None:
+        """Apply `event` in the caller's transaction if the request is still in one of its source
+        states; None if it was not."""
         states = [s.value for s in req.sources(event)]
         target = req.target(event).value
-        return await self.db(
-            self.rt.store.requests.transition, request_id, states, target, self.rt.clock(), **values
+        requests = self.rt.store.requests
+        return requests.transition(request_id, states, target, self.rt.clock(), session=tx.session, **values)
+
+    def event(
+        self, actor: str, r: ComputeRequest | req.RequestForm, action: str, outcome: str, reason: str = ""
+    ) -> AuditEvent:
+        """The audit row for a step of a request."""
+        what = f"#{r.id} {reason}".strip() if isinstance(r, ComputeRequest) else reason
+        return AuditEvent(
+            self.rt.clock(), actor, f"request {action}", outcome, what, r.workspace or None, r.name or None
         )
 
     async def audit(
         self, actor: str, r: ComputeRequest | req.RequestForm, action: str, outcome: str, reason: str = ""
     ) -> None:
-        what = f"#{r.id} {reason}".strip() if isinstance(r, ComputeRequest) else reason
-        event = AuditEvent(
-            self.rt.clock(), actor, f"request {action}", outcome, what, r.workspace or None, r.name or None
-        )
-        await self.db(self.rt.store.audit.record, event)
-
-    async def guarded(self, work: Awaitable[None]) -> None:
-        """Run background work; log a failure instead of losing it in a task nobody awaits."""
-        try:
-            await work
-        except Exception:
-            log.exception("a request follow-up failed")
+        await self.db(self.rt.store.audit.record, self.event(actor, r, action, outcome, reason))
 
     async def rules(self, user: str) -> req.FormRules | str:
         """What the request form is checked against, or why it cannot be checked now."""
@@ -193,11 +195,11 @@ class Flow:
             return f"I know no such request (#{raw}), so I did nothing."
         return r
 
-    async def add(self, turn: Turn, tenant: str, *fields: str, **more: Any) -> ComputeRequest:
+    def add_within(self, tx: Tx, turn: Turn, tenant: str, *fields: str, **more: Any) -> ComputeRequest:
         """Record a new request, state `requested`; `fields` are workspace, name, size and purpose."""
         workspace, name, size, purpose = fields
-        return await self.db(
-            self.rt.store.requests.add,
+        return self.rt.store.requests.add(
+            session=tx.session,
             requester_object_id=turn.user,
             requester_tenant_id=tenant,
             requester_name=turn.inbound.user_name,
