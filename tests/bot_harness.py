@@ -37,6 +37,7 @@ from bot.turns import TurnHandler
 from config.settings import BotSettings, TeamsSettings
 from runtime import Runtime
 from storage.repositories import Store
+from tests import card_check
 from tests.conftest import FakeClock
 from tests.connector_standin import ConnectorStandIn, Recorded, personal_conversation_id
 from tests.sweep_fixtures import FleetSpy, demo_runtime, demo_settings
@@ -267,6 +268,7 @@ class BotEnv:
             body = text
         if expect is not None:
             await self.connector.wait_for(lambda c: len(c.sent()) - before >= expect, timeout)
+        card_check.record_invoke(body)  # the card an Action.Execute answer carries: checked after the test
         return TurnResult(response.status, body, self.connector.sent()[before:])
 
     async def say(self, text: str, user: TeamsUser = DANA, *, expect: int | None = None) -> list[Recorded]:

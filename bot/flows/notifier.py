@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from bot.cards.basics import card, heading, paragraph
 from bot.cards.money import money_card
-from bot.cards.warning import WarningView, split_for_teams
+from bot.cards.warning import WarningView, warning_card
 from bot.flows.pricing import with_costs
-from bot.turns import Messenger, Reply, SendOutcome, SendResult
+from bot.turns import Messenger, Reply, SendOutcome
 from compute.prices import PriceBook
 from config.settings import Settings
 from domain.money_report import MoneyView
@@ -71,11 +71,10 @@ class TeamsNotifier:
         zone = self._zone(warning)
         view = WarningView(warning.curfew_at, zone, warning.decisions, self._clock())
         view = await with_costs(view, self._prices, self._settings.policy)
-        last = SendResult(SendOutcome.SENT)
-        for part in split_for_teams(view):
-            last = await self._messenger.send(warning.owner_object_id, warning.tenant_id, Reply(card=part))
-            if last.outcome is not SendOutcome.SENT:
-                break
+        # one card: a messenger splits what is over Teams' size rule into several, rows whole
+        last = await self._messenger.send(
+            warning.owner_object_id, warning.tenant_id, Reply(card=warning_card(view))
+        )
         return DeliveryResult(warning.owner_object_id, _DELIVERY[last.outcome], last.detail)
 
     def _zone(self, warning: OwnerWarning) -> ZoneInfo:
@@ -89,7 +88,7 @@ class TeamsNotifier:
             for d in warning.to_stop:
                 line = (
                     f"**{d.instance.name}** ({d.instance.workspace}): owner "
-                    f"{warning.owner_object_id or 'none'}, {result.detail or result.delivery.value}"
+                    f"{warning.owner_object_id or 'none'}: {delivery_words(result)}"
                 )
                 for admin in self._settings.admins_of(d.instance.workspace):
                     lines_for[admin].append(line)
@@ -103,3 +102,22 @@ class TeamsNotifier:
             )
             sent = await self._messenger.send(admin, self._settings.teams.tenant_id, Reply(card=summary))
             log.info("unreachable-owner summary to admin %s: %s", admin, sent.outcome.value)
+
+
+_PLAIN_WORDS = (
+    ("MessageWritesBlocked", "Teams blocks messages to this person (they blocked Curfew)"),
+    ("BotNotInConversationRoster", "Curfew is not installed for this person in Teams"),
+    ("NotFound", "Curfew is not installed for this person in Teams"),
+    ("no conversation", "Curfew is not installed for this person in Teams, or they never talked to it"),
+    ("no owner", "the instance has no owner and its workspace no admin"),
+)
+
+
+def delivery_words(result: DeliveryResult) -> str:
+    """Why a warning did not reach its owner, in plain words (the connector's codes stay in the log)."""
+    for code, words in _PLAIN_WORDS:
+        if code in result.detail:
+            return words
+    if result.delivery is Delivery.FAILED:
+        return "Teams did not take the message, even after retries"
+    return "Teams could not deliver the message"
