@@ -72,14 +72,16 @@ def said(replies: list[Reply]) -> str:
 async def test_status_lists_my_instances_with_tonights_fate(chat: Any) -> None:
     bot, _, _ = chat
     replies = await say(bot, "What's running?")
-    facts = {
-        f["title"]: f["value"] for b in replies[0].card["body"] if b["type"] == "FactSet" for f in b["facts"]
-    }
+    [table] = [b for b in replies[0].card["body"] if b["type"] == "Table"]
+    cells = [[c["items"][0]["text"] for c in row["cells"]] for row in table["rows"]]
     content = said(replies)
     assert "Your compute instances (4)" in content and "alex-gpu" not in content
     assert "stops at 00:00 Europe/Berlin (Mon 30 Nov)" in content
     assert "job train-42 running" in content
-    assert facts["Workspace"] == "demo"
+    assert cells[0] == ["Name", "State", "Tonight", "USD/h"]  # one row per instance, details on demand
+    assert [row[0] for row in cells[1:]] == ["cpu-ci", "gpu-ci", "old-ci", "train-ci"]
+    [details] = [a["card"]["body"] for a in replies[0].card["actions"] if a["title"] == "Details"]
+    assert details[0]["text"].startswith("**cpu-ci** (demo) · Standard_DS3_v2")
 
 
 async def test_keep_until_friday_states_the_end_and_needs_approval(chat: Any) -> None:

@@ -4,7 +4,6 @@ the money in the cards people decide on: status, warning, keep confirmation, req
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -195,17 +194,14 @@ async def test_status_shows_each_price_and_the_cost_since_it_started(demo: tuple
     started = {i.name: i.last_started_at for i in await rt.fleet.list_instances()}
     rt.clock.now += timedelta(hours=1)  # type: ignore[attr-defined]
     [answer] = await chat_for(rt).on_message(inbound("status"))
-    blocks = answer.card["body"]  # type: ignore[index]
-    by_name: dict[str, dict[str, str]] = {}
-    for title, block in itertools.pairwise(blocks):
-        if block["type"] == "FactSet":
-            by_name[title["text"].strip("*")] = {f["title"]: f["value"] for f in block["facts"]}
+    details = next(a["card"]["body"] for a in answer.card["actions"] if a["title"] == "Details")  # type: ignore[index]
+    by_name = {d["text"].split("**")[1]: d["text"] for d in details}
     hours = (rt.clock() - started["gpu-ci"]) / timedelta(hours=1)  # type: ignore[operator]
-    assert by_name["gpu-ci"]["Price"] == "USD 3.06/h (simulated)"
-    assert by_name["gpu-ci"]["Cost since started"].startswith(
-        f"USD {Decimal('3.06') * Decimal(hours):,.2f} since "
-    )
-    assert by_name["old-ci"]["Cost since started"] == "nothing now (Stopped)"
+    assert " · USD 3.06/h (simulated)  \nCost since started: " in by_name["gpu-ci"]
+    assert f"Cost since started: USD {Decimal('3.06') * Decimal(hours):,.2f} since " in by_name["gpu-ci"]
+    assert by_name["old-ci"].endswith("Cost since started: nothing now (Stopped)")
+    [table] = [b for b in answer.card["body"] if b["type"] == "Table"]  # type: ignore[index]
+    assert [c["items"][0]["text"] for c in table["rows"][2]["cells"]][::3] == ["gpu-ci", "3.06"]
 
 
 async def test_the_keep_confirmation_states_the_estimated_cost(demo: tuple[Runtime, FleetSpy]) -> None:

@@ -255,6 +255,8 @@ async def test_unreachable_owners_are_audited_and_admins_get_a_summary(env: Any)
     assert {d.owner_object_id: d.delivery.value for d in report.deliveries}[DEMO_OWNER] == "unreachable"
     summary = text_of(inbox.cards_for("00000000-0000-0000-0000-000000000025")[0])
     assert "2 instance(s) whose owner I could not warn" in summary and "gpu-ci" in summary
+    assert "Teams blocks messages to this person (they blocked Curfew)" in summary  # not "403 ..."
+    assert "MessageWritesBlocked" not in summary and DEMO_OWNER not in summary
     events = await rt.store.call(rt.store.audit.for_instance, InstanceKey("demo", "gpu-ci"))
     assert (events[0].action, events[0].outcome) == ("warning", "unreachable")
 

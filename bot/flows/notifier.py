@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from bot.turns import Messenger, Reply, SendOutcome
 from compute.prices import PriceBook
 from config.settings import Settings
 from domain.money_report import MoneyView
+from domain.people import person
 from domain.timefmt import format_local
 from scheduler.notify import Delivery, DeliveryResult, OwnerWarning
 
@@ -41,12 +42,15 @@ class TeamsNotifier:
         messenger: Messenger,
         clock: Callable[[], datetime],
         prices: PriceBook | None = None,
+        names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
-        """`prices`: to show what each keep option costs on the warning card."""
+        """`prices`: to show what each keep option costs on the warning card; `names`: people's
+        display names by AAD object id, so the admins' card names the owners it could not warn."""
         self._settings = settings
         self._messenger = messenger
         self._clock = clock
         self._prices = prices
+        self._names = names
 
     async def warn(self, warnings: Sequence[OwnerWarning]) -> list[DeliveryResult]:
         results = list(await asyncio.gather(*(self._warn_one(w) for w in warnings)))
@@ -84,11 +88,13 @@ class TeamsNotifier:
     async def _tell_admins(self, unreachable: list[tuple[OwnerWarning, DeliveryResult]]) -> None:
         """One summary per admin: the owners Curfew could not warn, with their instances."""
         lines_for: dict[str, list[str]] = defaultdict(list)
+        owners = [w.owner_object_id for w, _ in unreachable if w.owner_object_id]
+        names = await self._names(owners) if self._names is not None else {}
         for warning, result in unreachable:
             for d in warning.to_stop:
                 line = (
                     f"**{d.instance.name}** ({d.instance.workspace}): owner "
-                    f"{warning.owner_object_id or 'none'}: {delivery_words(result)}"
+                    f"{person(warning.owner_object_id, names)}: {delivery_words(result)}"
                 )
                 for admin in self._settings.admins_of(d.instance.workspace):
                     lines_for[admin].append(line)
