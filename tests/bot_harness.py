@@ -49,6 +49,24 @@ BOT_NAME = "Curfew"
 TEAM_CHANNEL = "19:curfew-ops@thread.tacv2"
 
 
+def words(message: Any) -> str:
+    """What a reply says: its text, else the first text of its card (a confirmation card's sentence)."""
+    if message.text:
+        return str(message.text)
+    for block in (message.card or {}).get("body") or []:
+        if block.get("text"):
+            return str(block["text"])
+    return ""
+
+
+def undo_command(message: Any) -> str | None:
+    """The command a confirmation card's Undo button runs, if it has one."""
+    for action in (message.card or {}).get("actions") or []:
+        if action.get("title") == "Undo":
+            return str(action["data"]["command"])
+    return None
+
+
 @dataclass(frozen=True)
 class TeamsUser:
     aad_id: str

@@ -23,6 +23,7 @@ from scheduler.digest import Audience, MoneyReports, period_for
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from storage.repositories import NewKeepOn
+from tests.bot_harness import words
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy
 from tests.test_warning_card import Inbox
 from wiring import build_bot
@@ -194,7 +195,7 @@ async def test_status_shows_each_price_and_the_cost_since_it_started(demo: tuple
     started = {i.name: i.last_started_at for i in await rt.fleet.list_instances()}
     rt.clock.now += timedelta(hours=1)  # type: ignore[attr-defined]
     [answer] = await chat_for(rt).on_message(inbound("status"))
-    details = next(a["card"]["body"] for a in answer.card["actions"] if a["title"] == "Details")  # type: ignore[index]
+    details = [d for b in answer.card["body"] if b.get("isVisible") is False for d in b["items"]]  # type: ignore[index]
     by_name = {d["text"].split("**")[1]: d["text"] for d in details}
     hours = (rt.clock() - started["gpu-ci"]) / timedelta(hours=1)  # type: ignore[operator]
     assert " · USD 3.06/h (simulated)  \nCost since started: " in by_name["gpu-ci"]
@@ -208,7 +209,7 @@ async def test_the_keep_confirmation_states_the_estimated_cost(demo: tuple[Runti
     rt, _ = demo
     rt.clock.now = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # type: ignore[attr-defined]
     [answer] = await chat_for(rt).on_message(inbound("keep cpu-ci tonight"))
-    assert answer.text is not None and answer.text.endswith(
+    assert words(answer).endswith(
         "Estimated cost: USD 7.03 for 24 h past the curfew at USD 0.29/h (simulated)."
     )
 

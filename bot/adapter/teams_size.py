@@ -31,6 +31,9 @@ from bot.turns import Reply
 MAX_MESSAGE_BYTES = 80_000
 """At most 80 KB counted as Teams counts (UTF-16 bytes); Teams' own limit is 100 KB."""
 TEAMS_LIMIT_BYTES = 100_000
+ENVELOPE_BYTES = 4_000
+"""What botbuilder adds to a message on its way (ids, names, conversation, service URL, reply-to), in
+UTF-16 bytes, with room to spare: counted in every message's size."""
 TABLE_SLICE = 10
 """A long table is split or shortened in slices of this many rows."""
 
@@ -41,8 +44,8 @@ def utf16_bytes(payload: Any) -> int:
 
 
 def teams_bytes(reply: Reply) -> int:
-    """The size Teams counts for the message activity `reply` becomes."""
-    return utf16_bytes(acts.reply_activity(reply).serialize())
+    """The size Teams counts for the message activity `reply` becomes (with botbuilder's envelope)."""
+    return utf16_bytes(acts.reply_activity(reply).serialize()) + ENVELOPE_BYTES
 
 
 def invoke_bytes(card: Mapping[str, Any]) -> int:
@@ -70,7 +73,7 @@ def fit_for_teams(reply: Reply, limit: int = MAX_MESSAGE_BYTES) -> list[Reply]:
     parts = []
     for n, group in enumerate(groups, 1):
         titled = _numbered(head, n, len(groups))
-        part = replace(reply, card={**card, "body": [*titled, *group]}, text=reply.text if n == 1 else None)
+        part = replace(reply, card=_with_body(card, [*titled, *group]), text=reply.text if n == 1 else None)
         parts.append(part if teams_bytes(part) <= limit else shorten_for_teams(part, limit))
     return parts
 
@@ -97,11 +100,15 @@ def _shortened(card: dict[str, Any], size: Any, limit: int) -> dict[str, Any]:
     base = size({**card, "body": head}) + note_cost
     kept = _groups(rows, base, limit)[0] if rows else []
     dropped = len(rows) - len(kept)
-    shortened = {**card, "body": [*head, *kept, more_note(dropped)]}
+
+    def build() -> dict[str, Any]:
+        return _with_body(card, [*head, *kept, more_note(dropped)])
+
+    shortened = build()
     while kept and size(shortened) > limit:  # the estimate was off (it never is by much): drop one more
         kept.pop()
         dropped += 1
-        shortened = {**card, "body": [*head, *kept, more_note(dropped)]}
+        shortened = build()
     return shortened
 
 
@@ -119,6 +126,41 @@ def _groups(rows: Sequence[dict[str, Any]], base: int, limit: int) -> list[list[
         groups[-1].append(row)
         used += cost
     return groups
+
+
+def _with_body(card: dict[str, Any], body: list[dict[str, Any]]) -> dict[str, Any]:
+    """`card` holding only `body`, its actions fitted to what that body holds."""
+    part = {**card, "body": body}
+    if card.get("actions"):
+        part["actions"] = _actions_for(card["actions"], body)
+    return part
+
+
+def _actions_for(actions: Sequence[dict[str, Any]], body: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The card's actions for one part: a ToggleVisibility only toggles the elements that part holds."""
+    present = set(_ids(body))
+    found = []
+    for action in actions:
+        if action.get("type") == "Action.ToggleVisibility":
+            targets = [t for t in action.get("targetElements") or [] if _target_id(t) in present]
+            if not targets:
+                continue
+            action = {**action, "targetElements": targets}
+        found.append(action)
+    return found
+
+
+def _ids(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [i for n in node for i in _ids(n)]
+    if not isinstance(node, dict):
+        return []
+    own = [str(node["id"])] if "id" in node else []
+    return own + [i for v in node.values() for i in _ids(v)]
+
+
+def _target_id(target: Any) -> str:
+    return str(target.get("elementId")) if isinstance(target, dict) else str(target)
 
 
 def _table_slices(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -63,6 +63,12 @@ def command_button(title: str, command: str) -> dict[str, Any]:
     return submit(title, {"verb": "run", "command": command})
 
 
+def confirmation_card(text: str, undo: str | None = None) -> Card:
+    """A small card saying what was done, with **Undo** (a chat command run as the clicker) where it makes
+    sense: after a keep-on, "release NAME"; after a release, the keep-on again."""
+    return card(paragraph(text), actions=[command_button("Undo", undo)] if undo else [])
+
+
 def help_card(intro: str | None = None) -> Card:
     rows = [{"type": "TextBlock", "text": f"**{cmd}**: {what}", "wrap": True} for cmd, what in HELP]
     body = [heading("What I can do"), *([paragraph(intro)] if intro else []), *rows]
@@ -158,8 +164,25 @@ def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
         )
         for r in rows
     ]
-    show = {"type": "Action.ShowCard", "title": "Details", "card": {"type": "AdaptiveCard", "body": details}}
-    return card(*body, actions=[show])
+    hidden = [
+        {
+            "type": "Container",
+            "id": f"details-{n}",
+            "isVisible": False,
+            "items": details[at : at + DETAILS_SLICE],
+        }
+        for n, at in enumerate(range(0, len(details), DETAILS_SLICE))
+    ]
+    toggle = {
+        "type": "Action.ToggleVisibility",
+        "title": "Details",
+        "targetElements": [block["id"] for block in hidden],
+    }
+    return card(*body, *hidden, actions=[toggle])
+
+
+DETAILS_SLICE = 10
+"""Details of this many instances per hidden block: a long card splits between blocks."""
 
 
 def choice_card(question: str, options: Sequence[tuple[str, str]]) -> Card:
