@@ -118,3 +118,41 @@ async def test_replies_and_click_answers_in_a_turn_keep_to_the_rule(curfew_env: 
     assert clicked.status == 200 and clicked.card is not None
     assert invoke_bytes(clicked.card) <= MAX_MESSAGE_BYTES
     assert clicked.card["body"][-1]["text"].endswith("more: say `status`")
+
+
+async def test_a_click_on_a_long_warning_card_keeps_the_clicked_row_when_shortened(
+    curfew_env: BotEnv,
+) -> None:
+    """Twenty-five running instances: the refreshed card is over the rule, so it is shortened; the row of the
+    instance clicked comes first and stays, saying what happened."""
+    from datetime import timedelta
+
+    from storage.models import SimInstanceRow
+    from tests.test_warning_protocol import WARN_AT, keep_button, run_warning
+
+    with curfew_env.store.sessions.begin() as session:
+        for n in range(25):
+            session.add(
+                SimInstanceRow(
+                    workspace="demo",
+                    name=f"extra-{n:02}",
+                    size="Standard_NC6s_v3",
+                    state="Running",
+                    owner_object_id=DANA.aad_id,
+                    owner_tenant_id=DANA.tenant_id,
+                    last_started_at=WARN_AT - timedelta(hours=2),
+                    idle_shutdown_minutes=None,
+                    tags={},
+                )
+            )
+    await run_warning(curfew_env)
+    cards = [m.card for m in curfew_env.connector.messages_for(DANA.chat_id) if m.card]
+    assert len(cards) >= 2  # 27 instances to stop: the warning went as several messages
+    last = cards[-1]
+    choosable = [r for r in last["body"] if r["type"] == "Container" and len(r["items"]) > 2]
+    target = choosable[-1]["items"][0]["text"].split("**")[1]  # the last row of the last part
+    clicked = await curfew_env.click("warning", keep_button(last, target, "keep_1h")["data"], DANA)
+    assert clicked.card is not None and invoke_bytes(clicked.card) <= MAX_MESSAGE_BYTES
+    rows = [r for r in clicked.card["body"] if r["type"] == "Container"]
+    assert target in rows[0]["items"][0]["text"] and f"Kept {target} until" in json.dumps(rows[0])
+    assert clicked.card["body"][-1]["text"].endswith("more: say `status`")  # shortened, the clicked row kept

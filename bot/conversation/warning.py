@@ -126,7 +126,10 @@ class WarningClicks:
             return warning_card(await self.view(instance.owner_object_id, click.curfew_at, notice))
         said, done = await self._apply(turn, click, instance, zone)
         view = await self.view(instance.owner_object_id, click.curfew_at, None if done else said)
-        return warning_card(replace(view, done={instance.key: said}) if done else view)
+        # the clicked instance's row first: a card the size rule must shorten never loses it
+        first = sorted(view.decisions, key=lambda d: d.instance.key != instance.key)
+        view = replace(view, decisions=tuple(first), done={instance.key: said} if done else {})
+        return warning_card(view)
 
     async def view(self, owner: str | None, curfew_at: datetime, notice: str | None) -> WarningView:
         """The owner's instances facing the curfew at `curfew_at`, decided now."""
