@@ -39,9 +39,17 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	touch $(VENV)/.runtime $@
 
 # Node packages for the Agents Playground UI tests and the manifest validator (skipped without npm).
+# Teams' light host config for the card check comes from Microsoft's npm adaptivecards-designer (its peer
+# dependencies clash with adaptivecards 3, so it is unpacked, not installed).
+HOSTCONFIG_PACKAGE := adaptivecards-designer@2.4.4
 node_modules/.installed: package.json package-lock.json
-	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
-	else echo "npm not found: the Playground and manifest tests will skip"; fi
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error \
+	  && mkdir -p node_modules/.curfew \
+	  && npm pack --silent --pack-destination node_modules/.curfew $(HOSTCONFIG_PACKAGE) >/dev/null \
+	  && tar -xzf node_modules/.curfew/adaptivecards-designer-*.tgz -C node_modules/.curfew --strip-components=3 \
+	       package/lib/hostConfigs/microsoft-teams-light.json \
+	  && touch $@; \
+	else echo "npm not found: the Playground, manifest and card-renderer tests will skip"; fi
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -85,8 +85,12 @@ def teams_side(rt: Runtime) -> TeamsSide:
 
 
 def notifier_for(rt: Runtime, messenger: Messenger) -> TeamsNotifier:
-    """The Teams notifier; the warning card shows what each keep option costs."""
-    return TeamsNotifier(rt.settings, messenger, rt.clock, PriceBook(rt.fleet))
+    """The Teams notifier; the warning card shows what each keep option costs, cards name people."""
+
+    async def names(ids: list[str]) -> dict[str, str]:
+        return await rt.store.call(rt.store.conversations.names, ids)
+
+    return TeamsNotifier(rt.settings, messenger, rt.clock, PriceBook(rt.fleet), names)
 
 
 def build_bot(

@@ -65,12 +65,14 @@ def format_money(money: Money | None) -> str:
 
 
 def format_rate(per_hour: Money | None) -> str:
-    """An hourly price as Azure publishes it (up to 4 decimals, at least 2): "USD 0.293/h"."""
+    """An hourly price in the one price format of every card, two decimals like every amount:
+    "USD 0.29/h" (a price under a cent keeps Azure's digits, up to four: "USD 0.004/h")."""
     if per_hour is None:
         return "unknown"
-    text = f"{per_hour.amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):,.4f}"
-    while text.endswith("0") and len(text.rpartition(".")[2]) > 2:
-        text = text[:-1]
+    if per_hour.amount and abs(per_hour.amount) < Decimal("0.005"):
+        text = f"{per_hour.amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):,.4f}".rstrip("0")
+    else:
+        text = f"{per_hour.amount.quantize(_CENT, rounding=ROUND_HALF_UP):,.2f}"
     return f"{per_hour.currency} {text}/h"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from domain.model import WEEKDAYS, KeepOn
 from domain.money import format_total
 from domain.money_report import MoneyView, Period, Priced
+from domain.people import person
 from domain.schedule import local_instant
 from domain.timefmt import format_local
 from runtime import Runtime
@@ -83,17 +84,21 @@ class MoneyReports:
         lines = [_keep_line(k, period.zone) for k in keeps if audience.admits(k.workspace, k.owner_object_id)]
         unreachable: list[str] = []
         failed: list[str] = []
+        seen: list[AuditEvent] = []
         if digest:
             events = [e for e in await store.call(store.audit.since, period.since) if e.at < period.until]
             seen = [e for e in events if audience.admits(e.workspace, None)]
-            unreachable = _unreachable(seen, period.zone)
+        people = [i.owner_object_id or "" for i in report.most_expensive] + [_owner_of(e) for e in seen]
+        names = await store.call(store.conversations.names, people)
+        if digest:
+            unreachable = _unreachable(seen, period.zone, names)
             failed = [
                 f"**{e.instance}** ({e.workspace}) at {format_local(e.at, period.zone)}: {e.reason}"
                 for e in seen
                 if e.action == "curfew" and e.outcome == "failed"
             ]
         return MoneyView(
-            title, report, period.zone, lines, unreachable, failed, audience.owner is not None, digest
+            title, report, period.zone, lines, unreachable, failed, audience.owner is not None, digest, names
         )
 
     async def send_digest(self, aliases: Sequence[str], instant: datetime, now: datetime, run_id: str) -> str:
@@ -131,11 +136,18 @@ def _keep_line(k: KeepOn, zone: ZoneInfo) -> str:
     return f"**{k.instance}** ({k.workspace}) until {until} by {k.created_by}{pending}{why}"
 
 
-def _unreachable(events: Collection[AuditEvent], zone: ZoneInfo) -> list[str]:
+def _owner_of(e: AuditEvent) -> str:
+    """The person an unreachable warning was for (its reason reads "to <aad id>: ...")."""
+    if e.action != "warning" or e.outcome != "unreachable":
+        return ""
+    owner = _TO.match(e.reason)
+    return owner.group(1) if owner else ""
+
+
+def _unreachable(events: Collection[AuditEvent], zone: ZoneInfo, names: Mapping[str, str]) -> list[str]:
     lines = []
     for e in events:
         if e.action == "warning" and e.outcome == "unreachable":
-            owner = _TO.match(e.reason)
-            who = owner.group(1) if owner else "unknown"
+            who = person(_owner_of(e), names) if _owner_of(e) else "unknown"
             lines.append(f"**{e.instance}** ({e.workspace}): owner {who}, {format_local(e.at, zone)}")
     return lines

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -227,6 +227,21 @@ class ConversationRepository:
                 query = query.where(ConversationRefRow.tenant_id == tenant_id)
             row = session.scalars(query.order_by(ConversationRefRow.updated_at.desc())).first()
             return _ref(row) if row else None
+
+    def names(self, aad_object_ids: Iterable[str]) -> dict[str, str]:
+        """The display name Teams last gave for each of these people (AAD object ids, any case) that
+        Curfew has talked to; the people it has not are missing."""
+        wanted = {i.lower() for i in aad_object_ids if i}
+        if not wanted:
+            return {}
+        with self._sessions() as session:
+            query = (
+                select(ConversationRefRow.aad_object_id, ConversationRefRow.user_name)
+                .where(ConversationRefRow.user_name.is_not(None))
+                .where(func.lower(ConversationRefRow.aad_object_id).in_(sorted(wanted)))
+                .order_by(ConversationRefRow.updated_at)
+            )
+            return {aad.lower(): str(name) for aad, name in session.execute(query) if name}
 
 
 def _ref_values(ref: ConversationRef) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from bot.turns import TurnHandler
 from config.settings import BotSettings, TeamsSettings
 from runtime import Runtime
 from storage.repositories import Store
+from tests import card_check
 from tests.conftest import FakeClock
 from tests.connector_standin import ConnectorStandIn, Recorded, personal_conversation_id
 from tests.sweep_fixtures import FleetSpy, demo_runtime, demo_settings
@@ -46,6 +47,24 @@ TENANT = "00000000-0000-0000-0000-000000000001"
 BOT_ID = "28:00000000-0000-0000-0000-000000000011"
 BOT_NAME = "Curfew"
 TEAM_CHANNEL = "19:curfew-ops@thread.tacv2"
+
+
+def words(message: Any) -> str:
+    """What a reply says: its text, else the first text of its card (a confirmation card's sentence)."""
+    if message.text:
+        return str(message.text)
+    for block in (message.card or {}).get("body") or []:
+        if block.get("text"):
+            return str(block["text"])
+    return ""
+
+
+def undo_command(message: Any) -> str | None:
+    """The command a confirmation card's Undo button runs, if it has one."""
+    for action in (message.card or {}).get("actions") or []:
+        if action.get("title") == "Undo":
+            return str(action["data"]["command"])
+    return None
 
 
 @dataclass(frozen=True)
@@ -267,6 +286,7 @@ class BotEnv:
             body = text
         if expect is not None:
             await self.connector.wait_for(lambda c: len(c.sent()) - before >= expect, timeout)
+        card_check.record_invoke(body)  # the card an Action.Execute answer carries: checked after the test
         return TurnResult(response.status, body, self.connector.sent()[before:])
 
     async def say(self, text: str, user: TeamsUser = DANA, *, expect: int | None = None) -> list[Recorded]:

@@ -52,6 +52,27 @@ def _offline() -> Iterator[None]:
     socket.getaddrinfo = _real_getaddrinfo
 
 
+# -- the card check: every card and message the test sent (tests/card_check.py) --------------
+
+
+@pytest.fixture(autouse=True)
+def _card_check() -> Iterator[None]:
+    from tests import card_check
+
+    card_check.SENT.activities.clear()
+    card_check.SENT.invoke_cards.clear()
+    yield
+    sent = card_check.Outbound(list(card_check.SENT.activities), list(card_check.SENT.invoke_cards))
+    card_check.SENT.activities.clear()
+    card_check.SENT.invoke_cards.clear()
+    if not sent.cards() and not sent.activities:
+        return
+    if sent.cards():
+        require(card_check.node_path() is not None, "the card check needs Node.js for the official renderer")
+    problems = card_check.check_outbound(sent)
+    assert not problems, "the card check found:\n" + "\n".join(problems)
+
+
 # -- databases --------------------------------------------------------------------------------
 
 

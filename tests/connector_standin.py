@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from compute.budget import AsyncTokenBucket
+from tests import card_check
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 DEFAULT_TENANT = "00000000-0000-0000-0000-000000000001"
@@ -283,6 +284,8 @@ class ConnectorStandIn:
             request.method, request.path, body, "Authorization" in request.headers, time.monotonic(), status
         )
         self.requests.append(record)
+        if "/activities" in request.path:
+            card_check.record_activity(body)  # every message Curfew sent: checked after the test
         assert self._changed is not None
         async with self._changed:
             self._changed.notify_all()

@@ -421,6 +421,28 @@ class PlaygroundPage:
         await button.wait_for(state="visible", timeout=timeout * 1000)
         await button.click(timeout=timeout * 1000)
 
+    async def choose_and_apply(self, instance: str, label: str, *, timeout: float = 15.0) -> None:
+        """On the newest warning card: pick the option starting with `label` in `instance`'s own choice
+        input (the compact choice set whose placeholder names it), then press that instance's own Apply.
+
+        The Playground draws a compact choice set as a Fluent combobox (`input[role=combobox]` with the
+        placeholder, and a listbox of options), the plain renderer as a <select>: both are handled."""
+        ms = timeout * 1000
+        placeholder = f"What should happen to {instance}?"
+        card = self.page.locator(CARD).last
+        native = card.locator("select", has=self.page.locator(f"option:text-is({json.dumps(placeholder)})"))
+        if await native.count():
+            field = native.first
+            option = field.locator("option", has_text=label).first
+            await field.select_option(value=await option.get_attribute("value"), timeout=ms)
+        else:
+            field = card.locator(f"input[role=combobox][placeholder={json.dumps(placeholder)}]").first
+            await field.click(timeout=ms)
+            await self.page.get_by_role("option").filter(has_text=label).first.click(timeout=ms)
+        row = field.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' ac-container ')][1]")
+        apply = row.locator('.ac-actionSet button[aria-label="Apply"]').first
+        await apply.click(timeout=ms)
+
     async def screenshot(self, path: str | os.PathLike[str]) -> Path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)

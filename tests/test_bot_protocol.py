@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from bot.conversation.router import Conversation
 from domain.model import InstanceState
 from storage.repositories import Store
-from tests.bot_harness import ALEX, DANA, BotEnv, open_bot_env
+from tests.bot_harness import ALEX, DANA, BotEnv, open_bot_env, undo_command, words
 from tests.conftest import FakeClock
 from tests.protocol_env import QUICK
 
@@ -41,14 +41,17 @@ async def test_status_card_lists_the_senders_instances_and_their_fate(curfew_env
 async def test_keep_until_friday_and_release(curfew_env: BotEnv) -> None:
     curfew_env.clock.now = SUNDAY
     [kept] = await curfew_env.say("keep gpu-ci on until tuesday because training", DANA)
-    assert kept.text == (
+    assert words(kept) == (
         "Kept gpu-ci until Wed 2 Dec 00:00 Europe/Berlin; the curfew stops it then. Reason: training. "
         "Estimated cost: USD 146.88 for 48 h past the curfew at USD 3.06/h (simulated)."
     )
+    assert undo_command(kept) == "release gpu-ci@demo"
     [released] = await curfew_env.say("cancel keep gpu-ci", DANA)
-    assert released.text is not None and released.text.startswith(
-        "Released gpu-ci: the curfew applies again."
-    )
+    assert words(released).startswith("Released gpu-ci: the curfew applies again.")
+    undo = undo_command(released)
+    assert undo == "keep gpu-ci@demo until 2026-12-02 00:00 because training"
+    [again] = await curfew_env.submit({"curfew": True, "verb": "run", "command": undo}, DANA)  # Undo, clicked
+    assert words(again).startswith("Kept gpu-ci until Wed 2 Dec 00:00 Europe/Berlin")
 
 
 async def test_someone_elses_instance_is_refused(curfew_env: BotEnv) -> None:
@@ -87,7 +90,7 @@ async def test_an_ambiguous_date_offers_buttons_and_a_submit_click_keeps(curfew_
     commands = [a["data"]["command"] for a in question.card["actions"]]
     assert commands == ["keep cpu-ci@demo until 2026-12-01", "keep cpu-ci@demo until 2027-01-12"]
     [kept] = await curfew_env.submit(question.card["actions"][0]["data"], DANA)
-    assert kept.text is not None and kept.text.startswith("Kept cpu-ci until Wed 2 Dec 00:00 Europe/Berlin")
+    assert words(kept).startswith("Kept cpu-ci until Wed 2 Dec 00:00 Europe/Berlin")
 
 
 async def test_with_an_app_id_a_request_without_authorization_is_refused(

@@ -12,6 +12,7 @@ from bot.flows.followups import FollowUps
 from bot.turns import Inbound, InboundKind, Reply, SendOutcome, SendResult
 from domain.model import InstanceKey, InstanceState, KeepOnState
 from runtime import Runtime
+from tests.bot_harness import undo_command, words
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy
 from wiring import Bot, build_bot
 
@@ -66,20 +67,24 @@ async def say(
 
 
 def said(replies: list[Reply]) -> str:
-    return " ".join((r.text or "") + json.dumps(r.card or {}) for r in replies)
+    """What the replies say (a confirmation card's sentence first), then their cards' JSON."""
+    return " ".join(words(r) + json.dumps(r.card or {}) for r in replies)
 
 
 async def test_status_lists_my_instances_with_tonights_fate(chat: Any) -> None:
     bot, _, _ = chat
     replies = await say(bot, "What's running?")
-    facts = {
-        f["title"]: f["value"] for b in replies[0].card["body"] if b["type"] == "FactSet" for f in b["facts"]
-    }
+    [table] = [b for b in replies[0].card["body"] if b["type"] == "Table"]
+    cells = [[c["items"][0]["text"] for c in row["cells"]] for row in table["rows"]]
     content = said(replies)
     assert "Your compute instances (4)" in content and "alex-gpu" not in content
     assert "stops at 00:00 Europe/Berlin (Mon 30 Nov)" in content
     assert "job train-42 running" in content
-    assert facts["Workspace"] == "demo"
+    assert cells[0] == ["Name", "State", "Tonight", "USD/h"]  # one row per instance, details on demand
+    assert [row[0] for row in cells[1:]] == ["cpu-ci", "gpu-ci", "old-ci", "train-ci"]
+    assert [a["title"] for a in replies[0].card["actions"]] == ["Details"]  # shows the hidden details
+    details = [d for b in replies[0].card["body"] if b.get("isVisible") is False for d in b["items"]]
+    assert details[0]["text"].startswith("**cpu-ci** (demo) · Standard_DS3_v2")
 
 
 async def test_keep_until_friday_states_the_end_and_needs_approval(chat: Any) -> None:
@@ -98,10 +103,12 @@ async def test_keep_until_friday_states_the_end_and_needs_approval(chat: Any) ->
 
 async def test_keep_for_two_hours_and_the_status_shows_it(chat: Any) -> None:
     bot, _, _ = chat
-    assert said(await say(bot, "keep gpu-ci for 2 hours")) == (
+    [kept] = await say(bot, "keep gpu-ci for 2 hours")
+    assert words(kept) == (
         "Kept gpu-ci until Sun 29 Nov 17:00 Europe/Berlin; "
-        "the curfew stops it at Mon 30 Nov 00:00 Europe/Berlin. No extra cost: it ends before the curfew.{}"
+        "the curfew stops it at Mon 30 Nov 00:00 Europe/Berlin. No extra cost: it ends before the curfew."
     )
+    assert undo_command(kept) == "release gpu-ci@demo"  # a small card with Undo
     assert said(await say(bot, "keep gpu-ci tonight because demo")).startswith(
         "Kept gpu-ci until Tue 1 Dec 00:00 Europe/Berlin; the curfew stops it then. Reason: demo."
     )

@@ -14,6 +14,7 @@ from runtime import Runtime
 from storage.repositories import Store
 from tests.arm_fixtures import OTHER_SUBSCRIPTION, RESEARCH, SUBSCRIPTION, VISION, make_fleet, seed_instance
 from tests.arm_standin import ArmStandIn
+from tests.bot_harness import words
 from wiring import build_bot
 
 DANA = "00000000-0000-0000-0000-000000000020"
@@ -79,9 +80,7 @@ async def test_one_name_in_two_workspaces(
         commands = [a["data"]["command"] for a in question.card["actions"]]
         assert commands == ["keep gpu-ci@research for 2 hours", "keep gpu-ci@vision for 2 hours"]
         [kept] = await say(bot, "", value=question.card["actions"][1]["data"])
-        assert kept.text is not None and kept.text.startswith(
-            "Kept gpu-ci until Sun 29 Nov 17:00 Europe/Berlin"
-        )
+        assert words(kept).startswith("Kept gpu-ci until Sun 29 Nov 17:00 Europe/Berlin")
         keeps = await sqlite_store.call(
             sqlite_store.keep_ons.in_force, datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
         )
@@ -99,6 +98,6 @@ async def test_an_instance_without_owner_is_for_admins_only(
         [refused] = await say(bot, "keep shared-ci tonight", user=DANA)
         assert refused.text is not None and "shared-ci is not yours" in refused.text
         [kept] = await say(bot, "keep shared-ci tonight", user=ADMIN)
-        assert kept.text is not None and kept.text.startswith("Kept shared-ci until")
+        assert words(kept).startswith("Kept shared-ci until")
     finally:
         await bot.rt.fleet.close()

@@ -46,11 +46,12 @@ def test_money_is_decimal_with_its_currency() -> None:
         Money(Decimal(1), "dollars")
     assert format_money(Money(Decimal("1234.565"), "USD")) == "USD 1,234.57"
     assert format_money(None) == "unknown"
-    assert [format_rate(Money(Decimal(p), "USD")) for p in ("0.293", "3.06", "0.5", "0.12345")] == [
-        "USD 0.293/h",
+    assert [format_rate(Money(Decimal(p), "USD")) for p in ("0.293", "3.06", "0.5", "0.12345", "0.004")] == [
+        "USD 0.29/h",
         "USD 3.06/h",
         "USD 0.50/h",
-        "USD 0.1235/h",
+        "USD 0.12/h",
+        "USD 0.004/h",
     ]
     assert format_total({"USD": Decimal("1"), "EUR": Decimal("2")}) == "EUR 2.00 + USD 1.00"
     assert format_total({}) == "USD 0.00"

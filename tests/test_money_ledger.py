@@ -4,7 +4,6 @@ the money in the cards people decide on: status, warning, keep confirmation, req
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,6 +23,7 @@ from scheduler.digest import Audience, MoneyReports, period_for
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from storage.repositories import NewKeepOn
+from tests.bot_harness import words
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy
 from tests.test_warning_card import Inbox
 from wiring import build_bot
@@ -170,19 +170,24 @@ async def test_the_warning_card_says_what_each_keep_option_costs(demo: tuple[Run
     notifier = TeamsNotifier(rt.settings, inbox, rt.clock, PriceBook(rt.fleet))
     assert (await Warner(rt, notifier).warn()).ok
     card = inbox.cards_for(DEMO_OWNER)[-1]
-    facts = [
-        {f["title"]: f["value"] for f in block["facts"]}
-        for block in card["body"]
-        if block["type"] == "FactSet"
-    ]
-    gpu = next(f for f in facts if "Keep 1 hour costs" in f and f["Keep 1 hour costs"].startswith("USD 3.06"))
-    assert gpu == {
-        "Keep 1 hour costs": "USD 3.06 (simulated)",
-        "Keep 2 hours costs": "USD 6.12 (simulated)",
-        "Keep tonight costs": "USD 73.44 for 24 h, to Wed 2 Dec 00:00 Europe/Berlin (simulated)",
-        "Keep until… costs": "USD 3.06/h, each hour (simulated)",
+    rows = {
+        row["items"][0]["text"].split("**")[1]: row["items"]
+        for row in card["body"]
+        if row["type"] == "Container"
     }
-    assert any(f.get("Keep 1 hour costs") == "USD 0.29 (simulated)" for f in facts)  # cpu-ci
+    line, options = rows["gpu-ci"][0]["text"], rows["gpu-ci"][1]["choices"]
+    assert line.endswith(" · USD 3.06/h (simulated)")  # the one price format, simulated said once
+    assert [o["title"] for o in options] == [
+        "Keep 1 hour: USD 3.06",
+        "Keep 2 hours: USD 6.12",
+        "Keep tonight, to Wed 2 Dec 00:00: USD 73.44",  # 24 h to the following curfew
+        "Stop now",
+    ]
+    until_form = rows["gpu-ci"][2]["actions"][1]["card"]
+    assert until_form["body"][-1]["text"] == "Costs USD 3.06/h from the curfew."
+    assert until_form["body"][0]["label"] == "Keep gpu-ci until (date, Europe/Berlin)"
+    assert rows["cpu-ci"][1]["choices"][0]["title"] == "Keep 1 hour: USD 0.29"
+    assert rows["cpu-ci"][0]["text"].endswith(" · USD 0.29/h (simulated)")
 
 
 async def test_status_shows_each_price_and_the_cost_since_it_started(demo: tuple[Runtime, FleetSpy]) -> None:
@@ -190,25 +195,22 @@ async def test_status_shows_each_price_and_the_cost_since_it_started(demo: tuple
     started = {i.name: i.last_started_at for i in await rt.fleet.list_instances()}
     rt.clock.now += timedelta(hours=1)  # type: ignore[attr-defined]
     [answer] = await chat_for(rt).on_message(inbound("status"))
-    blocks = answer.card["body"]  # type: ignore[index]
-    by_name: dict[str, dict[str, str]] = {}
-    for title, block in itertools.pairwise(blocks):
-        if block["type"] == "FactSet":
-            by_name[title["text"].strip("*")] = {f["title"]: f["value"] for f in block["facts"]}
+    details = [d for b in answer.card["body"] if b.get("isVisible") is False for d in b["items"]]  # type: ignore[index]
+    by_name = {d["text"].split("**")[1]: d["text"] for d in details}
     hours = (rt.clock() - started["gpu-ci"]) / timedelta(hours=1)  # type: ignore[operator]
-    assert by_name["gpu-ci"]["Price"] == "USD 3.06/h (simulated)"
-    assert by_name["gpu-ci"]["Cost since started"].startswith(
-        f"USD {Decimal('3.06') * Decimal(hours):,.2f} since "
-    )
-    assert by_name["old-ci"]["Cost since started"] == "nothing now (Stopped)"
+    assert " · USD 3.06/h (simulated)  \nCost since started: " in by_name["gpu-ci"]
+    assert f"Cost since started: USD {Decimal('3.06') * Decimal(hours):,.2f} since " in by_name["gpu-ci"]
+    assert by_name["old-ci"].endswith("Cost since started: nothing now (Stopped)")
+    [table] = [b for b in answer.card["body"] if b["type"] == "Table"]  # type: ignore[index]
+    assert [c["items"][0]["text"] for c in table["rows"][2]["cells"]][::3] == ["gpu-ci", "3.06"]
 
 
 async def test_the_keep_confirmation_states_the_estimated_cost(demo: tuple[Runtime, FleetSpy]) -> None:
     rt, _ = demo
     rt.clock.now = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # type: ignore[attr-defined]
     [answer] = await chat_for(rt).on_message(inbound("keep cpu-ci tonight"))
-    assert answer.text is not None and answer.text.endswith(
-        "Estimated cost: USD 7.03 for 24 h past the curfew at USD 0.293/h (simulated)."
+    assert words(answer).endswith(
+        "Estimated cost: USD 7.03 for 24 h past the curfew at USD 0.29/h (simulated)."
     )
 
 

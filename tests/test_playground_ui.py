@@ -63,6 +63,8 @@ async def test_a_newcomer_manages_the_demo_instances(tmp_path: Path) -> None:
             assert "train-ci" in status and "job train-42 running" in status
             await step(page, "keep gpu-ci on until friday because training", "gpu-ci until")
             await step(page, "release gpu-ci", "Released gpu-ci")
+            await page.click_card_button("Undo")  # the release's confirmation card: keep it again
+            await page.wait_for_bot_text("Kept gpu-ci until Sat 5 Dec 00:00 Europe/Berlin", timeout=20)
             await step(page, "stop alex-gpu", "alex-gpu is not yours")
             await step(page, "stop cpu-ci", "Stopping cpu-ci")
             await page.wait_for_bot_text("cpu-ci is stopped now.", timeout=30, since_send=False)
@@ -106,8 +108,8 @@ async def test_warn_puts_the_card_in_the_chat_and_keep_one_hour_survives_the_swe
             )  # the chat exists: its reference is stored
             warned = await asyncio.to_thread(app_py, tmp_path, "warn")
             assert warned.returncode == 0, warned.stdout + warned.stderr
-            await page.wait_for_card_text("Keep 1 hour", timeout=20)
-            await page.click_card_button("Keep 1 hour")
+            await page.wait_for_card_text("gpu-ci (demo) · Standard_NC6s_v3", timeout=20)
+            await page.choose_and_apply("gpu-ci", "Keep 1 hour")
             refreshed = await page.wait_for_card_text("Kept gpu-ci until", timeout=20)
             assert "by Dana Scientist" in refreshed
             await page.screenshot(Path(os.environ.get("CURFEW_SCREENSHOTS", tmp_path)) / "warning-card.png")

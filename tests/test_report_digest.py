@@ -25,7 +25,7 @@ from runtime import Runtime
 from scheduler.notify import LoggingNotifier
 from scheduler.service import CurfewScheduler
 from scheduler.sweep import Sweeper
-from storage.repositories import AuditEvent, NewKeepOn, Store
+from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store
 from tests.conftest import FakeClock
 from tests.sweep_fixtures import DEMO_OWNER, demo_runtime, demo_settings
 from tests.test_warning_card import Inbox
@@ -86,6 +86,8 @@ async def a_week(rt: Runtime, spy: Any) -> None:
         "alex-gpu",
     )
     await rt.store.call(rt.store.audit.record, warned)
+    alex = ConversationRef(ALEX, "t", "Alex Approver", {}, None, CURFEW - timedelta(days=1))
+    await rt.store.call(rt.store.conversations.upsert, alex)  # Alex talked to Curfew once: his name is known
     kept = NewKeepOn(
         "demo",
         "train-ci",
@@ -143,7 +145,9 @@ async def test_the_digest_card_tells_the_admins_what_the_week_saved(
     assert "**Saved per day (USD)**" in shown and "**Cost by workspace (USD, estimated)**" in shown
     assert "Most expensive instances" in shown and "**train-ci** (demo, Standard_NC6s_v3" in shown
     assert "**train-ci** (demo) until Wed 9 Dec 09:00 Europe/Berlin by Dana Scientist: long training" in shown
-    assert f"**alex-gpu** (demo): owner {ALEX}" in shown  # could not be warned
+    assert "**alex-gpu** (demo): owner Alex Approver, " in shown  # could not be warned: named, no GUID
+    assert "owner someone Curfew has not met (id …0020)" in shown  # Dana never talked to Curfew here
+    assert ALEX not in shown and DEMO_OWNER not in shown
     assert "**alex-gpu** (demo) at Tue 1 Dec 00:00 Europe/Berlin" in shown and "could not be reached" in shown
     assert len(shown.encode()) < 80_000
     audit = [e for e in await rt.store.call(rt.store.audit.since, DIGEST) if e.action == "digest"]

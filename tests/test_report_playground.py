@@ -81,7 +81,7 @@ async def talk(page: PlaygroundPage, service: Service) -> None:
     rt = service.runtime
     await page.wait_for_card_text("I am Curfew", timeout=20)
     await page.send("status")  # the chat exists: its reference is stored for the digest
-    await page.wait_for_card_text("Cost since started", timeout=20)
+    await page.wait_for_card_text("Your compute instances", timeout=20)
     await Sweeper(rt).curfew(forced=True, actor="operator:test")
     for _ in range(200):  # the simulated stop takes 5 s
         if (await rt.fleet.get_instance("demo", "gpu-ci")).state.is_stopped:

@@ -21,6 +21,7 @@ from config.settings import Settings
 from domain.model import InstanceKey, InstanceState, KeepOnState
 from runtime import Runtime
 from storage.repositories import ConversationRef, Store
+from tests.bot_harness import words
 from tests.conftest import FakeClock
 from tests.sweep_fixtures import DEMO_OWNER, FleetSpy, demo_runtime, demo_settings
 from wiring import Bot, build_bot
@@ -384,7 +385,7 @@ async def test_a_failed_auto_approved_creation_goes_to_approvers_and_admins_to_r
 
 async def test_a_long_keep_on_waits_for_an_approver_and_becomes_active(env: Env) -> None:
     replies = await say(env.chat, "keep gpu-ci until Friday because training")
-    assert "needs an approver's yes" in replies[0].text
+    assert "needs an approver's yes" in words(replies[0])
     await env.settle()
     card = env.inbox.cards_for(ALEX)[0]
     shown = text_of(card)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.cards.warning import WarningView, split_for_teams, warning_card
+from bot.cards.warning import WarningView, input_id, warning_card
 from bot.flows.followups import FollowUps
 from bot.flows.notifier import TeamsNotifier
 from bot.turns import Inbound, InboundKind, Reply, SendOutcome, SendResult
@@ -61,14 +61,36 @@ def env(demo: tuple[Runtime, FleetSpy]) -> tuple[Runtime, FleetSpy, Bot, Inbox]:
 
 
 def buttons(card: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(instance, title) -> the Action.Execute of each button on the card."""
+    """(instance, title) -> the Action.Execute of each instance's buttons: Apply, Keep until…"""
     found = {}
-    for block in card["body"]:
-        if block["type"] == "ActionSet":
-            for action in block["actions"]:
-                target = action if action["type"] == "Action.Execute" else action["card"]["actions"][0]
-                found[(target["data"]["instance"], action["title"])] = target
+    for row in card["body"]:
+        for block in row.get("items", []) if row["type"] == "Container" else []:
+            if block["type"] == "ActionSet":
+                for action in block["actions"]:
+                    target = action if action["type"] == "Action.Execute" else action["card"]["actions"][0]
+                    found[(target["data"]["instance"], action["title"])] = target
     return found
+
+
+def choices(card: dict[str, Any]) -> dict[str, list[str]]:
+    """instance -> the labels of its choice input."""
+    found = {}
+    for row in card["body"]:
+        for block in row.get("items", []) if row["type"] == "Container" else []:
+            if block["type"] == "Input.ChoiceSet":
+                found[block["id"].rsplit(":", 1)[1]] = [c["title"] for c in block["choices"]]
+    return found
+
+
+async def pick(
+    chat: Bot, card: dict[str, Any], name: str, choice: str, user: str = DEMO_OWNER, **inputs: str
+) -> dict[str, Any]:
+    """Choose `choice` for instance `name` on the card and press its button (the inputs are its own)."""
+    key = InstanceKey("demo", name)
+    own = {input_id(key, field): value for field, value in inputs.items()}
+    if choice == "keep_until":
+        return await click(chat, buttons(card)[(name, "Keep until…")], user, **own)
+    return await click(chat, buttons(card)[(name, "Apply")], user, **own, **{input_id(key, "choice"): choice})
 
 
 def text_of(card: dict[str, Any]) -> str:
@@ -100,30 +122,34 @@ async def test_each_owner_gets_one_card_listing_what_stops_and_what_stays(env: A
     card = await warn(rt, inbox)
     assert len(inbox.cards_for(DEMO_OWNER)) == 1 and len(inbox.cards_for(ALEX)) == 1
     assert card["body"][0]["text"] == "2 instances stop at 00:00 Europe/Berlin"
-    assert set(buttons(card)) == {
-        (n, t)
-        for n in ("gpu-ci", "cpu-ci")
-        for t in ("Keep 1 hour", "Keep 2 hours", "Keep tonight", "Keep until…", "Stop now")
-    }
+    assert set(buttons(card)) == {(n, t) for n in ("gpu-ci", "cpu-ci") for t in ("Apply", "Keep until…")}
+    assert [label.split(":")[0] for label in choices(card)["gpu-ci"]] == [
+        "Keep 1 hour",
+        "Keep 2 hours",
+        "Keep tonight",  # with prices: "Keep tonight, to 00:00: USD 73.44 for 24 h"
+        "Stop now",
+    ]
     assert "Stays on: job train-42 running" in text_of(card)
     assert card["version"] == "1.5"
-    fallback = buttons(card)[("gpu-ci", "Keep 1 hour")]["fallback"]
-    assert fallback["type"] == "Action.Submit" and fallback["data"]["choice"] == "keep_1h"
+    fallback = buttons(card)[("gpu-ci", "Apply")]["fallback"]
+    assert fallback["type"] == "Action.Submit" and fallback["data"]["choice"] == "chosen"
+    # every input id on the card is its instance's own
+    ids = [i for i in json.dumps(card).split('"id": "')[1:]]
+    assert len(ids) == len(set(ids)) == 2 * 4
 
 
 async def test_keep_one_hour_refreshes_the_card_and_survives_the_sweep(env: Any) -> None:
     rt, spy, chat, inbox = env
     card = await warn(rt, inbox)
-    refreshed = await click(chat, buttons(card)[("gpu-ci", "Keep 1 hour")])
+    refreshed = await pick(chat, card, "gpu-ci", "keep_1h")
     assert "Kept gpu-ci until 01:00 Europe/Berlin by Dana Scientist; Curfew stops it then." in text_of(
         refreshed
     )
     assert "Curfew stops it then. Estimated cost: " in text_of(refreshed)
     assert "for 1 h past the curfew at " in text_of(refreshed) and "simulated" in text_of(refreshed)
-    assert "Stays on: kept until Tue 1 Dec 01:00 Europe/Berlin by Dana Scientist: keep 1 hour" in text_of(
-        refreshed
-    )
-    assert ("gpu-ci", "Keep 1 hour") not in buttons(refreshed)
+    assert "Stays on: kept until" not in text_of(refreshed)  # one true thing per instance
+    assert ("gpu-ci", "Apply") not in buttons(refreshed) and ("cpu-ci", "Apply") in buttons(refreshed)
+    assert refreshed["body"][0]["text"] == "1 instance stop at 00:00 Europe/Berlin"
     rt.clock.now = CURFEW + timedelta(seconds=3)
     report = await Sweeper(rt).curfew()
     assert {o.instance.name: o.kind.value for o in report.outcomes}["gpu-ci"] == "left"
@@ -146,7 +172,7 @@ async def test_a_click_committed_before_the_stop_call_prevents_the_stop(env: Any
     clicked: list[dict[str, Any]] = []
 
     async def owner_clicks() -> None:
-        clicked.append(await click(chat, buttons(card)[("cpu-ci", "Keep 2 hours")]))
+        clicked.append(await pick(chat, card, "cpu-ci", "keep_2h"))
 
     main_loop = asyncio.get_running_loop()
 
@@ -167,7 +193,7 @@ async def test_a_click_committed_before_the_stop_call_prevents_the_stop(env: Any
 async def test_someone_else_clicking_a_forwarded_card_is_refused(env: Any) -> None:
     rt, _, chat, inbox = env
     card = await warn(rt, inbox)
-    answer = await click(chat, buttons(card)[("gpu-ci", "Keep tonight")], user=ALEX)
+    answer = await pick(chat, card, "gpu-ci", "keep_tonight", user=ALEX)
     assert "Only the owner of gpu-ci or an admin of workspace demo can change it" in text_of(answer)
     assert await rt.store.call(rt.store.keep_ons.in_force, rt.clock()) == []
     events = await rt.store.call(rt.store.audit.for_instance, InstanceKey("demo", "gpu-ci"))
@@ -179,7 +205,7 @@ async def test_an_outdated_card_answers_with_the_current_state(env: Any) -> None
     card = await warn(rt, inbox)
     rt.clock.now = CURFEW + timedelta(seconds=30)
     await Sweeper(rt).curfew()
-    answer = await click(chat, buttons(card)[("cpu-ci", "Keep 1 hour")])
+    answer = await pick(chat, card, "cpu-ci", "keep_1h")
     assert "The curfew at Tue 1 Dec 00:00 Europe/Berlin has passed; cpu-ci is Stopped now." in text_of(answer)
     assert next(a["data"]["command"] for a in answer["actions"]) == "start cpu-ci@demo"
     assert await rt.store.call(rt.store.keep_ons.in_force, rt.clock()) == []
@@ -188,17 +214,17 @@ async def test_an_outdated_card_answers_with_the_current_state(env: Any) -> None
 async def test_keep_until_a_date_with_reason_and_the_approval_threshold(env: Any) -> None:
     rt, _, chat, inbox = env
     card = await warn(rt, inbox)
-    form = buttons(card)[("gpu-ci", "Keep until…")]
-    answer = await click(chat, form, until_date="2026-12-02", reason="eval run")
+    answer = await pick(chat, card, "gpu-ci", "keep_until", until_date="2026-12-02", reason="eval run")
     assert (
         "Kept gpu-ci until Thu 3 Dec 00:00 Europe/Berlin; the curfew stops it then by Dana Scientist."
         in text_of(answer)
     )
-    long = await click(
-        chat, buttons(card)[("cpu-ci", "Keep until…")], until_date="2026-12-08", until_time="18:00"
+    long = await pick(chat, card, "cpu-ci", "keep_until", until_date="2026-12-08", until_time="18:00")
+    assert "Pending approval: keeping cpu-ci until Tue 8 Dec 18:00 Europe/Berlin waits for an approver;" in (
+        text_of(long)
     )
-    assert "waits for an approver" in text_of(long)
-    bad = await click(chat, buttons(card)[("cpu-ci", "Keep until…")], until_date="2027-12-08")
+    assert "stops it then waits" not in text_of(long)
+    bad = await pick(chat, card, "cpu-ci", "keep_until", until_date="2027-12-08")
     assert "already kept" in text_of(bad) or "at most 14 days" in text_of(bad)
 
 
@@ -229,14 +255,18 @@ async def test_unreachable_owners_are_audited_and_admins_get_a_summary(env: Any)
     assert {d.owner_object_id: d.delivery.value for d in report.deliveries}[DEMO_OWNER] == "unreachable"
     summary = text_of(inbox.cards_for("00000000-0000-0000-0000-000000000025")[0])
     assert "2 instance(s) whose owner I could not warn" in summary and "gpu-ci" in summary
+    assert "Teams blocks messages to this person (they blocked Curfew)" in summary  # not "403 ..."
+    assert "MessageWritesBlocked" not in summary and DEMO_OWNER not in summary
     events = await rt.store.call(rt.store.audit.for_instance, InstanceKey("demo", "gpu-ci"))
     assert (events[0].action, events[0].outcome) == ("warning", "unreachable")
 
 
-def test_an_owner_with_many_instances_gets_several_cards_under_80_kb() -> None:
+def test_an_owner_with_many_instances_gets_several_cards_within_the_size_rule() -> None:
+    """400 instances: the messenger's size rule splits the card at its rows, every instance on one part."""
     from datetime import time
     from zoneinfo import ZoneInfo
 
+    from bot.adapter.teams_size import MAX_MESSAGE_BYTES, fit_for_teams, teams_bytes
     from domain.model import CurfewPolicy, MorningPolicy, WorkspacePolicy
 
     policy = WorkspacePolicy(
@@ -254,14 +284,13 @@ def test_an_owner_with_many_instances_gets_several_cards_under_80_kb() -> None:
         for n in range(400)
     ]
     decisions = tuple(decide(RunKind.WARNING, WARN_AT, instances, [], [], {"demo": policy}))
-    cards = split_for_teams(WarningView(CURFEW, ZoneInfo("Europe/Berlin"), decisions, WARN_AT))
-    assert len(cards) > 1
-    assert all(len(json.dumps(c).encode()) <= 80_000 for c in cards)
-    assert sum(len({k[0] for k in buttons(c)}) for c in cards) == 400
-    assert (
-        len(json.dumps(warning_card(WarningView(CURFEW, ZoneInfo("Europe/Berlin"), decisions, WARN_AT))))
-        > 80_000
-    )
+    whole = Reply(card=warning_card(WarningView(CURFEW, ZoneInfo("Europe/Berlin"), decisions, WARN_AT)))
+    assert teams_bytes(whole) > MAX_MESSAGE_BYTES
+    parts = fit_for_teams(whole)
+    assert len(parts) > 1
+    assert all(teams_bytes(p) <= MAX_MESSAGE_BYTES for p in parts)
+    assert sum(len({k[0] for k in buttons(dict(p.card or {}))}) for p in parts) == 400
+    assert [dict(p.card or {})["body"][0]["text"] for p in parts][-1].endswith(f"({len(parts)}/{len(parts)})")
 
 
 async def test_with_stop_unwarned_off_an_unreachable_owners_instances_stay_on(env: Any) -> None:
@@ -290,9 +319,7 @@ async def test_a_long_keep_from_the_card_asks_the_approvers(env: Any) -> None:
     rt, _, chat, inbox = env
     chat = build_bot(rt, lambda: inbox, followups=chat.followups, poll_seconds=0.01)
     card = await warn(rt, inbox)
-    answer = await click(
-        chat, buttons(card)[("gpu-ci", "Keep until…")], until_date="2026-12-06", reason="long run"
-    )
+    answer = await pick(chat, card, "gpu-ci", "keep_until", until_date="2026-12-06", reason="long run")
     assert "waits for an approver" in text_of(answer)
     await chat.drain()
     approver_cards = [text_of(c) for c in inbox.cards_for(ALEX)]

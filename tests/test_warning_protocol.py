@@ -17,12 +17,22 @@ CURFEW = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
 ZONE = "Europe/Berlin"
 
 
-def keep_button(card: dict[str, Any], instance: str, title: str) -> dict[str, Any]:
-    for block in card["body"]:
-        for action in block.get("actions", []) if block["type"] == "ActionSet" else []:
-            if action["title"] == title and action.get("data", {}).get("instance") == instance:
-                return dict(action)
-    raise AssertionError(f"no {title} button for {instance}")
+def keep_button(card: dict[str, Any], instance: str, choice: str) -> dict[str, Any]:
+    """The instance's Apply button with `choice` picked in its own choice input, as Teams sends it:
+    the inputs of the whole card merged into the data (another instance's choice left empty)."""
+    inputs = {}
+    for row in card["body"]:
+        for block in row.get("items", []) if row["type"] == "Container" else []:
+            if block["type"] == "Input.ChoiceSet":
+                inputs[block["id"]] = choice if block["id"] == f"choice:demo:{instance}" else ""
+    assert f"choice:demo:{instance}" in inputs, f"no choice for {instance}"
+    for row in card["body"]:
+        for block in row.get("items", []) if row["type"] == "Container" else []:
+            for action in block.get("actions", []) if block["type"] == "ActionSet" else []:
+                if action["title"] == "Apply" and action["data"]["instance"] == instance:
+                    merged = {**action["data"], **inputs}
+                    return {**action, "data": merged, "fallback": {**action["fallback"], "data": merged}}
+    raise AssertionError(f"no Apply button for {instance}")
 
 
 async def run_warning(env: BotEnv) -> None:
@@ -54,7 +64,7 @@ async def test_keep_one_hour_click_refreshes_the_card_and_the_sweep_leaves_it(cu
     await run_warning(curfew_env)
     card = curfew_env.connector.messages_for(DANA.chat_id)[0].card
     assert card is not None
-    button = keep_button(card, "gpu-ci", "Keep 1 hour")
+    button = keep_button(card, "gpu-ci", "keep_1h")
     result = await curfew_env.click(button["verb"], button["data"], DANA)
     assert result.status == 200 and result.body["type"] == "application/vnd.microsoft.card.adaptive"
     assert "Kept gpu-ci until 01:00 Europe/Berlin by Dana Scientist" in json.dumps(result.card)
@@ -68,7 +78,7 @@ async def test_the_same_click_from_someone_else_is_refused(curfew_env: BotEnv) -
     await run_warning(curfew_env)
     card = curfew_env.connector.messages_for(DANA.chat_id)[0].card
     assert card is not None
-    button = keep_button(card, "cpu-ci", "Keep tonight")
+    button = keep_button(card, "cpu-ci", "keep_tonight")
     result = await curfew_env.click(button["verb"], button["data"], ALEX)
     assert result.status == 200
     assert "Only the owner of cpu-ci or an admin of workspace demo can change it" in json.dumps(result.card)
@@ -79,7 +89,7 @@ async def test_the_fallback_submit_click_rewrites_the_card_in_place(curfew_env: 
     await run_warning(curfew_env)
     message = curfew_env.connector.messages_for(DANA.chat_id)[0]
     assert message.card is not None
-    fallback = keep_button(message.card, "cpu-ci", "Keep 2 hours")["fallback"]
+    fallback = keep_button(message.card, "cpu-ci", "keep_2h")["fallback"]
     await curfew_env.submit(fallback["data"], DANA, reply_to_id="1:warning-card")
     updates = curfew_env.connector.updates()
     assert len(updates) == 1 and updates[0].updated_id == "1:warning-card"

@@ -9,6 +9,9 @@ Each call first takes a token from the tenant's and the user's buckets (rates ar
 arguments so a benchmark can scale them). A 429 pauses the tenant's bucket for Retry-After (else an
 exponential backoff with jitter); 408, 412 and 5xx are retried after a backoff; 403/404 and Teams'
 "cannot reach" codes give UNREACHABLE; `max_attempts` failures give FAILED.
+
+Every message keeps to the one size rule (bot/adapter/teams_size.py: at most 80 KB counted in UTF-16,
+as Teams counts): a send too big goes out as several messages, an update too big is shortened.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, Conversati
 
 from bot.adapter.connector_errors import Backoff, ConnectorFailure, Verdict, connector_failure
 from bot.adapter.teams import TEAMS_CHANNEL, TeamsAdapter
+from bot.adapter.teams_size import fit_for_teams, shorten_for_teams
 from bot.adapter.turn import send_replies, store_reference
 from bot.turns import Reply, SendOutcome, SendResult
 from compute.budget import AsyncTokenBucket
@@ -67,14 +71,24 @@ class TeamsMessenger:
         self._users: dict[tuple[str, str], tuple[AsyncTokenBucket, ...]] = {}
 
     async def send(self, aad_object_id: str, tenant_id: str | None, reply: Reply) -> SendResult:
-        """Send `reply` to the user's 1:1 chat (creating the chat when no reference is stored)."""
-        return await self._deliver(aad_object_id, tenant_id, replace(reply, update_activity_id=None))
+        """Send `reply` to the user's 1:1 chat (creating the chat when no reference is stored).
+
+        A message over the size rule goes as several; the result is the first failure, else the first
+        message's (its id is the one to update)."""
+        results = []
+        for part in fit_for_teams(replace(reply, update_activity_id=None)):
+            results.append(await self._deliver(aad_object_id, tenant_id, part))
+            if results[-1].outcome is not SendOutcome.SENT:
+                return results[-1]
+        return results[0]
 
     async def update(
         self, aad_object_id: str, tenant_id: str | None, activity_id: str, reply: Reply
     ) -> SendResult:
         """Rewrite the earlier message `activity_id` in the user's 1:1 chat."""
-        return await self._deliver(aad_object_id, tenant_id, replace(reply, update_activity_id=activity_id))
+        return await self._deliver(
+            aad_object_id, tenant_id, shorten_for_teams(replace(reply, update_activity_id=activity_id))
+        )
 
     async def _deliver(self, aad: str, tenant_id: str | None, reply: Reply) -> SendResult:
         stored = await self._store.call(self._store.conversations.get, aad, tenant_id)

@@ -23,6 +23,7 @@ from botbuilder.schema import Activity, ChannelAccount
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapter import activities as acts
+from bot.adapter.teams_size import fit_for_teams, shorten_card
 from bot.turns import InboundKind, Reply, TurnHandler
 from storage.repositories import ConversationRef, StorageError, Store
 
@@ -83,7 +84,7 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
             return await super().on_invoke_activity(turn_context)
         result = await self._handler.on_action(acts.action_inbound(activity))
         turn_context.turn_state[FOLLOWUPS] = tuple(result.followups)
-        return acts.card_invoke_response(result.card)
+        return acts.card_invoke_response(shorten_card(result.card))
 
     async def _install(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -138,9 +139,10 @@ def _addressed_to_bot(activity: Activity) -> bool:
 
 
 async def send_replies(turn_context: TurnContext, replies: Iterable[Reply]) -> list[str | None]:
-    """Send (or, with `update_activity_id`, rewrite) each reply in order; the activity ids."""
+    """Send (or, with `update_activity_id`, rewrite) each reply in order, each within the size rule
+    (a reply too big goes as several messages); the activity ids."""
     ids: list[str | None] = []
-    for reply in replies:
+    for reply in (part for whole in replies for part in fit_for_teams(whole)):
         activity = acts.reply_activity(reply)
         if reply.update_activity_id:
             response = await turn_context.update_activity(activity)

@@ -63,6 +63,12 @@ def command_button(title: str, command: str) -> dict[str, Any]:
     return submit(title, {"verb": "run", "command": command})
 
 
+def confirmation_card(text: str, undo: str | None = None) -> Card:
+    """A small card saying what was done, with **Undo** (a chat command run as the clicker) where it makes
+    sense: after a keep-on, "release NAME"; after a release, the keep-on again."""
+    return card(paragraph(text), actions=[command_button("Undo", undo)] if undo else [])
+
+
 def help_card(intro: str | None = None) -> Card:
     rows = [{"type": "TextBlock", "text": f"**{cmd}**: {what}", "wrap": True} for cmd, what in HELP]
     body = [heading("What I can do"), *([paragraph(intro)] if intro else []), *rows]
@@ -96,31 +102,87 @@ class StatusRow:
     """What it has cost since it last started."""
 
 
+def _cell(text: str, *, bold: bool = False, subtle: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "TextBlock", "text": text, "wrap": True}
+    if bold:
+        block["weight"] = "Bolder"
+    if subtle:
+        block["isSubtle"] = True
+    return {"type": "TableCell", "items": [block]}
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> dict[str, Any]:
+    """An Adaptive Cards 1.5 Table (Teams renders it) with a bold header row."""
+    return {
+        "type": "Table",
+        "columns": [{"width": w} for w in widths],
+        "firstRowAsHeader": True,
+        "showGridLines": False,
+        "rows": [
+            {"type": "TableRow", "cells": [_cell(h, bold=True) for h in header]},
+            *({"type": "TableRow", "cells": [_cell(c) for c in row]} for row in rows),
+        ],
+    }
+
+
+def _price_only(price: str | None) -> str:
+    """ "USD 3.06/h (simulated)" -> "3.06" for the table's $/h column (the currency is in its header)."""
+    if not price or "/h" not in price:
+        return "?"
+    return price.split("/h")[0].split()[-1]
+
+
 def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
+    """One table row per instance (name, state, tonight, price per hour); the rest behind **Details**."""
     if not rows:
         return card(
             heading("You have no compute instances"),
             paragraph("Instances assigned to you in a configured workspace appear here."),
             *([paragraph(note, subtle=True)] if note else []),
         )
-    body: list[dict[str, Any]] = [heading(f"Your compute instances ({len(rows)})")]
-    for row in rows:
-        body.append({"type": "TextBlock", "text": f"**{row.name}**", "wrap": True, "separator": True})
+    currency = next((r.price.split()[0] for r in rows if r.price and "/h" in r.price), "USD")
+    simulated = any(r.price and "simulated" in r.price for r in rows)
+    lines = [(r.name, r.state, r.tonight, _price_only(r.price)) for r in rows]
+    body: list[dict[str, Any]] = [
+        heading(f"Your compute instances ({len(rows)})"),
+        table(("Name", "State", "Tonight", f"{currency}/h"), lines, (3, 2, 4, 2)),
+    ]
+    if simulated or note:
         body.append(
-            facts(
-                [
-                    ("State", row.state),
-                    ("Size", row.size),
-                    ("Workspace", row.workspace),
-                    ("Tonight", row.tonight),
-                    *([("Price", row.price)] if row.price else []),
-                    *([("Cost since started", row.since_start)] if row.since_start else []),
-                ]
+            paragraph(
+                " ".join(
+                    ([" Prices are simulated."] if simulated else []) + ([note] if note else [])
+                ).strip(),
+                subtle=True,
             )
         )
-    if note:
-        body.append(paragraph(note, subtle=True))
-    return card(*body)
+    details = [
+        paragraph(
+            f"**{r.name}** ({r.workspace}) · {r.size}"
+            + (f" · {r.price}" if r.price else "")
+            + (f"  \nCost since started: {r.since_start}" if r.since_start else ""),
+        )
+        for r in rows
+    ]
+    hidden = [
+        {
+            "type": "Container",
+            "id": f"details-{n}",
+            "isVisible": False,
+            "items": details[at : at + DETAILS_SLICE],
+        }
+        for n, at in enumerate(range(0, len(details), DETAILS_SLICE))
+    ]
+    toggle = {
+        "type": "Action.ToggleVisibility",
+        "title": "Details",
+        "targetElements": [block["id"] for block in hidden],
+    }
+    return card(*body, *hidden, actions=[toggle])
+
+
+DETAILS_SLICE = 10
+"""Details of this many instances per hidden block: a long card splits between blocks."""
 
 
 def choice_card(question: str, options: Sequence[tuple[str, str]]) -> Card:

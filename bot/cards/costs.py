@@ -26,23 +26,25 @@ class KeepCost:
     """Where "Keep tonight" ends: the curfew after the coming one."""
     curfew_at: datetime
 
-    def lines(self, zone: ZoneInfo) -> list[tuple[str, str]]:
-        mark = SIMULATED if self.simulated else ""
+    def rate(self, zone: ZoneInfo) -> str:
+        """Its price per hour for the instance's line: "USD 3.06/h (simulated)"."""
         if self.per_hour is None:
-            return [("Price", "unknown: Azure publishes no price for this size")]
+            return "price unknown"
+        return rate_text(self.per_hour, self.simulated)
+
+    def option_texts(self, zone: ZoneInfo) -> dict[str, str]:
+        """What each keep option costs, for its label: {"keep_1h": "USD 3.06", ...}; none when unknown."""
+        if self.per_hour is None:
+            return {}
         hourly = self.per_hour
-        pairs = [
-            ("Keep 1 hour costs", format_money(hourly) + mark),
-            ("Keep 2 hours costs", format_money(hourly.times(2)) + mark),
-        ]
+        texts = {
+            "keep_1h": format_money(hourly),
+            "keep_2h": format_money(hourly.times(2)),
+            "keep_until": f"{format_rate(hourly)} from the curfew",
+        }
         if self.tonight_until is not None:
-            hours = hours_between(self.curfew_at, self.tonight_until)
-            until = format_local(self.tonight_until, zone)
-            spent = format_money(cost(hourly, self.curfew_at, self.tonight_until))
-            tonight = f"{spent} for {_h(hours)}, to {until}"
-            pairs.append(("Keep tonight costs", tonight + mark))
-        pairs.append(("Keep until… costs", f"{format_rate(hourly)}, each hour{mark}"))
-        return pairs
+            texts["keep_tonight"] = format_money(cost(hourly, self.curfew_at, self.tonight_until))
+        return texts
 
 
 def rate_text(per_hour: Money | None, simulated: bool) -> str:

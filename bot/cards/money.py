@@ -9,7 +9,7 @@ card stays well under Teams' 80 KB.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from bot.cards.basics import Card, card, facts, heading, paragraph
 from domain.money import format_total
 from domain.money_report import InstanceMoney, MoneyReport, MoneyView
+from domain.people import person
 from domain.timefmt import format_local
 
 MAX_LINES = 15
@@ -33,7 +34,7 @@ def money_card(view: MoneyView) -> Card:
         ),
     ]
     if r.simulated:
-        body.append({"type": "TextBlock", "text": SIMULATED_MARK, "wrap": True, "color": "Warning"})
+        body.append(paragraph(SIMULATED_MARK, subtle=True))  # readable on white (no yellow)
     body.append(facts(_totals(r)))
     body += _charts(r)
     if view.by_instance:
@@ -41,7 +42,9 @@ def money_card(view: MoneyView) -> Card:
             "Saved by instance", [_saved_line(i) for i in r.instances if i.saved_hours or i.kept_hours]
         )
     body += _section("Stopped per night", [f"night of {day_label(d)}: {n}" for d, n in r.stops_by_night])
-    body += _section("Most expensive instances (estimated)", [_cost_line(i) for i in r.most_expensive])
+    body += _section(
+        "Most expensive instances (estimated)", [_cost_line(i, view.names) for i in r.most_expensive]
+    )
     body += _section("Keep-ons in force", view.keep_ons, empty="none" if view.digest else None)
     if view.digest:
         body += _section("Owners I could not warn", view.unreachable, empty="none")
@@ -100,12 +103,25 @@ def _table(columns: tuple[str, str], rows: Sequence[tuple[str, Decimal]]) -> dic
     def row(cells: tuple[str, str], bold: bool = False) -> dict[str, Any]:
         return {"type": "TableRow", "cells": [cell(c, bold) for c in cells]}
 
+    shown = [(label, f"{amount:,.2f}") for label, amount in _folded(rows)]
     return {
         "type": "Table",
         "columns": [{"width": 1}, {"width": 1}],
         "firstRowAsHeader": True,
-        "rows": [row(columns, bold=True), *(row((label, f"{amount:,.2f}")) for label, amount in rows)],
+        "rows": [row(columns, bold=True), *(row(cells) for cells in shown)],
     }
+
+
+FOLD_OVER = 10
+
+
+def _folded(rows: Sequence[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:
+    """A long table keeps the rows that matter: those over FOLD_OVER rows at 0.00 become one line."""
+    if len(rows) <= FOLD_OVER:
+        return list(rows)
+    kept = [(label, amount) for label, amount in rows if amount]
+    zero = len(rows) - len(kept)
+    return kept + ([(f"{zero} more at 0.00", Decimal(0))] if zero else [])
 
 
 def _section(title: str, lines: Sequence[str], *, empty: str | None = None) -> list[dict[str, Any]]:
@@ -127,8 +143,8 @@ def _saved_line(i: InstanceMoney) -> str:
     return f"**{i.instance}** ({i.workspace}): {saved}{kept}{unknown}"
 
 
-def _cost_line(i: InstanceMoney) -> str:
-    owner = f", owner {i.owner_object_id}" if i.owner_object_id else ", no owner"
+def _cost_line(i: InstanceMoney, names: Mapping[str, str]) -> str:
+    owner = f", owner {person(i.owner_object_id, names)}" if i.owner_object_id else ", no owner"
     ran = f"{format_total(i.ran)} for {_hours(i.ran_hours)} running"
     return f"**{i.instance}** ({i.workspace}, {i.size}{owner}): {ran}"
 

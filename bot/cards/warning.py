@@ -7,9 +7,8 @@ clicked is always the Teams-authenticated sender.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,10 +17,13 @@ from bot.cards.basics import Card, card, command_button, facts, heading, paragra
 from bot.cards.costs import KeepCost
 from domain.decide import Action, Decision
 from domain.model import Instance, InstanceKey
-from domain.timefmt import format_clock_zone, format_local
+from domain.timefmt import format_clock, format_clock_zone, format_day, format_local
 
 VERB = "warning"
-MAX_CARD_BYTES = 80_000
+CHOSEN = "chosen"
+"""The Apply button's choice: what the instance's own choice input says."""
+QUICK = ("keep_1h", "keep_2h", "keep_tonight", "stop_now")
+"""The options of each instance's choice input (keep until a date has its own small form)."""
 CHOICES = {
     "keep_1h": "Keep 1 hour",
     "keep_2h": "Keep 2 hours",
@@ -40,6 +42,8 @@ class WarningView:
     notice: str | None = None
     costs: Mapping[InstanceKey, KeepCost] = field(default_factory=dict)
     """What each keep option costs, per instance (bot/costs.py); none: no cost lines."""
+    done: Mapping[InstanceKey, str] = field(default_factory=dict)
+    """What a click just did to an instance ("Stopping now, as Dana asked."): shown instead of choices."""
 
 
 def action_data(choice: str, decision: Decision, curfew_at: datetime) -> dict[str, Any]:
@@ -54,28 +58,34 @@ def action_data(choice: str, decision: Decision, curfew_at: datetime) -> dict[st
     }
 
 
-def execute(title: str, data: dict[str, Any]) -> dict[str, Any]:
+def execute(title: str, data: dict[str, Any], *, style: str | None = None) -> dict[str, Any]:
     """Action.Execute, falling back to Action.Submit with the same data on older clients."""
-    return {
-        "type": "Action.Execute",
-        "title": title,
-        "verb": VERB,
-        "data": data,
-        "fallback": {"type": "Action.Submit", "title": title, "data": data},
-    }
+    action: dict[str, Any] = {"type": "Action.Execute", "title": title, "verb": VERB, "data": data}
+    if style:
+        action["style"] = style
+    action["fallback"] = {"type": "Action.Submit", "title": title, "data": data}
+    return action
+
+
+def input_id(key: InstanceKey, name: str) -> str:
+    """The id of one of an instance's inputs on the card: unique per instance, read back by its click."""
+    return f"{name}:{key.workspace}:{key.name}"
 
 
 def _running_for(decision: Decision, now: datetime) -> str:
     started = decision.instance.last_started_at
     if started is None:
-        return "unknown"
+        return "on (since unknown)"
     hours = max(0.0, (now - started) / timedelta(hours=1))
-    return f"{hours:.0f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+    return f"on {hours:.0f} h" if hours >= 1 else f"on {hours * 60:.0f} min"
 
 
-def _keep_until_form(decision: Decision, curfew_at: datetime) -> dict[str, Any]:
-    key = decision.instance.name
-    data = action_data("keep_until", decision, curfew_at)
+def _keep_until_form(decision: Decision, view: WarningView) -> dict[str, Any]:
+    """The rarely used "keep until a date and time", its inputs in the reader's zone, behind a button."""
+    i, zone = decision.instance, view.zone.key
+    keep_cost = view.costs.get(i.key)
+    cost = keep_cost.option_texts(view.zone).get("keep_until") if keep_cost else None
+    data = action_data("keep_until", decision, view.curfew_at)
     return {
         "type": "Action.ShowCard",
         "title": CHOICES["keep_until"],
@@ -84,66 +94,92 @@ def _keep_until_form(decision: Decision, curfew_at: datetime) -> dict[str, Any]:
             "body": [
                 {
                     "type": "Input.Date",
-                    "id": "until_date",
-                    "label": "Until (date)",
+                    "id": input_id(i.key, "until_date"),
+                    "label": f"Keep {i.name} until (date, {zone})",
                     "isRequired": True,
                     "errorMessage": "Pick a date",
-                    "min": curfew_at.date().isoformat(),
+                    "min": view.curfew_at.astimezone(view.zone).date().isoformat(),
                 },
                 {
                     "type": "Input.Time",
-                    "id": "until_time",
-                    "label": "Time (optional; else that day's curfew)",
+                    "id": input_id(i.key, "until_time"),
+                    "label": f"Time ({zone}); none: that day's curfew",
                 },
                 {
                     "type": "Input.Text",
-                    "id": "reason",
+                    "id": input_id(i.key, "reason"),
                     "label": "Reason",
-                    "placeholder": f"why {key} stays on",
+                    "placeholder": f"why {i.name} stays on",
+                    "maxLength": 500,
                 },
+                *([paragraph(f"Costs {cost}.", subtle=True)] if cost else []),
             ],
-            "actions": [execute("Keep", data)],
+            "actions": [execute("Keep until then", data)],
         },
     }
 
 
-def _instance_block(decision: Decision, view: WarningView) -> list[dict[str, Any]]:
+def _choice_set(decision: Decision, view: WarningView) -> dict[str, Any]:
+    """One choice of what to do with the instance, each keep option's cost in its own label."""
     i = decision.instance
-    blocks: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": f"**{i.name}**", "wrap": True, "separator": True},
-        facts(
-            [("Size", i.size), ("Workspace", i.workspace), ("Running for", _running_for(decision, view.now))]
-        ),
-    ]
-    if decision.action is Action.WARN:
-        keep_cost = view.costs.get(i.key)
-        if keep_cost is not None:
-            blocks.append(facts(keep_cost.lines(view.zone)))
-        quick = [
-            execute(CHOICES[c], action_data(c, decision, view.curfew_at))
-            for c in ("keep_1h", "keep_2h", "keep_tonight")
-        ]
-        blocks.append(
-            {
-                "type": "ActionSet",
-                "actions": [
-                    *quick,
-                    _keep_until_form(decision, view.curfew_at),
-                    execute(CHOICES["stop_now"], action_data("stop_now", decision, view.curfew_at)),
-                ],
-            }
+    keep_cost = view.costs.get(i.key)
+    costs = keep_cost.option_texts(view.zone) if keep_cost else {}
+    labels = {c: CHOICES[c] + (f": {costs[c]}" if c in costs else "") for c in QUICK}
+    if keep_cost is not None and keep_cost.tonight_until is not None:
+        ends = keep_cost.tonight_until
+        until = f"{format_day(ends, view.zone)} {format_clock(ends, view.zone)}"
+        labels["keep_tonight"] = f"Keep tonight, to {until}" + (
+            f": {costs['keep_tonight']}" if "keep_tonight" in costs else ""
         )
+    return {
+        "type": "Input.ChoiceSet",
+        "id": input_id(i.key, "choice"),
+        "style": "compact",
+        "placeholder": f"What should happen to {i.name}?",
+        "choices": [{"title": labels[c], "value": c} for c in QUICK],
+    }
+
+
+def _instance_line(decision: Decision, view: WarningView) -> str:
+    i = decision.instance
+    keep_cost = view.costs.get(i.key)
+    price = f" · {keep_cost.rate(view.zone)}" if keep_cost is not None else ""
+    return f"**{i.name}** ({i.workspace}) · {i.size} · {_running_for(decision, view.now)}{price}"
+
+
+def _instance_row(decision: Decision, view: WarningView) -> dict[str, Any]:
+    """One instance: a line about it, then what can still be done (or the one true thing that holds)."""
+    i = decision.instance
+    items: list[dict[str, Any]] = [paragraph(_instance_line(decision, view))]
+    done = view.done.get(i.key)
+    if done is not None:
+        items.append(_status_line(done))
+    elif not i.state.is_running:
+        items.append(_status_line(f"{i.state.value}."))
+    elif decision.action is Action.WARN:
+        apply = execute("Apply", action_data(CHOSEN, decision, view.curfew_at), style="positive")
+        items += [
+            _choice_set(decision, view),
+            {"type": "ActionSet", "actions": [apply, _keep_until_form(decision, view)]},
+        ]
     else:
-        blocks.append(paragraph(f"Stays on: {decision.reason}", subtle=True))
-    return blocks
+        items.append(_status_line(f"Stays on: {decision.reason}"))
+    return {"type": "Container", "separator": True, "items": items}
+
+
+def _status_line(text: str) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True, "spacing": "Small"}
 
 
 def warning_card(view: WarningView) -> Card:
-    to_stop = [d for d in view.decisions if d.action is Action.WARN]
+    """One row per instance; a card over Teams' size rule is split by the messenger, rows whole."""
+    to_stop = [d for d in view.decisions if d.action is Action.WARN and d.instance.key not in view.done]
     when = format_clock_zone(view.curfew_at, view.zone)
     title = (
         f"{len(to_stop)} instance{'s' if len(to_stop) != 1 else ''} stop at {when}"
         if to_stop
+        else f"Nothing more of yours stops at {when}"
+        if view.done
         else f"Nothing of yours stops at {when}"
     )
     body: list[dict[str, Any]] = [heading(title)]
@@ -154,13 +190,14 @@ def warning_card(view: WarningView) -> Card:
     if to_stop:
         body.append(
             paragraph(
-                f"The curfew on {format_local(view.curfew_at, view.zone)} stops these unless you "
-                "keep them. Anything you do not touch is stopped to save money."
+                f"The curfew on {format_local(view.curfew_at, view.zone)} stops them unless you keep them: "
+                "pick what to do, then **Apply**.",
+                subtle=True,
             )
         )
-    for decision in view.decisions:
-        body.extend(_instance_block(decision, view))
-    return card(*body, actions=[command_button("Show my instances", "status")])
+    body += [_instance_row(decision, view) for decision in view.decisions]
+    show = command_button("Show my instances", "status") | {"mode": "secondary"}
+    return card(*body, actions=[show])
 
 
 def outdated_card(notice: str, instance: Instance | None, zone: ZoneInfo) -> Card:
@@ -173,17 +210,3 @@ def outdated_card(notice: str, instance: Instance | None, zone: ZoneInfo) -> Car
         if i.state.is_stopped:
             actions.append(command_button(f"Start {i.name}", f"start {i.name}@{i.workspace}"))
     return card(*body, actions=[*actions, command_button("Show my instances", "status")])
-
-
-def split_for_teams(view: WarningView, limit: int = MAX_CARD_BYTES) -> list[Card]:
-    """Cards under Teams' size limit: an owner with many instances gets several cards."""
-    cards, chunk = [], list(view.decisions)
-    size = max(1, len(chunk))
-    while True:
-        parts = [chunk[i : i + size] for i in range(0, len(chunk), size)] or [[]]
-        built = [warning_card(replace(view, decisions=tuple(p))) for p in parts]
-        if all(len(json.dumps(c).encode()) <= limit for c in built) or size == 1:
-            cards = built
-            break
-        size = max(1, size // 2)
-    return cards

@@ -19,6 +19,7 @@ from bot.turns import Reply, Turn
 from compute.prices import PriceBook
 from domain import grammar as g
 from domain.model import Instance, InstanceKey, MorningStart
+from domain.people import actor
 from domain.timefmt import format_local
 from runtime import Runtime
 from scheduler.snapshot import read_fleet
@@ -110,8 +111,14 @@ class InstanceCommands:
         zone = self.keeps.zone_for(turn, instance)
         key = InstanceKey(instance.workspace, instance.name)
         events = await self.rt.store.call(self.rt.store.audit.for_instance, key)
+        names = await self.rt.store.call(self.rt.store.conversations.names, [e.actor for e in events])
         rows = [
-            (format_local(e.at, zone), e.actor, e.action, e.outcome + (f", {e.reason}" if e.reason else ""))
+            (
+                format_local(e.at, zone),
+                actor(e.actor, names),
+                e.action,
+                e.outcome + (f", {e.reason}" if e.reason else ""),
+            )
             for e in events
         ]
         return [Reply(card=cards.history_card(instance.name, rows))]

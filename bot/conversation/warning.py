@@ -10,13 +10,13 @@ gets the current state instead of an action. Every keep goes through the domain'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.cards.basics import Card
-from bot.cards.warning import CHOICES, VERB, WarningView, outdated_card, warning_card
+from bot.cards.warning import CHOICES, CHOSEN, VERB, WarningView, input_id, outdated_card, warning_card
 from bot.conversation.gate import Acts, Subject
 from bot.conversation.router import Routes, fleet_subject
 from bot.flows.followups import ask
@@ -27,7 +27,7 @@ from compute.prices import PriceBook
 from domain.decide import RunKind
 from domain.grammar import KeepEnd, Tonight, UntilDay, UntilInstant
 from domain.keep import KeepPlan, KeepRefusal, describe_plan, plan_delay, plan_keep
-from domain.model import Instance
+from domain.model import Instance, InstanceKey
 from domain.schedule import local_instant, next_curfew
 from domain.timefmt import format_clock_zone, format_local
 from runtime import Runtime
@@ -48,9 +48,16 @@ class Click:
 
 
 def read_click(value: Mapping[str, Any]) -> Click | str:
-    """The click's data, or what is wrong with it (a malformed or tampered payload)."""
+    """The click's data, or what is wrong with it (a malformed or tampered payload).
+
+    The inputs read are the clicked instance's own (each instance's ids on the card are its own)."""
     choice, name, workspace = value.get("choice"), value.get("instance"), value.get("workspace")
-    if choice not in CHOICES or not isinstance(name, str) or not isinstance(workspace, str):
+    if not isinstance(name, str) or not isinstance(workspace, str):
+        return "This button's data is incomplete, so I did nothing. Say `status` to see your instances."
+    key = InstanceKey(workspace, name)
+    if choice == CHOSEN:
+        choice = value.get(input_id(key, "choice")) or CHOSEN  # none chosen: the card says so
+    if choice not in CHOICES and choice != CHOSEN:
         return "This button's data is incomplete, so I did nothing. Say `status` to see your instances."
     try:
         curfew_at = datetime.fromisoformat(str(value.get("curfew_at")))
@@ -58,10 +65,18 @@ def read_click(value: Mapping[str, Any]) -> Click | str:
         return "This button does not say which curfew it is about, so I did nothing."
     if curfew_at.tzinfo is None:
         return "This button's curfew time has no zone, so I did nothing."
-    reason = str(value.get("reason") or "").strip()[:500]
-    return Click(
-        choice, name, workspace, curfew_at, _text(value, "until_date"), _text(value, "until_time"), reason
-    )
+    reason = str(value.get(input_id(key, "reason")) or "").strip()[:500]
+    until_date = _text(value, input_id(key, "until_date"))
+    until_time = _text(value, input_id(key, "until_time"))
+    return Click(choice, name, workspace, curfew_at, until_date, until_time, reason)
+
+
+def _choice_of(value: Mapping[str, Any]) -> object:
+    """The choice a click made: the button's, or for Apply the instance's own choice input."""
+    choice, name, workspace = value.get("choice"), value.get("instance"), value.get("workspace")
+    if choice == CHOSEN and isinstance(name, str) and isinstance(workspace, str):
+        return value.get(input_id(InstanceKey(workspace, name), "choice"))
+    return choice
 
 
 def _text(value: Mapping[str, Any], key: str) -> str | None:
@@ -80,7 +95,7 @@ class WarningClicks:
             locate=self.locate,
             handler=self.click,
             refuse=self.refuse,
-            audit_as=lambda value: f"warning {value.get('choice')}",
+            audit_as=lambda value: f"warning {_choice_of(value)}",
         )
 
     async def locate(self, turn: Turn, value: Mapping[str, Any]) -> Subject | str:
@@ -106,8 +121,15 @@ class WarningClicks:
         if stale:
             await self.keeps.audit_as(turn, instance, f"warning {click.choice}", "outdated", stale)
             return outdated_card(stale, instance, zone)
-        notice = await self._apply(turn, click, instance, zone)
-        return warning_card(await self.view(instance.owner_object_id, click.curfew_at, notice))
+        if click.choice == CHOSEN:
+            notice = f"Choose what should happen to {instance.name} first, then Apply; nothing was changed."
+            return warning_card(await self.view(instance.owner_object_id, click.curfew_at, notice))
+        said, done = await self._apply(turn, click, instance, zone)
+        view = await self.view(instance.owner_object_id, click.curfew_at, None if done else said)
+        # the clicked instance's row first: a card the size rule must shorten never loses it
+        first = sorted(view.decisions, key=lambda d: d.instance.key != instance.key)
+        view = replace(view, decisions=tuple(first), done={instance.key: said} if done else {})
+        return warning_card(view)
 
     async def view(self, owner: str | None, curfew_at: datetime, notice: str | None) -> WarningView:
         """The owner's instances facing the curfew at `curfew_at`, decided now."""
@@ -146,12 +168,13 @@ class WarningClicks:
                 return f"{instance.name} is already kept until {until} by {k.created_by}."
         return None
 
-    async def _apply(self, turn: Turn, click: Click, instance: Instance, zone: ZoneInfo) -> str:
+    async def _apply(self, turn: Turn, click: Click, instance: Instance, zone: ZoneInfo) -> tuple[str, bool]:
+        """What the click did, and whether it did it (else the text says why nothing changed)."""
         who = turn.user_name or "you"
         audit_as = f"warning {click.choice}"
         if click.choice == "stop_now":
             await ask(self.rt.store, "stop", turn, instance, "warning stop_now")
-            return f"Stopping {instance.name} now, as {who} asked."
+            return f"Stopping {instance.name} now, as {who} asked.", True
         policy = self.rt.settings.policy(instance.workspace)
         delay = DELAYS.get(click.choice)
         plan: KeepPlan | KeepRefusal
@@ -160,11 +183,11 @@ class WarningClicks:
         else:
             end = _end(click, zone)
             if isinstance(end, str):
-                return end
+                return end, False
             plan = plan_keep(end, turn.now, policy, zone, self.keeps.limits)
         if isinstance(plan, KeepRefusal):
             await self.keeps.audit_as(turn, instance, audit_as, "refused", plan.message)
-            return plan.message
+            return plan.message, False
         reason = click.reason or CHOICES[click.choice].lower()
         described = describe_plan(plan, zone)
         await self.keeps.store(
@@ -179,13 +202,16 @@ class WarningClicks:
         price = await self.keeps.cost_text(instance, plan, turn.now, pending=plan.needs_approval)
         if delay is not None:
             end_at = format_clock_zone(plan.until, zone)
-            return f"Kept {instance.name} until {end_at} by {who}; Curfew stops it then.{price}"
+            return f"Kept {instance.name} until {end_at} by {who}; Curfew stops it then.{price}", True
         if plan.needs_approval:
+            asked = describe_plan(plan, zone).partition("; ")[0]
+            held = format_local(plan.in_force_until or plan.until, zone)
             return (
-                f"{instance.name}: keeping it {describe_plan(plan, zone)} waits for an approver; "
-                f"until then it is kept until {format_local(plan.in_force_until or plan.until, zone)}.{price}"
+                f"Pending approval: keeping {instance.name} {asked} waits for an approver; "
+                f"until someone decides, it is kept until {held}.{price}",
+                True,
             )
-        return f"Kept {instance.name} {describe_plan(plan, zone)} by {who}.{price}"
+        return f"Kept {instance.name} {describe_plan(plan, zone)} by {who}.{price}", True
 
 
 def _end(click: Click, zone: ZoneInfo) -> KeepEnd | str:

@@ -84,20 +84,19 @@ class KeepFlow:
         )
         why = f" Reason: {reason}." if reason else ""
         price = await self.cost_text(instance, plan, turn.now, pending=plan.needs_approval)
+        undo = f"release {instance.name}@{instance.workspace}"
         if plan.needs_approval:
             assert plan.in_force_until is not None
             end, _, after = described.partition("; ")
-            return [
-                Reply(
-                    text=(
-                        f"Keeping {instance.name} {end} needs an approver's yes, as it is over "
-                        f"{self.limits.approval_over_days} days ({after}). Until someone decides, it is kept "
-                        f"until {format_local(plan.in_force_until, zone)}.{why}{price}"
-                    )
-                )
-            ]
+            said = (
+                f"Keeping {instance.name} {end} needs an approver's yes, as it is over "
+                f"{self.limits.approval_over_days} days ({after}). Until someone decides, it is kept "
+                f"until {format_local(plan.in_force_until, zone)}.{why}{price}"
+            )
+            return [Reply(card=cards.confirmation_card(said, undo))]
         stopped = "" if instance.state.is_running else f" ({instance.name} is {instance.state.value} now.)"
-        return [Reply(text=f"Kept {instance.name} {described}.{why}{stopped}{price}")]
+        said = f"Kept {instance.name} {described}.{why}{stopped}{price}"
+        return [Reply(card=cards.confirmation_card(said, undo))]
 
     async def store(
         self,
@@ -153,7 +152,9 @@ class KeepFlow:
         return cards.choice_card(f"Which date did you mean for {instance.name}?", options)
 
     async def release(self, turn: Turn, instance: Instance) -> list[Reply]:
-        keep_ons = self.rt.store.keep_ons
+        store = self.rt.store
+        keep_ons = store.keep_ons
+        held = await store.call(keep_ons.in_force, turn.now, [instance.key])
 
         def write(tx: Tx) -> int:
             ended = keep_ons.release(instance.key, turn.user, turn.now, session=tx.session)
@@ -161,12 +162,24 @@ class KeepFlow:
             tx.audit(audit_event(turn.now, turn.user, "chat release", outcome, "", instance))
             return ended
 
-        if not await self.rt.store.atomically(write):
+        if not await store.atomically(write):
             return [Reply(text=f"{instance.name} had no keep-on; the curfew applies to it as usual.")]
         policy = self.rt.settings.policy(instance.workspace)
         coming = next_curfew(policy, turn.now, inclusive=True)
-        when = f" It stops at {format_local(coming, self.zone_for(turn, instance))}." if coming else ""
-        return [Reply(text=f"Released {instance.name}: the curfew applies again.{when}")]
+        zone = self.zone_for(turn, instance)
+        when = f" It stops at {format_local(coming, zone)}." if coming else ""
+        said = f"Released {instance.name}: the curfew applies again.{when}"
+        return [Reply(card=cards.confirmation_card(said, _keep_again(instance, held, zone)))]
+
+
+def _keep_again(instance: Instance, held: list[KeepOn], zone: ZoneInfo) -> str | None:
+    """The command that undoes a release: the latest keep-on it ended, again (its end, its reason)."""
+    if not held:
+        return None
+    last = max(held, key=lambda k: k.until)
+    why = f" because {last.reason}" if last.reason else ""
+    until = f"{last.until.astimezone(zone):%Y-%m-%d %H:%M}"
+    return f"keep {instance.name}@{instance.workspace} until {until}{why}"
 
 
 def _as_command(instance: Instance, reading: g.KeepEnd) -> str | None:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cards.basics import card, heading, paragraph
 from bot.cards.money import money_card
-from bot.cards.warning import WarningView, split_for_teams
+from bot.cards.warning import WarningView, warning_card
 from bot.flows.pricing import with_costs
-from bot.turns import Messenger, Reply, SendOutcome, SendResult
+from bot.turns import Messenger, Reply, SendOutcome
 from compute.prices import PriceBook
 from config.settings import Settings
 from domain.money_report import MoneyView
+from domain.people import person
 from domain.timefmt import format_local
 from scheduler.notify import Delivery, DeliveryResult, OwnerWarning
 
@@ -41,12 +42,15 @@ class TeamsNotifier:
         messenger: Messenger,
         clock: Callable[[], datetime],
         prices: PriceBook | None = None,
+        names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
-        """`prices`: to show what each keep option costs on the warning card."""
+        """`prices`: to show what each keep option costs on the warning card; `names`: people's
+        display names by AAD object id, so the admins' card names the owners it could not warn."""
         self._settings = settings
         self._messenger = messenger
         self._clock = clock
         self._prices = prices
+        self._names = names
 
     async def warn(self, warnings: Sequence[OwnerWarning]) -> list[DeliveryResult]:
         results = list(await asyncio.gather(*(self._warn_one(w) for w in warnings)))
@@ -71,11 +75,10 @@ class TeamsNotifier:
         zone = self._zone(warning)
         view = WarningView(warning.curfew_at, zone, warning.decisions, self._clock())
         view = await with_costs(view, self._prices, self._settings.policy)
-        last = SendResult(SendOutcome.SENT)
-        for part in split_for_teams(view):
-            last = await self._messenger.send(warning.owner_object_id, warning.tenant_id, Reply(card=part))
-            if last.outcome is not SendOutcome.SENT:
-                break
+        # one card: a messenger splits what is over Teams' size rule into several, rows whole
+        last = await self._messenger.send(
+            warning.owner_object_id, warning.tenant_id, Reply(card=warning_card(view))
+        )
         return DeliveryResult(warning.owner_object_id, _DELIVERY[last.outcome], last.detail)
 
     def _zone(self, warning: OwnerWarning) -> ZoneInfo:
@@ -85,11 +88,13 @@ class TeamsNotifier:
     async def _tell_admins(self, unreachable: list[tuple[OwnerWarning, DeliveryResult]]) -> None:
         """One summary per admin: the owners Curfew could not warn, with their instances."""
         lines_for: dict[str, list[str]] = defaultdict(list)
+        owners = [w.owner_object_id for w, _ in unreachable if w.owner_object_id]
+        names = await self._names(owners) if self._names is not None else {}
         for warning, result in unreachable:
             for d in warning.to_stop:
                 line = (
                     f"**{d.instance.name}** ({d.instance.workspace}): owner "
-                    f"{warning.owner_object_id or 'none'}, {result.detail or result.delivery.value}"
+                    f"{person(warning.owner_object_id, names)}: {delivery_words(result)}"
                 )
                 for admin in self._settings.admins_of(d.instance.workspace):
                     lines_for[admin].append(line)
@@ -103,3 +108,22 @@ class TeamsNotifier:
             )
             sent = await self._messenger.send(admin, self._settings.teams.tenant_id, Reply(card=summary))
             log.info("unreachable-owner summary to admin %s: %s", admin, sent.outcome.value)
+
+
+_PLAIN_WORDS = (
+    ("MessageWritesBlocked", "Teams blocks messages to this person (they blocked Curfew)"),
+    ("BotNotInConversationRoster", "Curfew is not installed for this person in Teams"),
+    ("NotFound", "Curfew is not installed for this person in Teams"),
+    ("no conversation", "Curfew is not installed for this person in Teams, or they never talked to it"),
+    ("no owner", "the instance has no owner and its workspace no admin"),
+)
+
+
+def delivery_words(result: DeliveryResult) -> str:
+    """Why a warning did not reach its owner, in plain words (the connector's codes stay in the log)."""
+    for code, words in _PLAIN_WORDS:
+        if code in result.detail:
+            return words
+    if result.delivery is Delivery.FAILED:
+        return "Teams did not take the message, even after retries"
+    return "Teams could not deliver the message"
