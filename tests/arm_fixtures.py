@@ -62,6 +62,9 @@ async def arm(tmp_path: Path) -> AsyncIterator[ArmStandIn]:
     async with ArmStandIn(tmp_path / "arm", op_seconds=0.2) as stand_in:
         yield stand_in
     assert not stand_in.server_errors, f"the ARM stand-in failed: {stand_in.server_errors}"
+    assert not stand_in.spec_violations, (
+        f"the ARM stand-in answered off the REST specification: {stand_in.spec_violations[:5]}"
+    )
 
 
 @pytest.fixture
