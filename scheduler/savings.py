@@ -123,7 +123,11 @@ class SavingsLedger:
         return priced
 
     async def _observe(self, instances: Sequence[Instance], now: datetime, complete: Collection[str]) -> None:
-        observed = [seen(i) for i in instances]
+        # An instance Azure's answer left unreadable says nothing of whether it runs: its workspace
+        # is not fully read, so nothing there is closed as stopped or deleted.
+        unsure = {i.workspace for i in instances if i.unreadable}
+        observed = [seen(i) for i in instances if not i.unreadable]
+        complete = [w for w in complete if w not in unsure]
         await self._rt.store.call(self._rt.store.money.observe, observed, now, complete)
 
 

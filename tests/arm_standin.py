@@ -369,7 +369,12 @@ class ArmStandIn(SeedMixin):
 
     async def _create_compute(self, request: web.Request) -> web.Response:
         ws = self._ws(request)
-        record = self.parse_compute_body(ws, request.match_info["name"], await request.json())
+        caller = {
+            "userId": self.identity.principal_id,
+            "userOrgId": self.identity.tenant_id,
+            "userName": None,
+        }
+        record = self.parse_compute_body(ws, request.match_info["name"], await request.json(), caller)
         op = self.state.create(ws, record)
         return _answer("ComputeResource", arm_json.compute_json(record), 201, self._lro_headers(request, op))
 
