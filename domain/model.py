@@ -6,7 +6,7 @@ Pure values only: no SDK, no database, no clock. Every datetime is aware.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -163,6 +163,21 @@ class Instance:
     @property
     def state_text(self) -> str:
         return self.reported_state or self.state.value
+
+
+def with_known_start(
+    instance: Instance, curfew_started: datetime | None, seen_since: datetime | None
+) -> Instance:
+    """Fill an unknown start time from what Curfew knows: its own last start (exact), unless Azure
+    reports a later operation; else a bound, the first instant Curfew saw it running."""
+    if instance.last_started_at is not None:
+        return instance
+    later = instance.last_operation.at if instance.last_operation else None
+    if curfew_started is not None and (later is None or curfew_started >= later):
+        return replace(instance, last_started_at=curfew_started)
+    if seen_since is not None:
+        return replace(instance, started_before=seen_since)
+    return instance
 
 
 @dataclass(frozen=True, slots=True)

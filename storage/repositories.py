@@ -23,6 +23,7 @@ from storage.models import AuditRow, ConversationRefRow, KeepOnRow, MorningStart
 from storage.money_repo import MoneyLedgerRepository
 from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
+from storage.start_times import StartTimeRepository
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -338,6 +339,7 @@ class Store:
         self.mornings = MorningStartRepository(sessions)
         self.prices = PriceRepository(sessions)
         self.money = MoneyLedgerRepository(sessions)
+        self.start_times = StartTimeRepository(sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:

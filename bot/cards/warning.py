@@ -65,8 +65,10 @@ def execute(title: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _running_for(decision: Decision, now: datetime) -> str:
+def _running_for(decision: Decision, now: datetime, zone: ZoneInfo) -> str:
     started = decision.instance.last_started_at
+    if started is None and decision.instance.started_before is not None:
+        return f"since before {format_local(decision.instance.started_before, zone)}"
     if started is None:
         return "unknown"
     hours = max(0.0, (now - started) / timedelta(hours=1))
@@ -112,7 +114,11 @@ def _instance_block(decision: Decision, view: WarningView) -> list[dict[str, Any
     blocks: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": f"**{i.name}**", "wrap": True, "separator": True},
         facts(
-            [("Size", i.size), ("Workspace", i.workspace), ("Running for", _running_for(decision, view.now))]
+            [
+                ("Size", i.size),
+                ("Workspace", i.workspace),
+                ("Running for", _running_for(decision, view.now, view.zone)),
+            ]
         ),
     ]
     if decision.action is Action.WARN:
