@@ -93,6 +93,17 @@ class OwnerSource(StrEnum):
     """`createdBy`: a user who created the instance for themselves."""
 
 
+UNNAMED_PERSON = "someone Curfew has no name for yet"
+"""Shown instead of an AAD object id: a card never shows a bare GUID."""
+
+
+def display_name(object_id: str | None, names: Mapping[str, str]) -> str:
+    """A person's name from `names` (object id, lower case -> name); never the bare id."""
+    if not object_id:
+        return "nobody"
+    return names.get(object_id.lower()) or UNNAMED_PERSON
+
+
 def owner_of(assigned: Person | None, creator: Person | None) -> tuple[Person | None, OwnerSource | None]:
     """DECISIONS rule 3: the assigned user, else the creator, else nobody (its admins act on it)."""
     if assigned is not None:

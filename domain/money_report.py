@@ -9,7 +9,7 @@ before the stop, so 23:30 Monday and 00:05 Tuesday are both "the night of Monday
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -206,3 +206,5 @@ class MoneyView:
     by_instance: bool = False
     """List each instance's saving (an owner's own report)."""
     digest: bool = False
+    names: Mapping[str, str] = field(default_factory=dict)
+    """Display names by AAD object id (lower case), for owners shown on the card."""

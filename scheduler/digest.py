@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from domain.model import WEEKDAYS, KeepOn
+from domain.model import WEEKDAYS, KeepOn, display_name
 from domain.money import format_total
 from domain.money_report import MoneyView, Period, Priced
 from domain.schedule import local_instant
@@ -83,18 +83,33 @@ class MoneyReports:
         lines = [_keep_line(k, period.zone) for k in keeps if audience.admits(k.workspace, k.owner_object_id)]
         unreachable: list[str] = []
         failed: list[str] = []
+        seen: list[AuditEvent] = []
         if digest:
             events = [e for e in await store.call(store.audit.since, period.since) if e.at < period.until]
             seen = [e for e in events if audience.admits(e.workspace, None)]
-            unreachable = _unreachable(seen, period.zone)
             failed = [
                 f"**{e.instance}** ({e.workspace}) at {format_local(e.at, period.zone)}: {e.reason}"
                 for e in seen
                 if e.action == "curfew" and e.outcome == "failed"
             ]
+        people = {i.owner_object_id for i in report.most_expensive if i.owner_object_id}
+        people |= {m.group(1) for e in seen if (m := _TO.match(e.reason))}
+        names = await self._names(people)
+        if digest:
+            unreachable = _unreachable(seen, period.zone, names)
         return MoneyView(
-            title, report, period.zone, lines, unreachable, failed, audience.owner is not None, digest
+            title, report, period.zone, lines, unreachable, failed, audience.owner is not None, digest, names
         )
+
+    async def _names(self, people: Collection[str]) -> dict[str, str]:
+        """Display names, by object id in lower case: Teams' (conversation references), else Azure's."""
+        store = self._rt.store
+        names = {p.lower(): self.ledger.names[p.lower()] for p in people if p.lower() in self.ledger.names}
+        for person in sorted(people):
+            ref = await store.call(store.conversations.get, person)
+            if ref is not None and ref.user_name:
+                names[person.lower()] = ref.user_name
+        return names
 
     async def send_digest(self, aliases: Sequence[str], instant: datetime, now: datetime, run_id: str) -> str:
         """One card per admin of these workspaces, covering the week up to `instant`."""
@@ -131,11 +146,11 @@ def _keep_line(k: KeepOn, zone: ZoneInfo) -> str:
     return f"**{k.instance}** ({k.workspace}) until {until} by {k.created_by}{pending}{why}"
 
 
-def _unreachable(events: Collection[AuditEvent], zone: ZoneInfo) -> list[str]:
+def _unreachable(events: Collection[AuditEvent], zone: ZoneInfo, names: Mapping[str, str]) -> list[str]:
     lines = []
     for e in events:
         if e.action == "warning" and e.outcome == "unreachable":
             owner = _TO.match(e.reason)
-            who = owner.group(1) if owner else "unknown"
+            who = display_name(owner.group(1), names) if owner else "unknown"
             lines.append(f"**{e.instance}** ({e.workspace}): owner {who}, {format_local(e.at, zone)}")
     return lines

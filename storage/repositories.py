@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.model import InstanceKey, KeepOn, KeepOnState, MorningStart
+from domain.model import UNNAMED_PERSON, InstanceKey, KeepOn, KeepOnState, MorningStart
 from storage.db import make_engine, make_sessions, upgrade
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
@@ -57,7 +57,7 @@ def _keep_on(row: KeepOnRow) -> KeepOn:
         starts_at=row.starts_at,
         until=row.until,
         reason=row.reason,
-        created_by=row.created_by_name or row.created_by,
+        created_by=row.created_by_name or UNNAMED_PERSON,  # never a bare object id in a card
         state=KeepOnState(row.state),
         in_force_until=row.in_force_until,
         stop_at_end=row.stop_at_end,

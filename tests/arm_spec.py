@@ -93,7 +93,7 @@ def violations(definition: str, body: Any) -> tuple[list[str], list[str]]:
 def _deepest(error: Any) -> Any:
     """anyOf/allOf wrap the real reason: follow the context to the most specific error."""
     while error.context:
-        error = max(error.context, key=lambda e: len(e.absolute_path))
+        error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator_value != "null"))
     return error
 
 

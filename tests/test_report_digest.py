@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,7 @@ from bot.cards.money import MAX_LINES, money_card
 from bot.flows.notifier import TeamsNotifier
 from compute.port import Unavailable
 from config.settings import ConfigError, Settings, load_settings
-from domain.model import KeepOnState
+from domain.model import UNNAMED_PERSON, KeepOnState
 from domain.money import Money, Span
 from domain.money_report import EntryKind, MoneyView, Period, Priced, build_report
 from runtime import Runtime
@@ -143,7 +144,12 @@ async def test_the_digest_card_tells_the_admins_what_the_week_saved(
     assert "**Saved per day (USD)**" in shown and "**Cost by workspace (USD, estimated)**" in shown
     assert "Most expensive instances" in shown and "**train-ci** (demo, Standard_NC6s_v3" in shown
     assert "**train-ci** (demo) until Wed 9 Dec 09:00 Europe/Berlin by Dana Scientist: long training" in shown
-    assert f"**alex-gpu** (demo): owner {ALEX}" in shown  # could not be warned
+    assert (
+        f"**alex-gpu** (demo): owner {UNNAMED_PERSON}" in shown
+    )  # could not be warned, never told Teams a name
+    assert not re.search(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", shown
+    )  # no bare GUID
     assert "**alex-gpu** (demo) at Tue 1 Dec 00:00 Europe/Berlin" in shown and "could not be reached" in shown
     assert len(shown.encode()) < 80_000
     audit = [e for e in await rt.store.call(rt.store.audit.since, DIGEST) if e.action == "digest"]

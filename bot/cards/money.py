@@ -9,12 +9,13 @@ card stays well under Teams' 80 KB.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from bot.cards.basics import Card, card, facts, heading, paragraph
+from domain.model import display_name
 from domain.money import format_total
 from domain.money_report import InstanceMoney, MoneyReport, MoneyView
 from domain.timefmt import format_local
@@ -41,7 +42,8 @@ def money_card(view: MoneyView) -> Card:
             "Saved by instance", [_saved_line(i) for i in r.instances if i.saved_hours or i.kept_hours]
         )
     body += _section("Stopped per night", [f"night of {day_label(d)}: {n}" for d, n in r.stops_by_night])
-    body += _section("Most expensive instances (estimated)", [_cost_line(i) for i in r.most_expensive])
+    costs = [_cost_line(i, view.names) for i in r.most_expensive]
+    body += _section("Most expensive instances (estimated)", costs)
     body += _section("Keep-ons in force", view.keep_ons, empty="none" if view.digest else None)
     if view.digest:
         body += _section("Owners I could not warn", view.unreachable, empty="none")
@@ -127,8 +129,8 @@ def _saved_line(i: InstanceMoney) -> str:
     return f"**{i.instance}** ({i.workspace}): {saved}{kept}{unknown}"
 
 
-def _cost_line(i: InstanceMoney) -> str:
-    owner = f", owner {i.owner_object_id}" if i.owner_object_id else ", no owner"
+def _cost_line(i: InstanceMoney, names: Mapping[str, str]) -> str:
+    owner = f", owner {display_name(i.owner_object_id, names)}" if i.owner_object_id else ", no owner"
     ran = f"{format_total(i.ran)} for {_hours(i.ran_hours)} running"
     return f"**{i.instance}** ({i.workspace}, {i.size}{owner}): {ran}"
 
