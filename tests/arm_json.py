@@ -141,7 +141,7 @@ def job_json(job: JobRecord) -> dict[str, Any]:
     ws = job.workspace
     compute_id = f"{ws.arm_id}/computes/{job.compute}"
     studio = f"https://ml.azure.com/runs/{job.name}?wsid={ws.arm_id}"
-    return {
+    answer: dict[str, Any] = {
         "id": f"{ws.arm_id}/jobs/{job.name}",
         "name": job.name,
         "type": f"{PROVIDER}/workspaces/jobs",
@@ -182,6 +182,9 @@ def job_json(job: JobRecord) -> dict[str, Any]:
             },
         },
     }
+    if job.shape is not None:
+        job.shape(answer)
+    return answer
 
 
 def operation_json(op: Operation, status: str, now: datetime) -> dict[str, Any]:

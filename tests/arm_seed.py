@@ -97,9 +97,10 @@ class SeedMixin:
         *,
         display_name: str | None = None,
         archived: bool = False,
+        shape: Callable[[dict[str, Any]], None] | None = None,
     ) -> JobRecord:
         ws = self.add_workspace(subscription, resource_group, workspace)
-        return self.state.add_job(JobRecord(ws, name, compute, status, display_name, archived))
+        return self.state.add_job(JobRecord(ws, name, compute, status, display_name, archived, shape=shape))
 
     def fail_next_operation(
         self, subscription: str, resource_group: str, workspace: str, compute: str, code: str, message: str
@@ -211,6 +212,9 @@ async def _serve(args: argparse.Namespace, workdir: Path) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+    if arm.spec_violations:  # answers off the REST specification: a stand-in bug, said loudly
+        sys.stderr.write("\n".join(f"SPEC_VIOLATION {line}" for line in arm.spec_violations) + "\n")
+        raise SystemExit(3)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -123,6 +123,8 @@ class JobRecord:
     display_name: str | None = None
     archived: bool = False
     created_at: datetime = field(default_factory=utcnow)
+    shape: Callable[[dict[str, Any]], None] | None = None
+    """Changes the job's JSON in place: a variant the specification allows."""
 
 
 class ArmBucket:

@@ -69,6 +69,7 @@ class Row:
     created_by: dict[str, Any] | None = None
     shape: Shape | None = None
     job_status: str | None = None
+    job_shape: Shape | None = None
     last_started_at: str | None = BEFORE
     expect: dict[str, Any] = field(default_factory=dict)
     """Fields of the mapped Instance to check (besides the decision)."""
@@ -271,6 +272,74 @@ ROWS = [
     ),
 ]
 
+TRANSITIONAL = ("Creating", "Deleting", "Restarting", "SettingUp", "Stopping")
+NOT_RUNNING = ("CreateFailed", "SetupFailed")
+ROWS += [
+    Row(f"state-{s}", Action.LEAVE, f"is {s}; Curfew leaves instances in transition alone", state=s)
+    for s in TRANSITIONAL
+]
+ROWS += [
+    Row(f"state-{s}", Action.LEAVE, f"is {s}; Curfew only stops running instances", state=s)
+    for s in NOT_RUNNING
+]
+ROWS += [Row("state-Stopped", Action.LEAVE, "already stopped", state="Stopped")]
+JOB_WORDS = {
+    "NotStarted": "not started",
+    "Starting": "starting",
+    "Provisioning": "provisioning",
+    "Preparing": "preparing",
+    "Finalizing": "finalizing",
+    "CancelRequested": "being canceled",
+}
+ROWS += [
+    Row(f"job-{status}-left-on", Action.LEAVE, f"job train-42 is {words}; left on", job_status=status)
+    for status, words in JOB_WORDS.items()
+]
+ROWS += [
+    Row(
+        "lastOperation-Create-after-curfew",
+        Action.LEAVE,
+        "started at 00:05 Europe/Berlin, after the 00:00 curfew",
+        shape=last_op("Create", "Succeeded", AFTER),
+    )
+]
+ROWS += [
+    Row(
+        f"lastOperation-{name}-{status}-is-no-start",
+        Action.STOP,
+        AT_MIDNIGHT,
+        shape=last_op(name, status, AFTER),
+        expect={"last_started_at": None, "last_operation.name": name, "last_operation.status": status},
+    )
+    for name, status in (
+        ("Reimage", "Succeeded"),
+        ("Reimage", "ReimageFailed"),
+        ("Delete", "DeleteFailed"),
+        ("Stop", "StopFailed"),
+        ("Restart", "RestartFailed"),
+        ("Resize", "ResizeFailed"),
+        ("Create", "CreateFailed"),
+        ("Restart", "InProgress"),
+    )
+]
+
+ROWS += [
+    Row(
+        "job-without-compute-is-not-on-it",
+        Action.STOP,
+        AT_MIDNIGHT,
+        job_status="Running",
+        job_shape=lambda job: job["properties"].__setitem__("computeId", None),
+    ),
+    Row(
+        "job-display-name-null",
+        Action.LEAVE,
+        "job train-42 is not responding; left on",
+        job_status="NotResponding",
+        job_shape=lambda job: job["properties"].__setitem__("displayName", None),
+    ),
+]
+
 
 def _field(instance: Any, dotted: str) -> Any:
     value = instance
@@ -296,7 +365,7 @@ async def test_each_shape_maps_and_decides(arm: ArmStandIn, azure_fleet: AzureML
     )
     seed_instance(arm, RESEARCH, "ci-other-2", owner_object_id=BEN, last_started_at=BEFORE)
     if row.job_status:
-        seed_job(arm, RESEARCH, "train-42", "ci-row", row.job_status)
+        seed_job(arm, RESEARCH, "train-42", "ci-row", row.job_status, shape=row.job_shape)
 
     instances = await azure_fleet.list_instances("research")
     jobs = await azure_fleet.list_active_jobs("research")
