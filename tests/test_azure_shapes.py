@@ -18,14 +18,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from compute.azureml import AzureMLFleet
-from config.settings import Settings
 from domain.decide import Action, RunKind, decide
 from domain.model import CurfewPolicy, InstanceState, MorningPolicy, OwnerSource, WorkspacePolicy
 from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from storage.repositories import Store
-from tests.arm_fixtures import RESEARCH, TENANT, VISION, make_fleet, seed_instance, seed_job
+from tests.arm_fixtures import (
+    RESEARCH,
+    TENANT,
+    VISION,
+    make_fleet,
+    seed_instance,
+    seed_job,
+    workspace_settings,
+)
 from tests.arm_standin import ArmStandIn
 
 ANNA = "00000000-0000-0000-0000-000000000020"
@@ -432,20 +439,8 @@ async def test_a_sweep_with_an_unreadable_instance_fails_it_alone(
 ) -> None:
     """The run goes on: the healthy instances of both workspaces are stopped, the unreadable one
     is one failed line with the reason."""
-    settings = Settings.model_validate(
-        {
-            "timezone": "UTC",
-            "curfew": {"verify_seconds": 3, "verify_interval_seconds": 0.3},
-            "workspaces": [
-                {
-                    "alias": ws.alias,
-                    "subscription_id": ws.subscription_id,
-                    "resource_group": ws.resource_group,
-                    "workspace": ws.workspace,
-                }
-                for ws in (RESEARCH, VISION)
-            ],
-        }
+    settings = workspace_settings(
+        RESEARCH, VISION, timezone="UTC", curfew={"verify_seconds": 3, "verify_interval_seconds": 0.3}
     )
     rt = Runtime(settings, sqlite_store, make_fleet(arm))
     seed_instance(arm, RESEARCH, "ci-garbled", shape=set_key("createdBy", ["Ben"]))

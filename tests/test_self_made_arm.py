@@ -8,12 +8,11 @@ from typing import Any
 
 from bot.flows.followups import FollowUps
 from bot.flows.notifier import TeamsNotifier
-from config.settings import Settings
 from runtime import Runtime
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from storage.repositories import Store
-from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, TENANT, make_fleet, seed_instance
+from tests.arm_fixtures import RESEARCH, TENANT, make_fleet, seed_instance, workspace_settings
 from tests.arm_standin import ArmStandIn
 from tests.conftest import FakeClock
 from tests.test_warning_card import CURFEW, WARN_AT, Inbox, buttons, click, text_of
@@ -26,21 +25,7 @@ BEN = "00000000-0000-0000-0000-000000000021"
 async def test_the_creator_of_a_self_made_instance_is_warned_and_may_keep_it(
     arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
 ) -> None:
-    settings = Settings.model_validate(
-        {
-            "timezone": "Europe/Berlin",
-            "curfew": {"verify_seconds": 2, "verify_interval_seconds": 0.3},
-            "workspaces": [
-                {
-                    "alias": "research",
-                    "subscription_id": SUBSCRIPTION,
-                    "resource_group": "rg-ml",
-                    "workspace": "ws-research",
-                    "timezone": "Europe/Berlin",
-                }
-            ],
-        }
-    )
+    settings = workspace_settings(RESEARCH, curfew={"verify_seconds": 2, "verify_interval_seconds": 0.3})
     clock = FakeClock(WARN_AT)
     rt = Runtime(settings, sqlite_store, make_fleet(arm, workspaces=[RESEARCH]), clock)
     started = WARN_AT - timedelta(hours=6)

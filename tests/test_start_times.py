@@ -8,13 +8,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.cards.costs import since_start_text
-from config.settings import Settings
 from domain.money import Money
 from runtime import Runtime
 from scheduler.snapshot import read_fleet
 from storage.money_repo import Seen
 from storage.repositories import AuditEvent, Store
-from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, make_fleet, seed_instance
+from tests.arm_fixtures import RESEARCH, make_fleet, seed_instance, workspace_settings
 from tests.arm_standin import ArmStandIn
 
 ANNA = "00000000-0000-0000-0000-000000000020"
@@ -39,19 +38,7 @@ def resized_at(when: datetime):  # type: ignore[no-untyped-def]
 async def test_start_time_from_curfew_s_own_audit_else_since_before_else_unknown(
     arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
 ) -> None:
-    settings = Settings.model_validate(
-        {
-            "workspaces": [
-                {
-                    "alias": "research",
-                    "subscription_id": SUBSCRIPTION,
-                    "resource_group": "rg-ml",
-                    "workspace": "ws-research",
-                    "timezone": "Europe/Berlin",
-                }
-            ]
-        }
-    )
+    settings = workspace_settings(RESEARCH)
     rt = Runtime(settings, sqlite_store, make_fleet(arm, workspaces=[RESEARCH]))
     morning = NOW - timedelta(hours=12)
     for name in ("ci-audited", "ci-seen", "ci-stopped-since", "ci-resized", "ci-unknown"):
