@@ -3,11 +3,15 @@ the first instant Curfew saw the instance running, else unknown. Through the SDK
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.cards.costs import since_start_text
+from bot.cards.warning import WarningView, warning_card
+from domain.decide import Action, Decision
+from domain.model import Instance, InstanceState
 from domain.money import Money
 from runtime import Runtime
 from scheduler.snapshot import read_fleet
@@ -76,3 +80,13 @@ async def test_start_time_from_curfew_s_own_audit_else_since_before_else_unknown
 
 def vars_of(event: AuditEvent) -> dict:  # type: ignore[type-arg]
     return {f: getattr(event, f) for f in AuditEvent.__dataclass_fields__}
+
+
+def test_the_warning_card_says_since_before_rather_than_unknown() -> None:
+    curfew = NOW + timedelta(hours=3)
+    seen = Instance("research", "ci-seen", "Standard_DS3_v2", InstanceState.RUNNING, started_before=NOW)
+    blank = Instance("research", "ci-blank", "Standard_DS3_v2", InstanceState.RUNNING)
+    decisions = tuple(Decision(i, Action.WARN, "stops at 00:00", curfew) for i in (seen, blank))
+    shown = json.dumps(warning_card(WarningView(curfew, BERLIN, decisions, NOW + timedelta(hours=2))))
+    assert '"title": "Running for", "value": "since before Thu 3 Dec 21:00 Europe/Berlin"' in shown
+    assert '"title": "Running for", "value": "unknown"' in shown  # no bound known: still said so
