@@ -154,7 +154,7 @@ class AzureMLFleet:
 
     async def get_instance(self, workspace: str, name: str) -> Instance:
         ws = self._workspace(workspace)
-        instance = await self._read(ws, name, SdkCalls.get_instance, ws.alias, name)
+        instance = await self._read(ws, name, SdkCalls.get_instance, ws, name)
         if instance is None:
             raise NotFound(f"No compute instance {name} in workspace {ws.alias}.")
         return instance
@@ -261,7 +261,7 @@ class AzureMLFleet:
 
     async def _list_one(self, alias: str) -> list[Instance]:
         ws = self._workspace(alias)
-        return await self._read(ws, None, SdkCalls.list_instances, ws.alias)
+        return await self._read(ws, None, SdkCalls.list_instances, ws)
 
     async def _act(self, workspace: str, name: str, action: str, already: tuple[str, ...]) -> ActionResult:
         ws = self._workspace(workspace)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from compute.azureml_mapping import compute_name, is_instance, sdk_text, to_instance
+from compute.azureml_mapping import compute_name, read_compute, sdk_text
 from compute.port import CreateSpec, Workspace
 from compute.prices import price_list
 from compute.rbac import PERMISSIONS_API_VERSION, Permission
@@ -20,31 +20,25 @@ from domain.money import PriceList
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
-ACTIVE_JOB_STATUSES = frozenset(
-    {
-        "Running",
-        "Preparing",
-        "Queued",
-        "Starting",
-        "Provisioning",
-        "Finalizing",
-        "NotStarted",
-        "CancelRequested",
-    }
-)
+FINISHED_JOB_STATUSES = frozenset({"completed", "failed", "canceled"})
+"""Of the 14 job statuses only these are over; NotResponding, Paused, Unknown and any newer one
+still hold the compute (a job that stopped answering may be training)."""
 
 
 class SdkCalls:
     """Every SDK call Curfew makes, run in a worker thread; the only place that knows SDK internals."""
 
     @staticmethod
-    def list_instances(client: MLClient, alias: str) -> list[Instance]:
-        return [to_instance(alias, c) for c in client.compute.list() if is_instance(c)]
+    def list_instances(client: MLClient, ws: Workspace) -> list[Instance]:
+        """Every compute instance, read from the REST objects (compute/azureml_mapping.py says why)."""
+        pages = client.compute._operation.list(ws.resource_group, ws.workspace, cls=lambda objs: objs)
+        found = (read_compute(ws.alias, rest.as_dict()) for rest in pages)
+        return [instance for instance in found if instance is not None]
 
     @staticmethod
-    def get_instance(client: MLClient, alias: str, name: str) -> Instance | None:
-        compute = client.compute.get(name)
-        return to_instance(alias, compute) if is_instance(compute) else None
+    def get_instance(client: MLClient, ws: Workspace, name: str) -> Instance | None:
+        rest = client.compute._operation.get(ws.resource_group, ws.workspace, name)
+        return read_compute(ws.alias, rest.as_dict())
 
     @staticmethod
     def act(client: MLClient, ws: Workspace, name: str, action: str) -> None:
@@ -110,11 +104,14 @@ class SdkCalls:
             tags=dict(spec.tags) or None,
         )
         instance.location = location
+        parameters = instance._to_rest_object()
+        # The SDK hard-codes "Shared"; an instance made for one person is that person's alone.
+        parameters.properties.properties["applicationSharingPolicy"] = "Personal"  # type: ignore[union-attr]
         client.compute._operation.begin_create_or_update(
             ws.resource_group,
             ws.workspace,
             compute_name=spec.name,
-            parameters=instance._to_rest_object(),
+            parameters=parameters,
             polling=False,
             retry_total=0,
         )
@@ -123,7 +120,7 @@ class SdkCalls:
     def active_jobs(client: MLClient, alias: str) -> list[Job]:
         jobs = []
         for job in client.jobs.list():
-            status, compute = sdk_text(job.status), compute_name(job.compute)
-            if status in ACTIVE_JOB_STATUSES and compute:
+            status, compute = sdk_text(job.status) or "Unknown", compute_name(job.compute)
+            if status.casefold() not in FINISHED_JOB_STATUSES and compute:
                 jobs.append(Job(alias, job.name, compute, status, job.display_name))
         return jobs

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from compute.port import ActionResult, Busy, CreateSpec, InvalidRequest, NotFound, Workspace
 from compute.prices import simulated_prices
-from domain.model import Instance, InstanceState, Job
+from domain.model import Instance, InstanceState, Job, Person, owner_of
 from domain.money import PriceList
 from storage.models import SimInstanceRow, SimJobRow
 from storage.repositories import Store
@@ -42,6 +42,11 @@ class Timings:
 def demo_workspace(timezone: str) -> Workspace:
     return Workspace(DEMO_ALIAS, DEMO_TENANT, "rg-curfew-demo", "ml-curfew-demo", timezone)
 
+
+DEMO_OWNER_NAME = "Dana Scientist"
+SELF_MADE = frozenset({"cpu-ci"})
+"""Demo instances their owner created for themselves: no assigned user, the owner is the creator
+(Azure's createdBy), as for most instances in a real workspace (DECISIONS rule 3)."""
 
 # name, size, state, owner, hours since start, job on it
 DEMO_INSTANCES = (
@@ -78,17 +83,21 @@ class SimulatedFleet:
             if session.scalars(select(SimInstanceRow).where(SimInstanceRow.workspace == DEMO_ALIAS)).first():
                 return False
             for name, size, state, owner, hours, job in DEMO_INSTANCES:
+                self_made = name in SELF_MADE
                 session.add(
                     SimInstanceRow(
                         workspace=DEMO_ALIAS,
                         name=name,
                         size=size,
                         state=state.value,
-                        owner_object_id=owner,
-                        owner_tenant_id=DEMO_TENANT,
+                        owner_object_id=None if self_made else owner,
+                        owner_tenant_id=None if self_made else DEMO_TENANT,
                         last_started_at=now - timedelta(hours=hours),
                         idle_shutdown_minutes=None,
                         tags={},
+                        created_by_object_id=owner if self_made else None,
+                        created_by_tenant_id=DEMO_TENANT if self_made else None,
+                        created_by_name=DEMO_OWNER_NAME if self_made else None,
                     )
                 )
                 if job:
@@ -227,15 +236,25 @@ _TRANSITIONS = {
 
 
 def _instance(row: SimInstanceRow) -> Instance:
+    assigned = Person(row.owner_object_id, row.owner_tenant_id) if row.owner_object_id else None
+    creator = (
+        Person(row.created_by_object_id, row.created_by_tenant_id, row.created_by_name)
+        if row.created_by_object_id
+        else None
+    )
+    owner, source = owner_of(assigned, creator)
     return Instance(
         workspace=row.workspace,
         name=row.name,
         size=row.size,
         state=InstanceState.parse(row.state),
-        owner_object_id=row.owner_object_id,
-        owner_tenant_id=row.owner_tenant_id,
+        owner_object_id=owner.object_id if owner else None,
+        owner_tenant_id=owner.tenant_id if owner else None,
         last_started_at=row.last_started_at,
         location="simulated",
         idle_shutdown_minutes=row.idle_shutdown_minutes,
         tags=dict(row.tags or {}),
+        owner_name=owner.name if owner else None,
+        owner_source=source,
+        created_by=creator,
     )

@@ -57,6 +57,19 @@ class Decision:
 
 
 _FINISHED_JOB_STATUSES = frozenset({"completed", "failed", "canceled", "cancelled"})
+"""Azure ML has 14 job statuses; only these three are over. Any other (NotResponding, Paused,
+Unknown, a newer one) still holds the instance: a job that stopped answering may be training."""
+_JOB_STATUS_WORDS = {
+    "notstarted": "not started",
+    "starting": "starting",
+    "provisioning": "provisioning",
+    "preparing": "preparing",
+    "queued": "queued",
+    "finalizing": "finalizing",
+    "cancelrequested": "being canceled",
+    "notresponding": "not responding",
+    "paused": "paused",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +105,9 @@ def decide(
     decisions: list[Decision] = []
     for instance in instances:
         policy = policies.get(instance.workspace)
+        if instance.unreadable:
+            decisions.append(_leave(instance, f"not decided: {instance.unreadable}"))
+            continue
         if policy is None:
             decisions.append(_leave(instance, f"workspace {instance.workspace} has no policy"))
             continue
@@ -233,6 +249,9 @@ def _not_running(instance: Instance, instant: datetime) -> Decision | None:
         return _leave(instance, f"is {state}; Curfew leaves instances in transition alone", instant)
     if state.is_stopped:
         return _leave(instance, "already stopped", instant)
+    if instance.reported_state:
+        unknown = f"is {instance.reported_state}, a state Curfew does not know"
+        return _leave(instance, f"{unknown}; Curfew only stops running instances", instant)
     if not state.is_running:
         return _leave(instance, f"is {state}; Curfew only stops running instances", instant)
     return None
@@ -271,16 +290,30 @@ def _jobs_on(instance: Instance, jobs: Sequence[Job]) -> tuple[Job, ...]:
     return tuple(job for job in active if _same(job.workspace, job.compute, instance))
 
 
-def _jobs_phrase(instance: Instance, running: tuple[Job, ...]) -> str:
-    """ "job train-42 running", "jobs a, b running", or "a job running (state JobRunning)"; else ""."""
-    if running:
+def _jobs_phrase(instance: Instance, running: tuple[Job, ...], *, leave: bool = True) -> str:
+    """ "job train-42 running", "jobs a, b running", "job train-42 is not responding; left on" (as a
+    LEAVE reason; "job train-42 not responding" after "despite"), "a job running (state JobRunning)"."""
+    if running and all(job.status.casefold() == "running" for job in running):
         noun = "job" if len(running) == 1 else "jobs"
         return f"{noun} {', '.join(job.name for job in running)} running"
+    if running:
+        verb = "is " if leave else ""
+        phrases = [
+            f"job {job.name} running"
+            if job.status.casefold() == "running"
+            else f"job {job.name} {verb}{_status_words(job.status)}"
+            for job in running
+        ]
+        return ", ".join(phrases) + ("; left on" if leave else "")
     if instance.state is InstanceState.JOB_RUNNING:
         return f"a job running (state {instance.state})"
     return ""
 
 
+def _status_words(status: str) -> str:
+    return _JOB_STATUS_WORDS.get(status.casefold(), f"in status {status or 'Unknown'}")
+
+
 def _despite(instance: Instance, running: tuple[Job, ...]) -> str:
-    phrase = _jobs_phrase(instance, running)
+    phrase = _jobs_phrase(instance, running, leave=False)
     return f" despite {phrase}" if phrase else ""

@@ -6,7 +6,7 @@ Pure values only: no SDK, no database, no clock. Every datetime is aware.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -78,21 +78,117 @@ class InstanceKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """A user as Azure names them: AAD object id, tenant, and a display name when Azure has one."""
+
+    object_id: str
+    tenant_id: str | None = None
+    name: str | None = None
+
+
+class OwnerSource(StrEnum):
+    ASSIGNED = "assigned user"
+    """`personalComputeInstanceSettings.assignedUser`: created on someone's behalf."""
+    CREATOR = "creator"
+    """`createdBy`: a user who created the instance for themselves."""
+
+
+UNNAMED_PERSON = "someone Curfew has no name for yet"
+"""Shown instead of an AAD object id: a card never shows a bare GUID."""
+
+
+def display_name(object_id: str | None, names: Mapping[str, str]) -> str:
+    """A person's name from `names` (object id, lower case -> name); never the bare id."""
+    if not object_id:
+        return "nobody"
+    return names.get(object_id.lower()) or UNNAMED_PERSON
+
+
+def owner_of(assigned: Person | None, creator: Person | None) -> tuple[Person | None, OwnerSource | None]:
+    """DECISIONS rule 3: the assigned user, else the creator, else nobody (its admins act on it)."""
+    if assigned is not None:
+        return assigned, OwnerSource.ASSIGNED
+    if creator is not None:
+        return creator, OwnerSource.CREATOR
+    return None, None
+
+
+_STARTING_OPERATIONS = frozenset({"start", "restart", "create"})
+
+
+@dataclass(frozen=True, slots=True)
+class LastOperation:
+    """Azure's `lastOperation` of a compute instance, spelled as Azure spells it.
+
+    name: Create, Start, Stop, Restart, Resize, Reimage, Delete (or a newer one); status: InProgress,
+    Succeeded, <Name>Failed; trigger: User, Schedule, IdleShutdown. Any part may be missing.
+    """
+
+    name: str | None
+    at: datetime | None = None
+    status: str | None = None
+    trigger: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return (self.status or "").casefold() == "succeeded"
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the instance last started, if this operation is a start that succeeded."""
+        if self.succeeded and (self.name or "").casefold() in _STARTING_OPERATIONS:
+            return self.at
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     workspace: str
     name: str
     size: str
     state: InstanceState
     owner_object_id: str | None = None
+    """The owner by DECISIONS rule 3 (assigned user, else creator); `owner_source` says which."""
     owner_tenant_id: str | None = None
     last_started_at: datetime | None = None
+    """When it last started, when known exactly (Azure's last operation, or Curfew's own start)."""
     location: str | None = None
     idle_shutdown_minutes: int | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    owner_name: str | None = None
+    """The owner's display name, when Azure (createdBy.userName) or Teams gave one."""
+    owner_source: OwnerSource | None = None
+    created_by: Person | None = None
+    last_operation: LastOperation | None = None
+    started_before: datetime | None = None
+    """When the start time is unknown: an instant it was already running at (Curfew saw it), if any."""
+    reported_state: str | None = None
+    """Azure's state text when Curfew does not know it (a value newer than this code)."""
+    unreadable: str | None = None
+    """Why Azure's answer for this instance could not be read; then only name and workspace are real."""
 
     @property
     def key(self) -> InstanceKey:
         return InstanceKey(self.workspace, self.name)
+
+    @property
+    def state_text(self) -> str:
+        return self.reported_state or self.state.value
+
+
+def with_known_start(
+    instance: Instance, curfew_started: datetime | None, seen_since: datetime | None
+) -> Instance:
+    """Fill an unknown start time from what Curfew knows: its own last start (exact), unless Azure
+    reports a later operation; else a bound, the first instant Curfew saw it running."""
+    if instance.last_started_at is not None:
+        return instance
+    later = instance.last_operation.at if instance.last_operation else None
+    if curfew_started is not None and (later is None or curfew_started >= later):
+        return replace(instance, last_started_at=curfew_started)
+    if seen_since is not None:
+        return replace(instance, started_before=seen_since)
+    return instance
 
 
 @dataclass(frozen=True, slots=True)

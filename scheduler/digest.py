@@ -88,18 +88,26 @@ class MoneyReports:
         if digest:
             events = [e for e in await store.call(store.audit.since, period.since) if e.at < period.until]
             seen = [e for e in events if audience.admits(e.workspace, None)]
-        people = [i.owner_object_id or "" for i in report.most_expensive] + [_owner_of(e) for e in seen]
-        names = await store.call(store.conversations.names, people)
-        if digest:
-            unreachable = _unreachable(seen, period.zone, names)
             failed = [
                 f"**{e.instance}** ({e.workspace}) at {format_local(e.at, period.zone)}: {e.reason}"
                 for e in seen
                 if e.action == "curfew" and e.outcome == "failed"
             ]
+        people = {i.owner_object_id for i in report.most_expensive if i.owner_object_id}
+        people |= {m.group(1) for e in seen if (m := _TO.match(e.reason))}
+        names = await self._names(people)
+        if digest:
+            unreachable = _unreachable(seen, period.zone, names)
         return MoneyView(
             title, report, period.zone, lines, unreachable, failed, audience.owner is not None, digest, names
         )
+
+    async def _names(self, people: Collection[str]) -> dict[str, str]:
+        """Display names, by object id in lower case: Teams' (conversation references), else Azure's."""
+        store = self._rt.store
+        names = {p.lower(): self.ledger.names[p.lower()] for p in people if p.lower() in self.ledger.names}
+        names.update(await store.call(store.conversations.names, sorted(people)))
+        return names
 
     async def send_digest(self, aliases: Sequence[str], instant: datetime, now: datetime, run_id: str) -> str:
         """One card per admin of these workspaces, covering the week up to `instant`."""
@@ -136,18 +144,11 @@ def _keep_line(k: KeepOn, zone: ZoneInfo) -> str:
     return f"**{k.instance}** ({k.workspace}) until {until} by {k.created_by}{pending}{why}"
 
 
-def _owner_of(e: AuditEvent) -> str:
-    """The person an unreachable warning was for (its reason reads "to <aad id>: ...")."""
-    if e.action != "warning" or e.outcome != "unreachable":
-        return ""
-    owner = _TO.match(e.reason)
-    return owner.group(1) if owner else ""
-
-
 def _unreachable(events: Collection[AuditEvent], zone: ZoneInfo, names: Mapping[str, str]) -> list[str]:
     lines = []
     for e in events:
         if e.action == "warning" and e.outcome == "unreachable":
-            who = person(_owner_of(e), names) if _owner_of(e) else "unknown"
+            owner = _TO.match(e.reason)
+            who = person(owner.group(1), names) if owner else "unknown"
             lines.append(f"**{e.instance}** ({e.workspace}): owner {who}, {format_local(e.at, zone)}")
     return lines

@@ -47,6 +47,8 @@ class SavingsLedger:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
         self.prices = PriceBook(rt.fleet)
+        self.names: dict[str, str] = {}
+        """Owners' display names Azure gave (createdBy.userName) in the last fleet read, by object id."""
 
     async def after_run(self, report: RunReport, *, complete: bool) -> None:
         """Record what a curfew or morning run did. `complete`: the run read whole workspaces."""
@@ -123,7 +125,14 @@ class SavingsLedger:
         return priced
 
     async def _observe(self, instances: Sequence[Instance], now: datetime, complete: Collection[str]) -> None:
-        observed = [seen(i) for i in instances]
+        # An instance Azure's answer left unreadable says nothing of whether it runs: its workspace
+        # is not fully read, so nothing there is closed as stopped or deleted.
+        self.names |= {
+            i.owner_object_id.lower(): i.owner_name for i in instances if i.owner_object_id and i.owner_name
+        }
+        unsure = {i.workspace for i in instances if i.unreadable}
+        observed = [seen(i) for i in instances if not i.unreadable]
+        complete = [w for w in complete if w not in unsure]
         await self._rt.store.call(self._rt.store.money.observe, observed, now, complete)
 
 

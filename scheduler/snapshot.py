@@ -15,7 +15,7 @@ from datetime import datetime
 
 from compute.port import FleetError
 from domain.decide import Decision, RunKind, decide, tonight
-from domain.model import Instance, Job, KeepOn, WorkspacePolicy
+from domain.model import Instance, Job, KeepOn, WorkspacePolicy, with_known_start
 from runtime import Runtime
 from scheduler.outcomes import Outcome, unexpected
 
@@ -69,9 +69,20 @@ async def read_fleet(
         wanted = sorted({i.workspace for i in snap.instances})
         for listed in await asyncio.gather(*(rt.fleet.list_active_jobs(a) for a in wanted)):
             snap.jobs.extend(listed)
+    snap.instances = await _with_known_starts(rt, snap.instances)
     keys = None if only is None else [i.key for i in snap.instances]
     snap.keep_ons = await rt.store.call(rt.store.keep_ons.in_force, now, keys)
     return snap
+
+
+async def _with_known_starts(rt: Runtime, instances: list[Instance]) -> list[Instance]:
+    """Running instances whose start Azure does not say get Curfew's own knowledge of it."""
+    unknown = [i.key for i in instances if i.last_started_at is None and i.state.is_running]
+    if not unknown:
+        return instances
+    known = await rt.store.call(rt.store.start_times.known_starts, unknown)
+    found = [(i, known.get(i.key)) for i in instances]
+    return [with_known_start(i, k.started_at, k.seen_running_since) if k else i for i, k in found]
 
 
 async def _read(rt: Runtime, alias: str, jobs: bool) -> tuple[list[Instance], list[Job]]:

@@ -236,4 +236,6 @@ async def _act(
 
 
 async def _left(d: Decision, detail: str = "") -> Outcome:
+    if d.instance.unreadable:  # one instance Azure's answer left unreadable: failed, the rest go on
+        return Outcome(d, OutcomeKind.FAILED, d.instance.unreadable)
     return Outcome(d, OutcomeKind.LEFT, detail)

@@ -183,6 +183,10 @@ class SimInstanceRow(Base):
     last_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     idle_shutdown_minutes: Mapped[int | None] = mapped_column(Integer)
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_by_object_id: Mapped[str | None] = mapped_column(String(64))
+    """Azure's createdBy: an instance with no assigned user (owner_object_id) belongs to its creator."""
+    created_by_tenant_id: Mapped[str | None] = mapped_column(String(64))
+    created_by_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class SimJobRow(Base):

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.model import InstanceKey, KeepOn, KeepOnState, MorningStart
+from domain.model import UNNAMED_PERSON, InstanceKey, KeepOn, KeepOnState, MorningStart
 from storage.db import DEFAULT_MAX_CONNECTIONS, begun, make_engine, make_sessions, upgrade
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
@@ -29,6 +29,7 @@ from storage.money_repo import MoneyLedgerRepository
 from storage.outbox import Outbox, Tx
 from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
+from storage.start_times import StartTimeRepository
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -66,7 +67,7 @@ def _keep_on(row: KeepOnRow) -> KeepOn:
         starts_at=row.starts_at,
         until=row.until,
         reason=row.reason,
-        created_by=row.created_by_name or row.created_by,
+        created_by=row.created_by_name or UNNAMED_PERSON,  # never a bare object id in a card
         state=KeepOnState(row.state),
         in_force_until=row.in_force_until,
         stop_at_end=row.stop_at_end,
@@ -354,6 +355,7 @@ class Store:
         self.prices = PriceRepository(sessions)
         self.money = MoneyLedgerRepository(sessions)
         self.outbox = Outbox(sessions)
+        self.start_times = StartTimeRepository(sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> Store:

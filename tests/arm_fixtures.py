@@ -24,6 +24,7 @@ import pytest
 
 from compute.azureml import AzureMLFleet
 from compute.port import Workspace
+from config.settings import Settings
 from tests.arm_standin import ArmStandIn
 from tests.arm_state import ComputeRecord, JobRecord
 
@@ -62,6 +63,9 @@ async def arm(tmp_path: Path) -> AsyncIterator[ArmStandIn]:
     async with ArmStandIn(tmp_path / "arm", op_seconds=0.2) as stand_in:
         yield stand_in
     assert not stand_in.server_errors, f"the ARM stand-in failed: {stand_in.server_errors}"
+    assert not stand_in.spec_violations, (
+        f"the ARM stand-in answered off the REST specification: {stand_in.spec_violations[:5]}"
+    )
 
 
 @pytest.fixture
@@ -114,3 +118,18 @@ def seed_job(
     arm: ArmStandIn, ws: Workspace, name: str, compute: str, status: str = "Running", **kwargs: Any
 ) -> JobRecord:
     return arm.seed_job(ws.subscription_id, ws.resource_group, ws.workspace, name, compute, status, **kwargs)
+
+
+def workspace_settings(*workspaces: Workspace, **extra: Any) -> Settings:
+    """Curfew's settings for these stand-in workspaces (each in its own zone), plus `extra` keys."""
+    entries = [
+        {
+            "alias": ws.alias,
+            "subscription_id": ws.subscription_id,
+            "resource_group": ws.resource_group,
+            "workspace": ws.workspace,
+            "timezone": ws.timezone,
+        }
+        for ws in workspaces
+    ]
+    return Settings.model_validate({"timezone": "Europe/Berlin", **extra, "workspaces": entries})

@@ -52,7 +52,7 @@ def compute_json(record: ComputeRecord) -> dict[str, Any]:
     inner: dict[str, Any] = {
         "vmSize": record.size,
         "state": record.state,
-        "applicationSharingPolicy": "Personal",
+        "applicationSharingPolicy": record.sharing_policy,
         "computeInstanceAuthorizationType": "personal",
         "sshSettings": {"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": 4000},
         "connectivityEndpoints": {"publicIpAddress": "20.61.0.10", "privateIpAddress": "10.0.0.4"},
@@ -81,9 +81,14 @@ def compute_json(record: ComputeRecord) -> dict[str, Any]:
                 "tenantId": record.owner_tenant_id or DEFAULT_OWNER_TENANT,
             }
         }
+    if record.created_by is not None:
+        inner["createdBy"] = dict(record.created_by)
     if record.last_operation:
         inner["lastOperation"] = dict(record.last_operation)
-    return _resource(record, ws, {"computeType": "ComputeInstance", "properties": inner})
+    body = _resource(record, ws, {"computeType": "ComputeInstance", "properties": inner})
+    if record.shape is not None:
+        record.shape(body)
+    return body
 
 
 def _cluster_json(record: ComputeRecord) -> dict[str, Any]:
@@ -136,7 +141,7 @@ def job_json(job: JobRecord) -> dict[str, Any]:
     ws = job.workspace
     compute_id = f"{ws.arm_id}/computes/{job.compute}"
     studio = f"https://ml.azure.com/runs/{job.name}?wsid={ws.arm_id}"
-    return {
+    answer: dict[str, Any] = {
         "id": f"{ws.arm_id}/jobs/{job.name}",
         "name": job.name,
         "type": f"{PROVIDER}/workspaces/jobs",
@@ -177,6 +182,9 @@ def job_json(job: JobRecord) -> dict[str, Any]:
             },
         },
     }
+    if job.shape is not None:
+        job.shape(answer)
+    return answer
 
 
 def operation_json(op: Operation, status: str, now: datetime) -> dict[str, Any]:

@@ -12,11 +12,12 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domain.durations import duration_minutes
 from tests.arm_identity import ManagedIdentityEndpoint
 from tests.arm_state import ArmError, ArmState, ComputeRecord, JobRecord, WorkspaceRecord, parse_time, utcnow
 
@@ -50,7 +51,11 @@ class SeedMixin:
         last_started_at: datetime | str | None = None,
         idle_shutdown_minutes: int | None = 60,
         tags: Mapping[str, str] | None = None,
+        created_by: Mapping[str, Any] | None = None,
+        shape: Callable[[dict[str, Any]], None] | None = None,
     ) -> ComputeRecord:
+        """`created_by` is Azure's createdBy ({userId, userOrgId, userName}): a self-made instance has
+        it and no owner_object_id. `shape` edits the answer's JSON (a specification variant)."""
         ws = self.add_workspace(subscription, resource_group, workspace)
         record = ComputeRecord(
             workspace=ws,
@@ -61,6 +66,9 @@ class SeedMixin:
             owner_tenant_id=owner_tenant_id,
             idle_shutdown_minutes=idle_shutdown_minutes,
             tags=dict(tags or {}),
+            created_by=dict(created_by) if created_by is not None else None,
+            sharing_policy="Personal" if owner_object_id else "Shared",
+            shape=shape,
         )
         started = parse_time(last_started_at)
         if started is not None:
@@ -89,9 +97,10 @@ class SeedMixin:
         *,
         display_name: str | None = None,
         archived: bool = False,
+        shape: Callable[[dict[str, Any]], None] | None = None,
     ) -> JobRecord:
         ws = self.add_workspace(subscription, resource_group, workspace)
-        return self.state.add_job(JobRecord(ws, name, compute, status, display_name, archived))
+        return self.state.add_job(JobRecord(ws, name, compute, status, display_name, archived, shape=shape))
 
     def fail_next_operation(
         self, subscription: str, resource_group: str, workspace: str, compute: str, code: str, message: str
@@ -117,7 +126,9 @@ class SeedMixin:
                 self.seed_job(*where, **item)
 
     @staticmethod
-    def parse_compute_body(ws: WorkspaceRecord, name: str, body: Any) -> ComputeRecord:
+    def parse_compute_body(
+        ws: WorkspaceRecord, name: str, body: Any, caller: Mapping[str, Any] | None = None
+    ) -> ComputeRecord:
         """A compute instance from a PUT body, validated as Azure ML does (roughly)."""
         properties = (body or {}).get("properties") or {}
         inner = properties.get("properties") or {}
@@ -134,6 +145,7 @@ class SeedMixin:
             )
         assigned = (inner.get("personalComputeInstanceSettings") or {}).get("assignedUser") or {}
         idle = inner.get("idleTimeBeforeShutdown")
+        policy = inner.get("applicationSharingPolicy") or "Shared"  # the specification's default
         return ComputeRecord(
             workspace=ws,
             name=name,
@@ -141,10 +153,10 @@ class SeedMixin:
             state="Creating",
             owner_object_id=assigned.get("objectId"),
             owner_tenant_id=assigned.get("tenantId"),
-            idle_shutdown_minutes=int(idle[2:-1])
-            if isinstance(idle, str) and idle.startswith("PT")
-            else None,
+            idle_shutdown_minutes=duration_minutes(idle if isinstance(idle, str) else None),
             tags=dict(body.get("tags") or {}),
+            created_by=dict(caller) if caller is not None else None,
+            sharing_policy=str(policy),
         )
 
 
@@ -200,6 +212,9 @@ async def _serve(args: argparse.Namespace, workdir: Path) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+    if arm.spec_violations:  # answers off the REST specification: a stand-in bug, said loudly
+        sys.stderr.write("\n".join(f"SPEC_VIOLATION {line}" for line in arm.spec_violations) + "\n")
+        raise SystemExit(3)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,6 +61,7 @@ from tests.arm_faults import Counters, Fault, Limits, LoggedRequest, RawError
 from tests.arm_identity import ManagedIdentityEndpoint, make_tls
 from tests.arm_rbac import ArmRbac
 from tests.arm_seed import SeedMixin
+from tests.arm_spec import violations
 from tests.arm_state import ArmBucket, ArmError, ArmState, ComputeRecord, WrongStateMode, utcnow
 
 __all__ = ["ArmStandIn", "Counters", "Fault", "Limits", "LoggedRequest"]
@@ -72,6 +73,16 @@ _PERMISSIONS_API_VERSIONS = ("2015-07-01", "2018-01-01-preview", "2022-04-01", "
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _KIND_BY_METHOD = {"GET": "reads", "HEAD": "reads", "DELETE": "deletes"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_SPEC = web.ResponseKey("spec_definition", str)
+"""The key, on a response, of the specification definition its body follows."""
+
+
+def _answer(
+    definition: str, body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    response = web.json_response(body, status=status, headers=headers)
+    response[_SPEC] = definition
+    return response
 
 
 class ArmStandIn(SeedMixin):
@@ -108,11 +119,18 @@ class ArmStandIn(SeedMixin):
         self.counters = Counters()
         self.faults: list[Fault] = []
         self.server_errors: list[str] = []
+        self.spec_violations: list[str] = []
+        """Answers that break the REST specification's schemas (tests/arm_spec.py): stand-in bugs."""
+        self.spec_deviations: list[str] = []
+        """Answers off the specification on purpose, as real Azure gives them (KNOWN_DEVIATIONS)."""
+        self.spec_checked: dict[str, int] = {}
+        """How many answers were checked, per definition."""
         self.latency_s = 0.0
         """Added to every ARM answer, to see concurrency."""
         self.in_flight = 0
         self.max_in_flight = 0
         self._buckets: dict[tuple[str, str], ArmBucket] = {}
+        self._skip_tokens: dict[str, int] = {}
         self._ssl, self.ca_path = make_tls(workdir)
         self._runner: web.AppRunner | None = None
 
@@ -217,6 +235,7 @@ class ArmStandIn(SeedMixin):
             response = self._error(ArmError(500, "InternalServerError", "The ARM stand-in failed."))
         finally:
             self.in_flight -= 1
+        self._check_spec(request, response)
         response.headers["x-ms-request-id"] = str(uuid.uuid4())
         response.headers["x-ms-correlation-request-id"] = str(uuid.uuid4())
         self.requests.append(
@@ -265,6 +284,18 @@ class ArmStandIn(SeedMixin):
             )
             raise ArmError(401, *problem, headers={"WWW-Authenticate": challenge})
 
+    def _check_spec(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Validate the answer against the specification's schema for what it is."""
+        definition = response.get(_SPEC) or ("ErrorResponse" if response.status >= 400 else None)
+        body = getattr(response, "body", None)
+        if definition is None or not body or response.content_type != "application/json":
+            return
+        self.spec_checked[definition] = self.spec_checked.get(definition, 0) + 1
+        bad, known = violations(definition, json.loads(bytes(body)))
+        where = f"{request.method} {request.path} ({response.status})"
+        self.spec_violations += [f"{where}: {line}" for line in bad]
+        self.spec_deviations += [f"{where}: {line}" for line in known]
+
     def _inject_fault(self, request: web.Request) -> None:
         for fault in self.faults:
             if fault.matches(request.method, request.path):
@@ -308,35 +339,46 @@ class ArmStandIn(SeedMixin):
 
     async def _list_computes(self, request: web.Request) -> web.Response:
         records = [arm_json.compute_json(r) for r in self.state.list_computes(self._ws(request))]
-        return self._page(request, records)
+        return self._page(request, "PaginatedComputeResourcesList", records)
 
     async def _list_jobs(self, request: web.Request) -> web.Response:
         archived = request.query.get("listViewType", "ActiveOnly") != "ActiveOnly"
         jobs = [
             arm_json.job_json(j) for j in self.state.list_jobs(self._ws(request), include_archived=archived)
         ]
-        return self._page(request, jobs)
+        return self._page(request, "JobBaseResourceArmPaginatedResult", jobs)
 
-    def _page(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
-        start = int(request.query.get("$skip", "0") or 0)
+    def _page(self, request: web.Request, definition: str, items: list[dict[str, Any]]) -> web.Response:
+        """One page of `items`; `nextLink` carries an opaque continuation token, as Azure's do."""
+        token = request.query.get("$skip")
+        start = 0
+        if token:
+            if token not in self._skip_tokens:
+                raise ArmError(400, "InvalidContinuationToken", "The continuation token is not valid.")
+            start = self._skip_tokens[token]
         end = start + self.page_size
         body: dict[str, Any] = {"value": items[start:end]}
         if end < len(items):
+            token = f"{uuid.uuid4().hex[:12]}-{end:x}=="  # opaque: never a number
+            self._skip_tokens[token] = end
             query = "&".join(f"{k}={v}" for k, v in request.query.items() if k != "$skip")
-            body["nextLink"] = f"{self.url.rstrip('/')}{request.path}?{query}&$skip={end}"
-        return web.json_response(body)
+            body["nextLink"] = f"{self.url.rstrip('/')}{request.path}?{query}&$skip={token}"
+        return _answer(definition, body)
 
     async def _get_compute(self, request: web.Request) -> web.Response:
         record = self.state.compute(self._ws(request), request.match_info["name"])
-        return web.json_response(arm_json.compute_json(record))
+        return _answer("ComputeResource", arm_json.compute_json(record))
 
     async def _create_compute(self, request: web.Request) -> web.Response:
         ws = self._ws(request)
-        record = self.parse_compute_body(ws, request.match_info["name"], await request.json())
+        caller = {
+            "userId": self.identity.principal_id,
+            "userOrgId": self.identity.tenant_id,
+            "userName": None,
+        }
+        record = self.parse_compute_body(ws, request.match_info["name"], await request.json(), caller)
         op = self.state.create(ws, record)
-        return web.json_response(
-            arm_json.compute_json(record), status=201, headers=self._lro_headers(request, op)
-        )
+        return _answer("ComputeResource", arm_json.compute_json(record), 201, self._lro_headers(request, op))
 
     async def _delete_compute(self, request: web.Request) -> web.Response:
         op = self.state.delete(self._ws(request), request.match_info["name"])
@@ -347,7 +389,7 @@ class ArmStandIn(SeedMixin):
         return web.Response(status=202, headers=self._lro_headers(request, op))
 
     async def _vm_sizes(self, request: web.Request) -> web.Response:
-        return web.json_response(arm_json.vm_sizes_json(request.match_info["loc"]))
+        return _answer("VirtualMachineSizeListResult", arm_json.vm_sizes_json(request.match_info["loc"]))
 
     async def _permissions(self, request: web.Request) -> web.Response:
         """The caller's permissions at the workspace: from its role assignments, or everything
@@ -372,7 +414,7 @@ class ArmStandIn(SeedMixin):
     async def _operation_status(self, request: web.Request) -> web.Response:
         op = self.state.operation(request.match_info["op"])
         status = op.status(self.clock())
-        return web.json_response(arm_json.operation_json(op, status, utcnow()))
+        return _answer("OperationStatusResult", arm_json.operation_json(op, status, utcnow()))
 
     def _lro_headers(self, request: web.Request, op: Any) -> dict[str, str]:
         version = request.query["api-version"]

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 PROVIDER = "Microsoft.MachineLearningServices"
 TRANSITIONAL = frozenset(
@@ -90,6 +90,11 @@ class ComputeRecord:
     idle_shutdown_minutes: int | None = 60
     tags: dict[str, str] = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
+    created_by: dict[str, Any] | None = None
+    """`createdBy` as Azure sends it: {userId, userOrgId, userName} (userId, userName nullable)."""
+    sharing_policy: str = "Personal"
+    shape: Callable[[dict[str, Any]], None] | None = None
+    """Changes the answer's JSON in place: a variant the specification allows (or a known deviation)."""
     last_operation: dict[str, str] | None = None
     pending: Operation | None = None
     done_state: str = ""
@@ -118,6 +123,8 @@ class JobRecord:
     display_name: str | None = None
     archived: bool = False
     created_at: datetime = field(default_factory=utcnow)
+    shape: Callable[[dict[str, Any]], None] | None = None
+    """Changes the job's JSON in place: a variant the specification allows."""
 
 
 class ArmBucket:

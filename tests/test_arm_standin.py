@@ -309,8 +309,9 @@ async def test_command_line_serves_a_seed_file(tmp_path: Path) -> None:
             listing = await client.call("GET", f"{WS}/computes")
     finally:
         process.terminate()
-        await process.wait()
+        code = await process.wait()
 
+    assert code == 0  # 3 would mean an answer off the REST specification
     assert Path(values["ARM_CA"]) == ca_out.resolve()
     assert sorted(c["name"] for c in listing.body["value"]) == ["ci-anna", "ci-gen-0000", "ci-gen-0001"]
 

@@ -27,7 +27,7 @@ from compute.port import (
     Throttled,
     Unavailable,
 )
-from domain.model import InstanceState
+from domain.model import InstanceState, OwnerSource
 from tests.arm_fixtures import RESEARCH, TENANT, VISION, make_fleet, seed_instance, seed_job
 from tests.arm_standin import ArmStandIn, Limits
 
@@ -59,7 +59,9 @@ async def test_lists_every_instance_across_pages_and_workspaces(
     assert {i.workspace for i in instances} == {"research", "vision"}
     assert "cpu-cluster" not in {i.name for i in instances}
     pages = arm.requests_matching("GET", r"ws-research/computes$")
-    assert [r.query.get("$skip") for r in pages] == [None, "50"]
+    tokens = [r.query.get("$skip") for r in pages]
+    assert tokens[0] is None and len(tokens) == 2
+    assert tokens[1] is not None and not tokens[1].isdigit()  # Azure's tokens are opaque, not offsets
     vision = await azure_fleet.list_instances("vision")
     assert [(i.name, i.state, i.owner_object_id) for i in vision] == [
         ("ci-vision", InstanceState.STOPPED, BEN)
@@ -225,8 +227,12 @@ async def test_create_on_behalf_of_a_user(arm: ArmStandIn, azure_fleet: AzureMLF
     assert inner["personalComputeInstanceSettings"]["assignedUser"] == {"objectId": ANNA, "tenantId": TENANT}
     assert inner["idleTimeBeforeShutdown"] == "PT60M"
     assert inner["enableSSO"] is False  # the SDK's default is True; on-behalf creation needs it off
+    assert inner["applicationSharingPolicy"] == "Personal"  # the SDK hard-codes "Shared"
     created = await azure_fleet.get_instance("research", "ci-carla")
     assert (created.state, created.owner_object_id) == (InstanceState.CREATING, ANNA)
+    # Azure names Curfew's identity as the creator; the owner is still the assigned user
+    assert created.created_by is not None and created.created_by.object_id == arm.identity.principal_id
+    assert created.owner_source is OwnerSource.ASSIGNED
     await settle(arm)
     assert (await azure_fleet.get_instance("research", "ci-carla")).state is InstanceState.RUNNING
     assert arm.requests_matching(path_regex=OPERATION_STATUS) == []

@@ -92,14 +92,14 @@ async def test_a_non_numeric_retry_after_on_a_stop_waits_the_default_and_loses_n
     assert len(audit) == 3
 
 
-async def test_a_malformed_entity_in_one_workspace_never_stops_the_curfew_in_the_other(
+async def test_a_malformed_entity_is_one_failed_instance_and_the_curfew_goes_on(
     arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
 ) -> None:
     seed(arm, RESEARCH, "ci-ok")
     seed(arm, VISION, "vis-00", "vis-01")
     good = arm_json.compute_json(arm.instance("ci-ok", "ws-research"))
     bad = {**good, "name": "ci-odd", "properties": {"computeType": "ComputeInstance", "properties": "oops"}}
-    arm.fail_next("GET", r"/ws-research/computes$", 200, body={"value": [good, bad]}, times=10)
+    arm.fail_next("GET", r"/ws-research/computes$", 200, body={"value": [good, bad]})  # the sweep's read
     rt = runtime(arm, sqlite_store)
     report = await Sweeper(rt).curfew(forced=True)
     await rt.fleet.close()
@@ -107,10 +107,11 @@ async def test_a_malformed_entity_in_one_workspace_never_stops_the_curfew_in_the
     assert (
         got[("vision", "vis-00")] is OutcomeKind.STOPPED and got[("vision", "vis-01")] is OutcomeKind.STOPPED
     )
-    assert [o.instance.workspace for o in report.failures] == ["research"]
-    assert "research" in report.failures[0].detail
+    assert got[("research", "ci-ok")] is OutcomeKind.STOPPED  # its own workspace goes on too
+    assert [(o.instance.workspace, o.instance.name) for o in report.failures] == [("research", "ci-odd")]
+    assert "could not be read" in report.failures[0].detail
     audit = await rt.store.call(rt.store.audit.since, report.started_at - timedelta(1))
-    assert ("research", "failed") in {(e.workspace, e.outcome) for e in audit}
+    assert ("research", "ci-odd", "failed") in {(e.workspace, e.instance, e.outcome) for e in audit}
 
 
 async def test_an_unreadable_retry_after_on_a_read_is_unavailable_not_a_raw_error(

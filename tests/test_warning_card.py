@@ -15,7 +15,7 @@ from bot.flows.followups import FollowUps
 from bot.flows.notifier import TeamsNotifier
 from bot.turns import Inbound, InboundKind, Reply, SendOutcome, SendResult
 from domain.decide import RunKind, decide
-from domain.model import Instance, InstanceKey, InstanceState
+from domain.model import Instance, InstanceKey, InstanceState, OwnerSource
 from runtime import Runtime
 from scheduler.service import CurfewScheduler
 from scheduler.sweep import Sweeper
@@ -324,3 +324,27 @@ async def test_a_long_keep_from_the_card_asks_the_approvers(env: Any) -> None:
     await chat.drain()
     approver_cards = [text_of(c) for c in inbox.cards_for(ALEX)]
     assert any("gpu-ci" in c and "long run" in c for c in approver_cards), approver_cards
+
+
+async def test_a_self_made_instance_warns_its_creator_who_may_keep_it_and_no_one_else(env: Any) -> None:
+    """cpu-ci has no assigned user; Dana created it (createdBy): she is its owner (DECISIONS rule 3)."""
+    rt, spy, chat, inbox = env
+    cpu = await rt.fleet.get_instance("demo", "cpu-ci")
+    assert (cpu.owner_object_id, cpu.owner_source, cpu.owner_name) == (
+        DEMO_OWNER,
+        OwnerSource.CREATOR,
+        "Dana Scientist",
+    )
+    card = await warn(rt, inbox)
+    assert ("cpu-ci", "Keep tonight") in buttons(card)
+    assert all(name != "cpu-ci" for name, _ in buttons(inbox.cards_for(ALEX)[-1]))
+
+    refused = await click(chat, buttons(card)[("cpu-ci", "Keep tonight")], user=ALEX)
+    assert "Only the owner of cpu-ci or an admin of workspace demo can change it" in text_of(refused)
+    assert await rt.store.call(rt.store.keep_ons.in_force, rt.clock()) == []
+
+    kept = await click(chat, buttons(card)[("cpu-ci", "Keep tonight")])
+    assert "Kept cpu-ci until" in text_of(kept)
+    report = await Sweeper(rt).curfew(now=CURFEW)
+    assert {o.instance.name: o.kind.value for o in report.outcomes}["cpu-ci"] == "left"
+    assert "cpu-ci" not in spy.writes("stop")

@@ -72,8 +72,10 @@ def input_id(key: InstanceKey, name: str) -> str:
     return f"{name}:{key.workspace}:{key.name}"
 
 
-def _running_for(decision: Decision, now: datetime) -> str:
+def _running_for(decision: Decision, now: datetime, zone: ZoneInfo) -> str:
     started = decision.instance.last_started_at
+    if started is None and decision.instance.started_before is not None:
+        return f"on since before {format_local(decision.instance.started_before, zone)}"
     if started is None:
         return "on (since unknown)"
     hours = max(0.0, (now - started) / timedelta(hours=1))
@@ -144,7 +146,7 @@ def _instance_line(decision: Decision, view: WarningView) -> str:
     i = decision.instance
     keep_cost = view.costs.get(i.key)
     price = f" · {keep_cost.rate(view.zone)}" if keep_cost is not None else ""
-    return f"**{i.name}** ({i.workspace}) · {i.size} · {_running_for(decision, view.now)}{price}"
+    return f"**{i.name}** ({i.workspace}) · {i.size} · {_running_for(decision, view.now, view.zone)}{price}"
 
 
 def _instance_row(decision: Decision, view: WarningView) -> dict[str, Any]:
