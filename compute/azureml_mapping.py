@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from compute import azure_shapes as shapes
 from domain.model import Instance, InstanceState
 
 
@@ -31,7 +32,20 @@ def to_instance(alias: str, ci: Any) -> Instance:
         location=ci.location,
         idle_shutdown_minutes=ci.idle_time_before_shutdown_minutes,
         tags=dict(ci.tags or {}),
+        last_operation=shapes.last_operation(ci.last_operation),
+        schedules=shapes.schedules(_rest_schedules(ci)),
     )
+
+
+def _rest_schedules(ci: Any) -> Any:
+    """The entity's schedules in Azure's JSON shape (its REST model is a mapping of that shape)."""
+    entity = getattr(ci, "schedules", None)
+    if entity is None or not getattr(entity, "compute_start_stop", None):
+        return None
+    try:
+        return dict(entity._to_rest_object()).get("computeStartStop")
+    except Exception:  # an SDK change: the instance is still read, without its schedules
+        return None
 
 
 def last_started(operation: Mapping[str, Any] | None) -> datetime | None:

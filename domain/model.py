@@ -77,6 +77,53 @@ class InstanceKey:
         return f"{self.name}@{self.workspace}"
 
 
+class OperationTrigger(StrEnum):
+    """Who started an instance's last operation, as Azure ML says (`lastOperation.operationTrigger`)."""
+
+    USER = "User"
+    SCHEDULE = "Schedule"
+    IDLE_SHUTDOWN = "IdleShutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class LastOperation:
+    """Azure ML's `lastOperation`: Create, Start, Stop, Restart, ... when, how it went, who started it."""
+
+    operation: str
+    time: datetime | None = None
+    status: str | None = None
+    """InProgress, Succeeded, StopFailed, ..."""
+    trigger: str | None = None
+    """User, Schedule or IdleShutdown (`OperationTrigger`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeSchedule:
+    """One of the instance's own Azure ML start/stop schedules (`schedules.computeStartStop[]`).
+
+    `hours`/`minutes`/`weekdays` describe when it fires for a Recurrence (weekdays Monday=0) or for
+    a simple Cron expression "M H * * D"; `expression` keeps a Cron as Azure has it."""
+
+    action: str
+    """Start or Stop."""
+    enabled: bool = True
+    zone: str = "UTC"
+    hours: tuple[int, ...] = ()
+    minutes: tuple[int, ...] = (0,)
+    weekdays: frozenset[int] = frozenset(range(7))
+    expression: str | None = None
+
+    def describe(self) -> str:
+        at = ", ".join(f"{h:02d}:{m:02d}" for h in self.hours for m in self.minutes) or (
+            self.expression or "?"
+        )
+        days = (
+            "every day" if len(self.weekdays) == 7 else ",".join(WEEKDAYS[d] for d in sorted(self.weekdays))
+        )
+        state = "" if self.enabled else " (disabled)"
+        return f"{self.action} at {at} {self.zone}, {days}{state}"
+
+
 @dataclass(frozen=True, slots=True)
 class Instance:
     workspace: str
@@ -89,6 +136,9 @@ class Instance:
     location: str | None = None
     idle_shutdown_minutes: int | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    last_operation: LastOperation | None = None
+    schedules: tuple[ComputeSchedule, ...] = ()
+    """Its own Azure ML start/stop schedules."""
 
     @property
     def key(self) -> InstanceKey:

@@ -190,6 +190,7 @@ class ArmStandIn(SeedMixin):
         router.add_put(_WS + "/computes/{name}", self._create_compute)
         router.add_delete(_WS + "/computes/{name}", self._delete_compute)
         router.add_post(_WS + "/computes/{name}/{action:start|stop|restart}", self._act)
+        router.add_post(_WS + "/computes/{name}/updateIdleShutdownSetting", self._update_idle_shutdown)
         router.add_get(_WS + "/jobs", self._list_jobs)
         router.add_get(_OPS, self._operation_status)
         router.add_get(_VM_SIZES, self._vm_sizes)
@@ -343,6 +344,12 @@ class ArmStandIn(SeedMixin):
     async def _act(self, request: web.Request) -> web.Response:
         op = self.state.act(self._ws(request), request.match_info["name"], request.match_info["action"])
         return web.Response(status=202, headers=self._lro_headers(request, op))
+
+    async def _update_idle_shutdown(self, request: web.Request) -> web.Response:
+        """Compute_UpdateIdleShutdownSetting: 200 with no body, as the specification says."""
+        body = await request.json() if request.can_read_body else None
+        self.state.update_idle_shutdown(self._ws(request), request.match_info["name"], body)
+        return web.Response(status=200)
 
     async def _vm_sizes(self, request: web.Request) -> web.Response:
         return web.json_response(arm_json.vm_sizes_json(request.match_info["loc"]))
