@@ -347,7 +347,7 @@ class ArmStandIn(SeedMixin):
 
     async def _update_idle_shutdown(self, request: web.Request) -> web.Response:
         """Compute_UpdateIdleShutdownSetting: 200 with no body, as the specification says."""
-        body = await request.json() if request.can_read_body else None
+        body = await request.json() if request.body_exists else None
         self.state.update_idle_shutdown(self._ws(request), request.match_info["name"], body)
         return web.Response(status=200)
 

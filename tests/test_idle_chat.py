@@ -71,6 +71,8 @@ async def test_why_names_the_cause(curfew_env: BotEnv) -> None:
     assert unset.card is not None and "no idle shutdown set" in card_text(unset.card)
     [busy] = await curfew_env.say("why alex-gpu", ALEX)
     assert busy.card is not None
-    assert "busy for 5 hours without a job: an open terminal, kernel or VS Code session" in card_text(busy.card)
+    assert "busy for 5 hours without a job: an open terminal, kernel or VS Code session" in card_text(
+        busy.card
+    )
     [refused] = await curfew_env.say("why alex-gpu", DANA)
     assert "not yours" in refused.text
