@@ -104,7 +104,9 @@ class SimulatedFleet:
                         idle_shutdown_minutes=idle,
                         tags={},
                         schedules=DEMO_SCHEDULES.get(name),
-                        last_operation=_operation("Start", started, "Succeeded", trigger),
+                        last_operation=_operation("Start", started, "Succeeded", trigger)
+                        if state.is_running
+                        else None,
                     )
                 )
                 if job:
