@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from domain.model import InstanceKey
+from storage.models import SimInstanceRow
 from tests.bot_harness import ALEX, DANA, MORGAN, BotEnv
 
 
@@ -76,3 +77,42 @@ async def test_why_names_the_cause(curfew_env: BotEnv) -> None:
     )
     [refused] = await curfew_env.say("why alex-gpu", DANA)
     assert "not yours" in refused.text
+
+
+async def test_a_keep_on_says_that_the_instances_own_schedule_will_still_stop_it(curfew_env: BotEnv) -> None:
+    stop_at_six = {
+        "action": "Stop",
+        "status": "Enabled",
+        "triggerType": "Recurrence",
+        "recurrence": {
+            "frequency": "Day",
+            "interval": 1,
+            "timeZone": "W. Europe Standard Time",
+            "schedule": {"hours": [6], "minutes": [0]},
+        },
+    }
+    with curfew_env.store.sessions.begin() as session:
+        row = session.get(SimInstanceRow, ("demo", "gpu-ci"))
+        assert row is not None
+        row.schedules = [stop_at_six]
+    [reply] = await curfew_env.say("keep gpu-ci on tonight", DANA)
+    assert "Kept gpu-ci" in reply.text
+    assert (
+        "Azure ML's own schedule of gpu-ci (Stop at 06:00 Europe/Berlin, every day) will still stop it"
+        in reply.text
+    )
+    [status] = await curfew_env.say("status", DANA)
+    assert status.card is not None
+    shown = card_text(status.card)
+    assert (
+        "gpu-ci: its own schedule (Stop at 06:00 Europe/Berlin, every day) stops it while a keep-on" in shown
+    )
+
+
+async def test_status_flags_long_runners_and_schedules_against_the_curfew(curfew_env: BotEnv) -> None:
+    [status] = await curfew_env.say("status", DANA)
+    assert status.card is not None
+    shown = card_text(status.card)
+    assert "train-ci has run for 30 hours, longer than its idle time plus a day: say `why train-ci`." in shown
+    assert "gpu-ci has run" not in shown  # 9 hours: not yet a day past its (missing) idle time
+    assert "cpu-ci: its own schedule (Start at 07:00 Europe/Berlin, mon,tue,wed,thu,fri) starts it" in shown

@@ -6,6 +6,8 @@ admin any value, off only for admins); these handlers only do the work and answe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cards.costs import rate_text, since_start_text
@@ -17,10 +19,29 @@ from bot.turns import Reply, Turn
 from compute.port import FleetError
 from compute.prices import PriceBook
 from domain import grammar as g
-from domain.idle import WhyFacts, likely_cause, minutes_text, schedule_conflicts
-from domain.model import Instance
+from domain.idle import WhyFacts, likely_cause, long_running, minutes_text, schedule_conflicts, span_text
+from domain.model import Instance, KeepOn
 from domain.timefmt import format_local
 from runtime import Runtime
+
+
+def status_notes(
+    rt: Runtime, instances: Sequence[Instance], keep_ons: Sequence[KeepOn], now: datetime
+) -> list[str]:
+    """Lines for `status`: instances running longer than their idle time plus a day, and own schedules
+    that work against Curfew."""
+    notes = []
+    for i in instances:
+        if long_running(i, now) and i.last_started_at is not None:
+            ran = span_text(now - i.last_started_at)
+            notes.append(
+                f"{i.name} has run for {ran}, longer than its idle time plus a day: say `why {i.name}`."
+            )
+        mine = [k for k in keep_ons if k.key == i.key]
+        notes += [
+            f"{i.name}: {c}." for c in schedule_conflicts(i, rt.settings.policy(i.workspace), mine, now)
+        ]
+    return notes
 
 
 class IdleCommands:
