@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from cli.doctor_idle import check_idle_shutdown
 from compute.factory import build_fleet
 from compute.port import FleetError
 from config.settings import Settings
@@ -92,6 +94,7 @@ async def _workspaces(settings: Settings, store: Store, found: Findings) -> None
                 f"workspace {ws.alias}: {len(instances)} compute instance(s), {owners} with an owner; "
                 "instances and jobs readable"
             )
+            check_idle_shutdown(settings, ws.alias, instances, datetime.now(UTC), found.warn)
     finally:
         await fleet.close()
 
