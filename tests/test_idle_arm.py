@@ -6,19 +6,29 @@ read back into the domain's instance."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
+from aiohttp.test_utils import TestClient, TestServer
+
+from app import create_app
 from bot.flows.notifier import TeamsNotifier
 from compute.azureml import AzureMLFleet
 from compute.port import InvalidRequest
-from config.settings import Settings
+from config.settings import Settings, TeamsSettings
 from domain.model import ComputeSchedule
 from runtime import Runtime
 from scheduler.service import CurfewScheduler
 from storage.repositories import Store
-from tests.arm_fixtures import RESEARCH, VISION, seed_instance
+from tests.arm_fixtures import RESEARCH, VISION, seed_instance, seed_job
 from tests.arm_standin import ArmStandIn
+from tests.bot_harness import DANA, MORGAN, BotEnv, SwitchableHandler, TeamsActivities
+from tests.bot_harness import TENANT as TEAMS_TENANT
 from tests.conftest import FakeClock
+from tests.connector_standin import ConnectorStandIn
+from tests.protocol_env import QUICK
+from tests.sweep_fixtures import FleetSpy
 from tests.test_warning_card import Inbox
 
 ANNA = "00000000-0000-0000-0000-000000000020"
@@ -157,3 +167,63 @@ async def test_azure_refuses_an_idle_time_outside_its_range(
     else:
         raise AssertionError("a 5-minute idle shutdown was accepted")
     assert arm.instance("ci-a").idle_shutdown_minutes == 60
+
+
+@asynccontextmanager
+async def arm_chat(azure_fleet: AzureMLFleet, store: Store) -> AsyncIterator[BotEnv]:
+    """The service over the Azure ML fleet (ARM stand-in) with the connector stand-in as Teams."""
+    async with ConnectorStandIn() as connector:
+        teams = TeamsSettings(tenant_id=TEAMS_TENANT, service_url=connector.url)
+        clock = FakeClock(NOON)
+        rt = Runtime(settings().model_copy(update={"teams": teams}), store, FleetSpy(azure_fleet), clock)
+        switch = SwitchableHandler(None)
+        app = create_app(
+            rt.settings, runtime=rt, clock=clock, scheduler=False, tuning=QUICK, handler=switch.wrap
+        )
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            assert isinstance(rt.fleet, FleetSpy)
+            yield BotEnv(client, connector, rt, rt.fleet, clock, TeamsActivities(connector.url), switch)
+
+
+async def test_chat_idle_and_why_against_the_arm_stand_in(
+    arm: ArmStandIn, azure_fleet: AzureMLFleet, sqlite_store: Store
+) -> None:
+    seed_instance(
+        arm,
+        RESEARCH,
+        "ci-dana",
+        owner_object_id=DANA.aad_id,
+        idle_shutdown_minutes=None,
+        last_started_at=NOON - timedelta(days=3),
+    )
+    seed_instance(
+        arm, RESEARCH, "ci-job", owner_object_id=DANA.aad_id, last_started_at=NOON - timedelta(hours=5)
+    )
+    seed_job(arm, RESEARCH, "job-7", "ci-job", display_name="train resnet")
+    own = seed_instance(arm, RESEARCH, "ci-own", owner_object_id=DANA.aad_id, state="Stopped")
+    own.schedules = [
+        {
+            "action": "Start",
+            "status": "Enabled",
+            "triggerType": "Cron",
+            "cron": {"expression": "0 7 * * 1-5", "timeZone": "UTC"},
+        }
+    ]
+    arm.state.start_by_schedule(own.workspace, "ci-own")
+    async with arm_chat(azure_fleet, sqlite_store) as env:
+        [refused] = await env.say("idle ci-dana 120", MORGAN)
+        assert "not yours" in refused.text and not arm.requests_matching("POST", IDLE_CALL)
+        [done] = await env.say("idle ci-dana 120", DANA)
+        assert "2 hours idle" in done.text
+        [call] = arm.requests_matching("POST", IDLE_CALL)
+        assert call.body == {"idleTimeBeforeShutdown": "PT120M"} and call.status == 200
+        assert arm.instance("ci-dana").idle_shutdown_minutes == 120
+
+        [busy] = await env.say("why ci-dana", DANA)
+        assert busy.card is not None and "busy for 3 days without a job" in json.dumps(busy.card)
+        [job] = await env.say("why ci-job", DANA)
+        assert job.card is not None and "A job is running on it (train resnet)" in json.dumps(job.card)
+        [scheduled] = await env.say("why ci-own", DANA)
+        shown = json.dumps(scheduled.card)
+        assert "Its own Azure ML schedule started it" in shown and "trigger Schedule" in shown
+        assert "Start at 07:00 UTC, mon,tue,wed,thu,fri" in shown
