@@ -5,7 +5,11 @@ bearer token from the loopback managed-identity endpoint (`env`: IDENTITY_ENDPOI
 exactly as on App Service. It enforces what ARM enforces: bearer tokens it issued for its own audience,
 `api-version`, per-subscription token buckets (429 with `Retry-After`), long-running operations
 (202 + `Azure-AsyncOperation`, InProgress then Succeeded/Failed), 409 for a busy or wrong-state
-instance, 404 for unknown resources. Faults can be injected with `fail_next`.
+instance, 404 for unknown resources. Faults can be injected with `fail_next`. It also serves
+`POST .../computes/{name}/updateIdleShutdownSetting` (IdleShutdownSetting body, 200 without a body, as in
+the 2025-12-01 specification) and each instance's `schedules.computeStartStop` (`record.schedules`);
+`lastOperation` is set by start/stop/restart (trigger User) and by `state.stop_by(ws, name,
+"IdleShutdown" | "Schedule")` and `state.start_by_schedule(ws, name)`, which simulate Azure acting alone.
 
 In a test (see tests/arm_fixtures.py)::
 
