@@ -210,6 +210,7 @@ async def test_chat_idle_and_why_against_the_arm_stand_in(
         }
     ]
     arm.state.start_by_schedule(own.workspace, "ci-own")
+    seed_instance(arm, RESEARCH, "ci-long", owner_object_id=DANA.aad_id, idle_shutdown_minutes=600)
     async with arm_chat(azure_fleet, sqlite_store) as env:
         [refused] = await env.say("idle ci-dana 120", MORGAN)
         assert "not yours" in refused.text and not arm.requests_matching("POST", IDLE_CALL)
@@ -227,3 +228,14 @@ async def test_chat_idle_and_why_against_the_arm_stand_in(
         shown = json.dumps(scheduled.card)
         assert "Its own Azure ML schedule started it" in shown and "trigger Schedule" in shown
         assert "Start at 07:00 UTC, mon,tue,wed,thu,fri" in shown
+
+        # the daily pass, through the service's Teams notifier: one card to Dana's chat, for ci-long only
+        before = len(env.connector.sent())
+        assert await CurfewScheduler(env.runtime, env.service.notifier).run("idle", "Europe/Berlin", NOON)
+        sent = [r for r in env.connector.sent()[before:] if r.is_activity]
+        assert [r.conversation_id for r in sent] == [DANA.chat_id]
+        assert sent[0].card is not None
+        card = json.dumps(sent[0].card, ensure_ascii=False)
+        assert "ci-long (research)" in card and "10 hours → 1 hour" in card and "ci-dana" not in card
+        assert arm.instance("ci-long").idle_shutdown_minutes == 60
+        assert len(arm.requests_matching("POST", IDLE_CALL)) == 2  # Dana's own 120, then the pass's ci-long
