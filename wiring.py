@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.adapter.messenger import TeamsMessenger
 from bot.adapter.teams import TeamsAdapter
 from bot.conversation import commands, report, requests
+from bot.conversation.idle import IdleCommands
 from bot.conversation.router import Conversation, Routes
 from bot.conversation.warning import WarningClicks
 from bot.flows.approvals import Approvals
@@ -118,6 +119,7 @@ def build_bot(
     WarningClicks(rt, keeps).register(routes)
     requests.register(routes, approvals)
     report.register(routes, rt)
+    IdleCommands(rt, keeps).register(routes)
     return Bot(Conversation(rt, routes), followups, approvals, keeps, routes, worker)
 
 

@@ -7,6 +7,7 @@ import sys
 from typing import Protocol
 
 from cli.doctor_cmd import Doctor
+from cli.idle_cmd import Idle
 from cli.manifest_cmd import Manifest
 from cli.report_cmd import Report
 from cli.runs import Scheduled, Sweep, Warn
@@ -91,6 +92,7 @@ COMMANDS: dict[str, Command] = {
     "fleet": FleetTable(),
     "db": Db(),
     "sweep": Sweep(),
+    "idle": Idle(),
     "warn": Warn(),
     "scheduled": Scheduled(),
     "manifest": Manifest(),

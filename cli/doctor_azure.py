@@ -7,7 +7,10 @@ no harmless call can prove (stop, start, create) in ARM's permission listing of 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from cli.doctor_checkup import Checkup, Findings
+from cli.doctor_idle import check_idle_shutdown
 from compute.factory import build_fleet
 from compute.port import Fleet, FleetError, Workspace
 from compute.rbac import NEEDS, ReadsPermissions, missing
@@ -22,7 +25,7 @@ async def workspaces(c: Checkup) -> None:
     fleet = build_fleet(c.settings, c.store)
     c.fleet = fleet
     for ws in fleet.workspaces:
-        await _reads(fleet, ws, c.found)
+        await _reads(c, fleet, ws)
         if isinstance(fleet, ReadsPermissions):
             await _prices(fleet, ws, c.found)
             await _actions(fleet, ws, c.found)
@@ -30,7 +33,8 @@ async def workspaces(c: Checkup) -> None:
             c.found.ok(f"workspace {ws.alias}: simulated, with the simulated price list and no Azure roles")
 
 
-async def _reads(fleet: Fleet, ws: Workspace, found: Findings) -> None:
+async def _reads(c: Checkup, fleet: Fleet, ws: Workspace) -> None:
+    found = c.found
     try:
         instances = await fleet.list_instances(ws.alias)
     except FleetError as error:
@@ -38,6 +42,7 @@ async def _reads(fleet: Fleet, ws: Workspace, found: Findings) -> None:
     else:
         owners = sum(1 for i in instances if i.owner_object_id)
         found.ok(f"workspace {ws.alias}: {len(instances)} compute instance(s), {owners} with an owner")
+        check_idle_shutdown(c.settings, ws.alias, instances, datetime.now(UTC), found.warn)
     try:
         jobs = await fleet.list_active_jobs(ws.alias)
     except FleetError as error:

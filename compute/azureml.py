@@ -181,6 +181,11 @@ class AzureMLFleet:
             "create %s@%s accepted (size %s, owner %s)", spec.name, ws.alias, spec.size, spec.owner_object_id
         )
 
+    async def set_idle_shutdown(self, workspace: str, name: str, minutes: int | None) -> None:
+        ws = self._workspace(workspace)
+        await self._write(ws, name, SdkCalls.set_idle_shutdown, ws, name, minutes)
+        log.info("idle shutdown of %s@%s set to %s minutes", name, ws.alias, minutes)
+
     async def delete(self, workspace: str, name: str) -> None:
         ws = self._workspace(workspace)
         await self._write(ws, name, SdkCalls.delete, ws, name)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from compute import azure_shapes as shapes
 from domain.durations import duration_minutes
 from domain.model import Instance, InstanceState, LastOperation, Person, owner_of
 
@@ -67,6 +68,7 @@ def _read(alias: str, name: str, raw: Mapping[str, Any]) -> Instance | None:
         owner_source=source,
         created_by=creator,
         last_operation=operation,
+        schedules=shapes.schedules(_start_stop(inner.get("schedules"))),
         reported_state=None if known else state_text,
     )
 
@@ -142,3 +144,11 @@ def compute_name(compute: str | None) -> str | None:
     if not compute:
         return None
     return compute.rstrip("/").rsplit("/", 1)[-1].removeprefix("azureml:")
+
+
+def _start_stop(value: Any) -> list[Any] | None:
+    """`schedules.computeStartStop`: the instance's own start/stop schedules (absent or null: none)."""
+    if not isinstance(value, Mapping):
+        return None
+    items = value.get("computeStartStop")
+    return [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from compute.azureml_mapping import compute_name, read_compute, sdk_text
 from compute.port import CreateSpec, Workspace
@@ -16,6 +17,15 @@ from compute.prices import price_list
 from compute.rbac import PERMISSIONS_API_VERSION, Permission
 from domain.model import Instance, Job
 from domain.money import PriceList
+
+IDLE_API_VERSION = "2025-12-01"
+"""updateIdleShutdownSetting is stable since 2021-07-01; Curfew speaks the 2025-12-01 specification."""
+
+
+def iso_minutes(minutes: int | None) -> str | None:
+    """60 -> "PT60M" (what the specification's examples send); None (off) -> null."""
+    return None if minutes is None else f"PT{minutes}M"
+
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -55,6 +65,40 @@ class SdkCalls:
             polling=False,
             retry_total=0,
         )
+
+    @staticmethod
+    def set_idle_shutdown(client: MLClient, ws: Workspace, name: str, minutes: int | None) -> None:
+        """`POST .../computes/{name}/updateIdleShutdownSetting`: neither azure-ai-ml 1.35.2 nor
+        azure-mgmt-machinelearningservices 1.0.1 has an operation for it, so the request goes out on
+        the SDK's own ARM pipeline (its credential, retries and transport)."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceExistsError,
+            ResourceNotFoundError,
+            map_error,
+        )
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        operations = client.compute._operation
+        path = (
+            f"subscriptions/{quote(ws.subscription_id)}/resourceGroups/{quote(ws.resource_group)}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{quote(ws.workspace)}"
+            f"/computes/{quote(name)}/updateIdleShutdownSetting"
+        )
+        base = str(operations._config.base_url).rstrip("/")
+        request = HttpRequest(
+            "POST",
+            f"{base}/{path}",
+            params={"api-version": IDLE_API_VERSION},
+            json={"idleTimeBeforeShutdown": iso_minutes(minutes)},
+        )
+        response = operations._client._pipeline.run(request, retry_total=0).http_response
+        if response.status_code != 200:
+            errors = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
+            map_error(status_code=response.status_code, response=response, error_map=errors)
+            raise HttpResponseError(response=response, error_format=ARMErrorFormat)
 
     @staticmethod
     def workspace_location(client: MLClient) -> str:

@@ -119,6 +119,10 @@ class Fleet(Protocol):
 
     async def delete(self, workspace: str, name: str) -> None: ...
 
+    async def set_idle_shutdown(self, workspace: str, name: str, minutes: int | None) -> None:
+        """Azure ML's own idle shutdown of an existing instance: after `minutes` idle, None for off."""
+        ...
+
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         """Jobs of one workspace that are queued or running, with the compute they use."""
         ...

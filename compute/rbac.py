@@ -46,6 +46,12 @@ NEEDS: tuple[Need, ...] = (
     Need(f"{ML}/workspaces/computes/stop/action", "stop instances at the curfew", WORKSPACE_ROLE, None),
     Need(f"{ML}/workspaces/computes/start/action", "start instances", WORKSPACE_ROLE, None),
     Need(f"{ML}/workspaces/computes/write", "create approved instances", WORKSPACE_ROLE, None),
+    Need(
+        f"{ML}/workspaces/computes/updateIdleShutdownSetting/action",
+        "set idle shutdown within the admins' bounds",
+        WORKSPACE_ROLE,
+        None,
+    ),
 )
 """Every action Curfew performs (tests/test_roles_rbac.py checks each call against this list)."""
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from compute import azure_shapes as shapes
 from compute.port import ActionResult, Busy, CreateSpec, InvalidRequest, NotFound, Workspace
 from compute.prices import simulated_prices
 from domain.model import Instance, InstanceState, Job, Person, owner_of
@@ -48,14 +49,25 @@ SELF_MADE = frozenset({"cpu-ci"})
 """Demo instances their owner created for themselves: no assigned user, the owner is the creator
 (Azure's createdBy), as for most instances in a real workspace (DECISIONS rule 3)."""
 
-# name, size, state, owner, hours since start, job on it
+# name, size, state, owner, hours since start, job on it, idle shutdown minutes
 DEMO_INSTANCES = (
-    ("gpu-ci", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_OWNER, 9, None),
-    ("cpu-ci", "Standard_DS3_v2", InstanceState.RUNNING, DEMO_OWNER, 3, None),
-    ("train-ci", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_OWNER, 30, "train-42"),
-    ("old-ci", "Standard_DS11_v2", InstanceState.STOPPED, DEMO_OWNER, 72, None),
-    ("alex-gpu", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_COLLEAGUE, 5, None),
+    ("gpu-ci", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_OWNER, 9, None, None),
+    ("cpu-ci", "Standard_DS3_v2", InstanceState.RUNNING, DEMO_OWNER, 3, None, 60),
+    ("train-ci", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_OWNER, 30, "train-42", 60),
+    ("old-ci", "Standard_DS11_v2", InstanceState.STOPPED, DEMO_OWNER, 72, None, 60),
+    ("alex-gpu", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_COLLEAGUE, 5, None, 120),
 )
+"""gpu-ci has no idle shutdown; cpu-ci has its own Azure ML schedule, which started it this morning."""
+DEMO_SCHEDULES = {
+    "cpu-ci": [
+        {
+            "action": "Start",
+            "status": "Enabled",
+            "triggerType": "Cron",
+            "cron": {"expression": "0 7 * * 1-5", "timeZone": "W. Europe Standard Time"},
+        }
+    ]
+}
 
 
 class SimulatedFleet:
@@ -82,8 +94,10 @@ class SimulatedFleet:
         with self._store.sessions.begin() as session:
             if session.scalars(select(SimInstanceRow).where(SimInstanceRow.workspace == DEMO_ALIAS)).first():
                 return False
-            for name, size, state, owner, hours, job in DEMO_INSTANCES:
+            for name, size, state, owner, hours, job, idle in DEMO_INSTANCES:
                 self_made = name in SELF_MADE
+                started = now - timedelta(hours=hours)
+                trigger = "Schedule" if name in DEMO_SCHEDULES else "User"
                 session.add(
                     SimInstanceRow(
                         workspace=DEMO_ALIAS,
@@ -92,12 +106,16 @@ class SimulatedFleet:
                         state=state.value,
                         owner_object_id=None if self_made else owner,
                         owner_tenant_id=None if self_made else DEMO_TENANT,
-                        last_started_at=now - timedelta(hours=hours),
-                        idle_shutdown_minutes=None,
+                        last_started_at=started,
+                        idle_shutdown_minutes=idle,
                         tags={},
                         created_by_object_id=owner if self_made else None,
                         created_by_tenant_id=DEMO_TENANT if self_made else None,
                         created_by_name=DEMO_OWNER_NAME if self_made else None,
+                        schedules=DEMO_SCHEDULES.get(name),
+                        last_operation=_operation("Start", started, "Succeeded", trigger)
+                        if state.is_running
+                        else None,
                     )
                 )
                 if job:
@@ -130,6 +148,9 @@ class SimulatedFleet:
 
     async def delete(self, workspace: str, name: str) -> None:
         await self._store.call(self._delete, workspace, name)
+
+    async def set_idle_shutdown(self, workspace: str, name: str, minutes: int | None) -> None:
+        await self._store.call(self._set_idle, workspace, name, minutes)
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         return await self._store.call(self._jobs, workspace)
@@ -170,6 +191,7 @@ class SimulatedFleet:
             if not allowed:
                 raise Busy(f"{name} is {state.value}; it cannot {verb} now. Try again in a few minutes.")
             row.state, row.target_state = via.value, wanted[0].value
+            row.last_operation = _operation(verb.capitalize(), now, "InProgress", "User")
             row.transition_at = now + timedelta(seconds=getattr(self._timings, seconds))
             if verb == "stop":
                 session.execute(
@@ -198,6 +220,12 @@ class SimulatedFleet:
                 )
             )
 
+    def _set_idle(self, workspace: str, name: str, minutes: int | None) -> None:
+        if minutes is not None and not 15 <= minutes <= 3 * 24 * 60:
+            raise InvalidRequest("Azure ML accepts an idle shutdown from 15 minutes to 3 days.")
+        with self._store.sessions.begin() as session:
+            self._row(session, workspace, name).idle_shutdown_minutes = minutes
+
     def _delete(self, workspace: str, name: str) -> None:
         with self._store.sessions.begin() as session:
             session.delete(self._row(session, workspace, name))
@@ -215,6 +243,8 @@ class SimulatedFleet:
         for row in due:
             if row.target_state == InstanceState.RUNNING.value:
                 row.last_started_at = row.transition_at
+            if row.last_operation and row.last_operation.get("operationStatus") == "InProgress":
+                row.last_operation = {**row.last_operation, "operationStatus": "Succeeded"}
             row.state, row.target_state, row.transition_at = row.target_state or row.state, None, None
 
     def _row(self, session: Session, workspace: str, name: str) -> SimInstanceRow:
@@ -257,4 +287,16 @@ def _instance(row: SimInstanceRow) -> Instance:
         owner_name=owner.name if owner else None,
         owner_source=source,
         created_by=creator,
+        last_operation=shapes.last_operation(row.last_operation),
+        schedules=shapes.schedules(row.schedules),
     )
+
+
+def _operation(name: str, at: datetime, status: str, trigger: str) -> dict[str, str]:
+    """Azure's `lastOperation` shape."""
+    return {
+        "operationName": name,
+        "operationTime": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "operationStatus": status,
+        "operationTrigger": trigger,
+    }

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.idle import IdlePolicy
 from domain.model import WEEKDAYS, CurfewPolicy, MorningPolicy, WorkspacePolicy
 
 DEMO_OWNER_ID = "00000000-0000-0000-0000-000000000020"
@@ -180,6 +181,25 @@ class RequestSettings(_Section):
         return value
 
 
+class IdleShutdownSettings(_Section):
+    """Azure ML's own idle shutdown, within the admins' bounds (domain/idle.py)."""
+
+    minutes: int = Field(60, ge=15, le=3 * 24 * 60)
+    max_minutes: int = Field(240, ge=15, le=3 * 24 * 60)
+    enforce: bool = True
+    at: Clock = time(12, 0)
+    """When the daily pass runs, in each workspace's zone."""
+
+    @model_validator(mode="after")
+    def _within_bound(self) -> IdleShutdownSettings:
+        if self.minutes > self.max_minutes:
+            raise ValueError("minutes must not be longer than max_minutes")
+        return self
+
+    def policy(self) -> IdlePolicy:
+        return IdlePolicy(self.minutes, self.max_minutes, self.enforce)
+
+
 class WorkspaceSettings(_Section):
     alias: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     subscription_id: Guid
@@ -188,6 +208,8 @@ class WorkspaceSettings(_Section):
     timezone: Zone | None = None
     approvers: list[Guid] = []
     admins: list[Guid] = []
+    idle_shutdown: IdleShutdownSettings | None = None
+    """Overrides the global `idle_shutdown` for this workspace."""
 
 
 class Settings(_Section):
@@ -204,6 +226,7 @@ class Settings(_Section):
     teams: TeamsSettings = TeamsSettings()
     requests: RequestSettings = RequestSettings()
     outbox: OutboxSettings = OutboxSettings()
+    idle_shutdown: IdleShutdownSettings = IdleShutdownSettings()
     workspaces: list[WorkspaceSettings] = []
     demo_admins: list[Guid] = []
     demo_approvers: list[Guid] = ["00000000-0000-0000-0000-000000000021"]
@@ -241,6 +264,13 @@ class Settings(_Section):
             if ws.alias == alias:
                 return list(ws.admins)
         return list(self.demo_admins) if self.simulated else []
+
+    def idle_policy(self, alias: str) -> IdlePolicy:
+        """The idle-shutdown bounds of a workspace: its own `idle_shutdown`, else the global one."""
+        for ws in self.workspaces:
+            if ws.alias == alias and ws.idle_shutdown is not None:
+                return ws.idle_shutdown.policy()
+        return self.idle_shutdown.policy()
 
     def approvers_of(self, alias: str) -> list[str]:
         for ws in self.workspaces:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from domain.grammar_clock import looks_like_duration, read_duration
 from domain.grammar_commands import read_fixed, read_morning_start, read_report, read_request, read_targeted
 from domain.grammar_dates import read_until
+from domain.grammar_idle import read_idle, read_why
 from domain.grammar_text import MAX_MESSAGE_CHARS, markup_removed, plain_words, read_target
 from domain.grammar_types import (
     AmbiguousKeep,
@@ -31,6 +32,7 @@ from domain.grammar_types import (
     Release,
     Report,
     RequestInstance,
+    SetIdleShutdown,
     SetMorningStart,
     Start,
     Status,
@@ -39,6 +41,7 @@ from domain.grammar_types import (
     Tonight,
     UntilDay,
     UntilInstant,
+    Why,
 )
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "Release",
     "Report",
     "RequestInstance",
+    "SetIdleShutdown",
     "SetMorningStart",
     "Start",
     "Status",
@@ -62,6 +66,7 @@ __all__ = [
     "Tonight",
     "UntilDay",
     "UntilInstant",
+    "Why",
     "parse_command",
 ]
 
@@ -163,6 +168,8 @@ def _unreadable_end(tail: str) -> ParseError:
 _READERS: Final[tuple[_Reader, ...]] = (
     read_fixed,
     read_morning_start,
+    read_idle,
+    read_why,
     _read_keep,
     read_targeted,
     read_request,

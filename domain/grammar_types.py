@@ -121,6 +121,21 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class SetIdleShutdown:
+    """Azure ML's idle shutdown of an instance: after `minutes` idle, or off (None)."""
+
+    target: Target
+    minutes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Why:
+    """Why is it (still) on?"""
+
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
 class ParseError:
     """What went wrong, in words for the person who typed it, and what to type instead."""
 
@@ -143,4 +158,6 @@ Command: TypeAlias = (
     | RequestInstance
     | MyRequests
     | Report
+    | SetIdleShutdown
+    | Why
 )

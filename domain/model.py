@@ -77,6 +77,41 @@ class InstanceKey:
         return f"{self.name}@{self.workspace}"
 
 
+class OperationTrigger(StrEnum):
+    """Who started an instance's last operation, as Azure ML says (`lastOperation.operationTrigger`)."""
+
+    USER = "User"
+    SCHEDULE = "Schedule"
+    IDLE_SHUTDOWN = "IdleShutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeSchedule:
+    """One of the instance's own Azure ML start/stop schedules (`schedules.computeStartStop[]`).
+
+    `hours`/`minutes`/`weekdays` describe when it fires for a Recurrence (weekdays Monday=0) or for
+    a simple Cron expression "M H * * D"; `expression` keeps a Cron as Azure has it."""
+
+    action: str
+    """Start or Stop."""
+    enabled: bool = True
+    zone: str = "UTC"
+    hours: tuple[int, ...] = ()
+    minutes: tuple[int, ...] = (0,)
+    weekdays: frozenset[int] = frozenset(range(7))
+    expression: str | None = None
+
+    def describe(self) -> str:
+        at = ", ".join(f"{h:02d}:{m:02d}" for h in self.hours for m in self.minutes) or (
+            self.expression or "?"
+        )
+        days = (
+            "every day" if len(self.weekdays) == 7 else ",".join(WEEKDAYS[d] for d in sorted(self.weekdays))
+        )
+        state = "" if self.enabled else " (disabled)"
+        return f"{self.action} at {at} {self.zone}, {days}{state}"
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     """A user as Azure names them: AAD object id, tenant, and a display name when Azure has one."""
@@ -166,6 +201,8 @@ class Instance:
     """Azure's state text when Curfew does not know it (a value newer than this code)."""
     unreadable: str | None = None
     """Why Azure's answer for this instance could not be read; then only name and workspace are real."""
+    schedules: tuple[ComputeSchedule, ...] = ()
+    """Its own Azure ML start/stop schedules."""
 
     @property
     def key(self) -> InstanceKey:

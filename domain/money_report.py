@@ -10,7 +10,7 @@ before the stop, so 23:30 Monday and 00:05 Tuesday are both "the night of Monday
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -27,6 +27,26 @@ class EntryKind(StrEnum):
     KEPT = "kept"
 
 
+class StopTrigger(StrEnum):
+    """Who stopped an instance whose saving the ledger records."""
+
+    CURFEW = "curfew"
+    IDLE_SHUTDOWN = "idle_shutdown"
+    """Azure ML's idle shutdown (credited to Curfew when its policy is enforced)."""
+    SCHEDULE = "schedule"
+    """The instance's own Azure ML schedule."""
+    PERSON = "person"
+
+    @property
+    def label(self) -> str:
+        return {
+            StopTrigger.CURFEW: "the curfew",
+            StopTrigger.IDLE_SHUTDOWN: "idle shutdown",
+            StopTrigger.SCHEDULE: "own schedules",
+            StopTrigger.PERSON: "people",
+        }[self]
+
+
 @dataclass(frozen=True, slots=True)
 class Priced:
     """One instance's interval with its hourly price: a ledger entry, or a span it ran."""
@@ -40,6 +60,10 @@ class Priced:
     simulated: bool = False
     kind: EntryKind = EntryKind.SAVED
     """For ledger entries: saved by a curfew stop, or spent on a keep-on."""
+    trigger: StopTrigger = StopTrigger.CURFEW
+    """For savings: who stopped it."""
+    credited: bool = True
+    """For savings: counted as Curfew's (the curfew's and the enforced idle shutdown's)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -97,13 +121,16 @@ class MoneyReport:
     unpriced_hours: Decimal = Decimal(0)
     currency: str = "USD"
     most_expensive: list[InstanceMoney] = field(default_factory=list)
+    saved_by_trigger: list[tuple[StopTrigger, bool, dict[str, Decimal]]] = field(default_factory=list)
+    """(who stopped, counted as Curfew's, amounts) for each stopper with savings in the period."""
 
 
 def build_report(period: Period, entries: Sequence[Priced], ran: Sequence[Priced]) -> MoneyReport:
     """The report of `period` from ledger `entries` (saved and kept) and running spans `ran`."""
     inside = _clip(entries, period)
     running = _clip(ran, period)
-    saved = [p for p in inside if p.kind is EntryKind.SAVED]
+    stopped = [p for p in inside if p.kind is EntryKind.SAVED]
+    saved = [p for p in stopped if p.credited]
     kept = [p for p in inside if p.kind is EntryKind.KEPT]
     instances = _per_instance(inside, running)
     priced = [p.per_hour for p in (*inside, *running) if p.per_hour is not None]
@@ -121,7 +148,15 @@ def build_report(period: Period, entries: Sequence[Priced], ran: Sequence[Priced
         unpriced_hours=sum((p.span.hours for p in (*inside, *running) if p.per_hour is None), Decimal(0)),
         currency=priced[0].currency if priced else "USD",
         most_expensive=[i for i in instances if i.ran][:TOP],
+        saved_by_trigger=_by_trigger(stopped),
     )
+
+
+def _by_trigger(stopped: Sequence[Priced]) -> list[tuple[StopTrigger, bool, dict[str, Decimal]]]:
+    groups = sorted(
+        {(p.trigger, p.credited) for p in stopped}, key=lambda g: (not g[1], list(StopTrigger).index(g[0]))
+    )
+    return [(t, c, _sum([p for p in stopped if (p.trigger, p.credited) == (t, c)])) for t, c in groups]
 
 
 def _day(period: Period, day: date) -> Period:
@@ -134,11 +169,7 @@ def _clip(items: Sequence[Priced], period: Period) -> list[Priced]:
     for p in items:
         part = p.span.within(period.since, period.until)
         if part is not None:
-            clipped.append(
-                Priced(
-                    p.workspace, p.instance, p.size, p.owner_object_id, part, p.per_hour, p.simulated, p.kind
-                )
-            )
+            clipped.append(replace(p, span=part))
     return clipped
 
 
@@ -159,7 +190,8 @@ def _by_workspace(running: Sequence[Priced]) -> list[tuple[str, dict[str, Decima
 def _stops_by_night(entries: Sequence[Priced], period: Period) -> list[tuple[date, int]]:
     nights: dict[date, int] = {}
     for p in entries:
-        if p.kind is EntryKind.SAVED and period.since <= p.span.start < period.until:
+        curfew = p.kind is EntryKind.SAVED and p.trigger is StopTrigger.CURFEW
+        if curfew and period.since <= p.span.start < period.until:
             night = (p.span.start - timedelta(hours=12)).astimezone(period.zone).date()
             nights[night] = nights.get(night, 0) + 1
     return sorted(nights.items())

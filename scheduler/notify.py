@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from domain.decide import Action, Decision
+from domain.idle import IdleNotice
 
 if TYPE_CHECKING:
     from domain.money_report import MoneyView
@@ -66,4 +67,11 @@ class LoggingNotifier:
 
     async def money(self, aad_object_id: str, tenant_id: str | None, view: MoneyView) -> DeliveryResult:
         log.info("money view for %s: %s", aad_object_id, view.title)
+        return DeliveryResult(aad_object_id, Delivery.SKIPPED, "logged")
+
+    async def idle_changed(
+        self, aad_object_id: str, tenant_id: str | None, notices: Sequence[IdleNotice]
+    ) -> DeliveryResult:
+        names = ", ".join(f"{n.name} {n.before} -> {n.after}" for n in notices)
+        log.info("idle shutdown changed for %s: %s", aad_object_id, names)
         return DeliveryResult(aad_object_id, Delivery.SKIPPED, "logged")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from domain.idle import IdleNotice
 from domain.money_report import MoneyView
 from scheduler.notify import DeliveryResult, OwnerWarning
 
@@ -26,6 +27,12 @@ class Notifier(Protocol):
 
     async def money(self, aad_object_id: str, tenant_id: str | None, view: MoneyView) -> DeliveryResult:
         """The weekly digest (or any money view) to one admin."""
+        ...
+
+    async def idle_changed(
+        self, aad_object_id: str, tenant_id: str | None, notices: Sequence[IdleNotice]
+    ) -> DeliveryResult:
+        """One card to an owner: the idle shutdown Curfew set on their instances."""
         ...
 
 

@@ -18,9 +18,9 @@ from datetime import datetime
 from compute.port import FleetError
 from compute.prices import PriceBook
 from domain.decide import RunKind
-from domain.model import Instance, InstanceState
+from domain.model import Instance, InstanceState, OperationTrigger
 from domain.money import Money
-from domain.money_report import EntryKind, MoneyReport, Period, Priced, build_report
+from domain.money_report import EntryKind, MoneyReport, Period, Priced, StopTrigger, build_report
 from runtime import Runtime
 from scheduler.outcomes import OutcomeKind, RunReport
 from storage.money_repo import NewEntry, Seen
@@ -102,6 +102,34 @@ class SavingsLedger:
                 instances += result
                 read.add(alias)
         await self._observe(instances, now, read)
+        await self.record_stops_by_others(instances, now)
+
+    async def record_stops_by_others(self, instances: Sequence[Instance], now: datetime) -> int:
+        """Savings of instances someone else stopped: Azure's idle shutdown, their own schedule, a
+        person. Azure's `lastOperation` says who; an instance whose saving is open already (the curfew
+        stopped it) is not counted twice. The idle shutdown counts as Curfew's when enforced."""
+        store = self._rt.store
+        known = await store.call(store.money.open_saved)
+        stopped = [
+            (i, trigger, op_time)
+            for i in instances
+            if (i.workspace, i.name.lower()) not in known
+            for trigger, op_time in [_stopper(i)]
+            if trigger is not None and op_time is not None and op_time <= now
+        ]
+        if not stopped:
+            return 0
+        prices = await self.prices.for_instances([i for i, _, _ in stopped])
+        entries = []
+        for i, trigger, op_time in stopped:
+            credited = (
+                trigger is StopTrigger.IDLE_SHUTDOWN and self._rt.settings.idle_policy(i.workspace).enforce
+            )
+            entry = _entry(EntryKind.SAVED, i, op_time, prices[i.key], f"observed:{trigger.value}")
+            entries.append(replace(entry, trigger=trigger, credited=credited))
+        added = await store.call(store.money.record, entries)
+        log.info("ledger: %d stop(s) by others recorded", added)
+        return int(added)
 
     async def report(
         self, period: Period, now: datetime, scope: Scope, *, refresh: bool = True
@@ -157,3 +185,18 @@ def _entry(
         run_id,
         keep_on_id,
     )
+
+
+_TRIGGERS = {
+    OperationTrigger.IDLE_SHUTDOWN.value: StopTrigger.IDLE_SHUTDOWN,
+    OperationTrigger.SCHEDULE.value: StopTrigger.SCHEDULE,
+    OperationTrigger.USER.value: StopTrigger.PERSON,
+}
+
+
+def _stopper(instance: Instance) -> tuple[StopTrigger | None, datetime | None]:
+    """Who stopped a stopped instance, by Azure's last operation; (None, None) when it is not known."""
+    op = instance.last_operation
+    if not instance.state.is_stopped or op is None or op.name != "Stop" or op.status != "Succeeded":
+        return None, None
+    return _TRIGGERS.get(op.trigger or ""), op.at

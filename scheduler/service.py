@@ -25,6 +25,7 @@ from domain.model import WEEKDAYS, KeepOnState
 from domain.schedule import last_curfew, last_morning, next_curfew
 from runtime import Runtime
 from scheduler.digest import MoneyReports, last_digest
+from scheduler.idle import IdlePass, last_daily
 from scheduler.outcomes import OutcomeKind
 from scheduler.ports import NoPendingWork, Notifier, PendingWork
 from scheduler.sweep import Sweeper
@@ -34,7 +35,7 @@ from storage.repositories import AuditEvent
 
 log = logging.getLogger(__name__)
 
-KINDS = ("warning", "curfew", "morning", "digest")
+KINDS = ("warning", "curfew", "morning", "digest", "idle")
 
 
 class LeaseLost(Exception):
@@ -110,6 +111,9 @@ class CurfewScheduler:
             )
             jobs[f"digest:{zone}"] = CronTrigger(
                 day_of_week=s.report.weekday, hour=s.report.at.hour, minute=s.report.at.minute, timezone=zone
+            )
+            jobs[f"idle:{zone}"] = CronTrigger(
+                hour=s.idle_shutdown.at.hour, minute=s.idle_shutdown.at.minute, timezone=zone
             )
             for at in sorted(set(morning_times) - {s.morning_start.at}):
                 jobs[f"morning:{zone}@{at:%H:%M}"] = CronTrigger(
@@ -196,6 +200,8 @@ class CurfewScheduler:
             return last_curfew(policy, now)
         if kind == "warning":
             return next_curfew(policy, now, inclusive=True)
+        if kind == "idle":
+            return last_daily(policy.zone, self._rt.settings.idle_shutdown.at, now)
         if kind == "digest":
             report = self._rt.settings.report
             return last_digest(policy.zone, report.weekday, report.at, now)
@@ -259,6 +265,7 @@ class CurfewScheduler:
             "warning": self._warning,
             "morning": self._morning,
             "digest": self._digest,
+            "idle": self._idle,
         }
         return bodies[kind]
 
@@ -277,6 +284,10 @@ class CurfewScheduler:
     async def _digest(self, claim: Claim, aliases: list[str], now: datetime) -> str:
         reports = MoneyReports(self._rt, self._notifier)
         return await reports.send_digest(aliases, claim.scheduled_for, now, claim.run_id)
+
+    async def _idle(self, claim: Claim, aliases: list[str], now: datetime) -> str:
+        report = await IdlePass(self._rt, self._notifier).run(now, workspaces=aliases, run_id=claim.run_id)
+        return report.summary()
 
     async def _heartbeat(self, claim: Claim, since: datetime) -> None:
         """Beat every lease/3; return only when the lease is lost.

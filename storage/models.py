@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -187,6 +188,10 @@ class SimInstanceRow(Base):
     """Azure's createdBy: an instance with no assigned user (owner_object_id) belongs to its creator."""
     created_by_tenant_id: Mapped[str | None] = mapped_column(String(64))
     created_by_name: Mapped[str | None] = mapped_column(String(200))
+    schedules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Its own start/stop schedules, in the shape of Azure's `schedules.computeStartStop`."""
+    last_operation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Azure's `lastOperation` shape: operationName, operationTime, operationStatus, operationTrigger."""
 
 
 class SimJobRow(Base):
@@ -244,6 +249,10 @@ class MoneyLedgerRow(Base):
     simulated: Mapped[bool] = mapped_column(default=False)
     hours: Mapped[str | None] = mapped_column(String(32))
     amount: Mapped[str | None] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(16), default="curfew", server_default="curfew")
+    """Who stopped it: curfew, idle_shutdown, schedule or person (domain.money_report.StopTrigger)."""
+    credited: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    """Counted as Curfew's saving: the curfew's stops and the enforced idle shutdown's."""
 
     __table_args__ = (
         UniqueConstraint("kind", "workspace", "instance", "starts_at", name="uq_money_ledger_entry"),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.model import KeepOnState
 from domain.money import Money, Span, cost, keep_on_end, kept_span, saved_span
-from domain.money_report import EntryKind, Priced
+from domain.money_report import EntryKind, Priced, StopTrigger
 from storage.models import KeepOnRow, MoneyLedgerRow, UsageSpanRow
 
 
@@ -33,6 +33,8 @@ class NewEntry:
     simulated: bool
     run_id: str | None = None
     keep_on_id: int | None = None
+    trigger: StopTrigger = StopTrigger.CURFEW
+    credited: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,14 @@ class MoneyLedgerRepository:
         stopped = now if gone or (found is not None and not found.running) else None
         span = kept_span(row.starts_at, now, keep_ended_at=ended, found_stopped_at=stopped)
         return span, "keep-on ended" if ended is not None and span.end == ended else "found stopped"
+
+    def open_saved(self) -> set[tuple[str, str]]:
+        """Instances with a saving still open (stopped, and the ledger knows who stopped them)."""
+        query = select(MoneyLedgerRow.workspace, MoneyLedgerRow.instance).where(
+            MoneyLedgerRow.ends_at.is_(None), MoneyLedgerRow.kind == EntryKind.SAVED.value
+        )
+        with self._sessions() as session:
+            return {(w, n) for w, n in session.execute(query)}
 
     def close_saved(self, keys: Collection[tuple[str, str]], at: datetime, reason: str) -> None:
         """End the open savings of these instances at `at` (Curfew started them: the morning start)."""
@@ -201,6 +211,8 @@ def _row(e: NewEntry) -> MoneyLedgerRow:
         per_hour=str(e.per_hour.amount) if e.per_hour else None,
         currency=e.per_hour.currency if e.per_hour else None,
         simulated=e.simulated,
+        trigger=e.trigger.value,
+        credited=e.credited,
     )
 
 
@@ -233,4 +245,6 @@ def _priced(row: MoneyLedgerRow, now: datetime) -> Priced:
         _money(row),
         row.simulated,
         EntryKind(row.kind),
+        StopTrigger(row.trigger or StopTrigger.CURFEW.value),
+        bool(row.credited),
     )

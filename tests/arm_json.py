@@ -66,7 +66,7 @@ def compute_json(record: ComputeRecord) -> dict[str, Any]:
             "currentImageVersion": "25.09.15",
             "latestImageVersion": "25.09.15",
         },
-        "schedules": {"computeStartStop": []},
+        "schedules": {"computeStartStop": [dict(item) for item in record.schedules]},
         "enableNodePublicIp": True,
         "enableSSO": True,
         "enableRootAccess": True,

@@ -5,7 +5,11 @@ bearer token from the loopback managed-identity endpoint (`env`: IDENTITY_ENDPOI
 exactly as on App Service. It enforces what ARM enforces: bearer tokens it issued for its own audience,
 `api-version`, per-subscription token buckets (429 with `Retry-After`), long-running operations
 (202 + `Azure-AsyncOperation`, InProgress then Succeeded/Failed), 409 for a busy or wrong-state
-instance, 404 for unknown resources. Faults can be injected with `fail_next`.
+instance, 404 for unknown resources. Faults can be injected with `fail_next`. It also serves
+`POST .../computes/{name}/updateIdleShutdownSetting` (IdleShutdownSetting body, 200 without a body, as in
+the 2025-12-01 specification) and each instance's `schedules.computeStartStop` (`record.schedules`);
+`lastOperation` is set by start/stop/restart (trigger User) and by `state.stop_by(ws, name,
+"IdleShutdown" | "Schedule")` and `state.start_by_schedule(ws, name)`, which simulate Azure acting alone.
 
 In a test (see tests/arm_fixtures.py)::
 
@@ -209,6 +213,7 @@ class ArmStandIn(SeedMixin):
         router.add_put(_WS + "/computes/{name}", self._create_compute)
         router.add_delete(_WS + "/computes/{name}", self._delete_compute)
         router.add_post(_WS + "/computes/{name}/{action:start|stop|restart}", self._act)
+        router.add_post(_WS + "/computes/{name}/updateIdleShutdownSetting", self._update_idle_shutdown)
         router.add_get(_WS + "/jobs", self._list_jobs)
         router.add_get(_OPS, self._operation_status)
         router.add_get(_VM_SIZES, self._vm_sizes)
@@ -387,6 +392,12 @@ class ArmStandIn(SeedMixin):
     async def _act(self, request: web.Request) -> web.Response:
         op = self.state.act(self._ws(request), request.match_info["name"], request.match_info["action"])
         return web.Response(status=202, headers=self._lro_headers(request, op))
+
+    async def _update_idle_shutdown(self, request: web.Request) -> web.Response:
+        """Compute_UpdateIdleShutdownSetting: 200 with no body, as the specification says."""
+        body = await request.json() if request.body_exists else None
+        self.state.update_idle_shutdown(self._ws(request), request.match_info["name"], body)
+        return web.Response(status=200)
 
     async def _vm_sizes(self, request: web.Request) -> web.Response:
         return _answer("VirtualMachineSizeListResult", arm_json.vm_sizes_json(request.match_info["loc"]))

@@ -11,6 +11,7 @@ The error codes follow Azure ML's as far as they are known; the wording is close
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -96,6 +97,8 @@ class ComputeRecord:
     shape: Callable[[dict[str, Any]], None] | None = None
     """Changes the answer's JSON in place: a variant the specification allows (or a known deviation)."""
     last_operation: dict[str, str] | None = None
+    schedules: list[dict[str, object]] = field(default_factory=list)
+    """`schedules.computeStartStop`, in the specification's ComputeStartStopSchedule shape."""
     pending: Operation | None = None
     done_state: str = ""
     prior_state: str = ""
@@ -286,6 +289,35 @@ class ArmState:
         record.pending = None
         return self._begin(record, "Delete", "Deleting", "Deleted")
 
+    def update_idle_shutdown(self, ws: WorkspaceRecord, name: str, body: object) -> None:
+        """`updateIdleShutdownSetting` with an IdleShutdownSetting body: {"idleTimeBeforeShutdown": "PT60M"}."""
+        record = self.compute(ws, name)
+        if record.kind != "ComputeInstance":
+            raise ArmError(400, "BadRequest", "Idle shutdown is only supported for compute instances.")
+        value = body.get("idleTimeBeforeShutdown", "") if isinstance(body, dict) else ""
+        if value is None:
+            record.idle_shutdown_minutes = None
+            return
+        minutes = iso_minutes(value) if isinstance(value, str) else None
+        if minutes is None or not 15 <= minutes <= 3 * 24 * 60:
+            raise ArmError(
+                400,
+                "InvalidIdleTimeBeforeShutdown",
+                f"idleTimeBeforeShutdown '{value}' must be an ISO 8601 duration from PT15M to P3D.",
+            )
+        record.idle_shutdown_minutes = minutes
+
+    def stop_by(self, ws: WorkspaceRecord, name: str, trigger: str) -> None:
+        """Azure stops the instance by itself: its idle shutdown ("IdleShutdown") or its schedule ("Schedule")."""
+        record = self.compute(ws, name)
+        record.state = "Stopped"
+        record.record_operation("Stop", utcnow(), "Succeeded", trigger)
+
+    def start_by_schedule(self, ws: WorkspaceRecord, name: str) -> None:
+        record = self.compute(ws, name)
+        record.state = "Running"
+        record.record_operation("Start", utcnow(), "Succeeded", "Schedule")
+
     def settle_compute_of(self, op: Operation) -> None:
         record = self.computes.get(self._compute_key(op.workspace, op.compute))
         if record is not None:
@@ -347,3 +379,15 @@ def parse_time(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+_ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+
+
+def iso_minutes(value: str) -> int | None:
+    """ "PT60M", "PT1H", "P1D", "P1DT2H" -> minutes; None when it is no such duration."""
+    found = _ISO_DURATION.match(value.strip().upper())
+    if found is None or value.strip().upper() in ("P", "PT"):
+        return None
+    days, hours, minutes = (int(part or 0) for part in found.groups())
+    return days * 24 * 60 + hours * 60 + minutes

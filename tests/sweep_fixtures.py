@@ -60,6 +60,12 @@ class FleetSpy:
     async def delete(self, workspace: str, name: str) -> None:
         await self.inner.delete(workspace, name)
 
+    async def set_idle_shutdown(self, workspace: str, name: str, minutes: int | None) -> None:
+        self.calls.append(("idle", workspace, name))
+        if (workspace, name) in self.failing:
+            raise self.failing[(workspace, name)]
+        await self.inner.set_idle_shutdown(workspace, name, minutes)
+
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         if workspace in self.broken_workspaces:
             raise self.broken_workspaces[workspace]

@@ -57,6 +57,9 @@ class MemoryFleet:
     async def delete(self, workspace: str, name: str) -> None:
         raise AssertionError("a curfew sweep never deletes an instance")
 
+    async def set_idle_shutdown(self, workspace: str, name: str, minutes: int | None) -> None:
+        raise AssertionError("a curfew sweep never changes idle shutdown")
+
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         return []
 

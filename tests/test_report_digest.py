@@ -26,6 +26,7 @@ from runtime import Runtime
 from scheduler.notify import LoggingNotifier
 from scheduler.service import CurfewScheduler
 from scheduler.sweep import Sweeper
+from storage.models import SimInstanceRow
 from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store
 from tests.conftest import FakeClock
 from tests.sweep_fixtures import DEMO_OWNER, demo_runtime, demo_settings
@@ -228,3 +229,41 @@ def test_weekly_at_is_a_weekday_and_a_time(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as unknown:
         load_settings(config, env={})
     assert unknown.value.problems[0].startswith("report.weekly: unknown key")
+
+
+def stopped_by_azure(store: Store, name: str, trigger: str, at: datetime) -> None:
+    """Azure stops a demo instance by itself (its idle shutdown, or its own schedule)."""
+    with store.sessions.begin() as session:
+        row = session.get(SimInstanceRow, ("demo", name))
+        assert row is not None
+        row.state = "Stopped"
+        row.last_operation = {
+            "operationName": "Stop",
+            "operationTime": at.isoformat().replace("+00:00", "Z"),
+            "operationStatus": "Succeeded",
+            "operationTrigger": trigger,
+        }
+
+
+async def test_the_digest_shows_savings_by_who_stopped_and_counts_only_curfew_and_idle_shutdown(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    rt, spy, inbox = admin_runtime(sqlite_store, clock)
+    await a_week(rt, spy)  # the curfew stops gpu-ci and cpu-ci; alex-gpu's stop fails; train-ci has a job
+    stopped_by_azure(sqlite_store, "alex-gpu", "IdleShutdown", CURFEW + timedelta(hours=2))
+    stopped_by_azure(sqlite_store, "train-ci", "Schedule", CURFEW + timedelta(days=1))
+    rt.clock.now = DIGEST + timedelta(seconds=5)  # type: ignore[attr-defined]
+
+    await CurfewScheduler(rt, TeamsNotifier(rt.settings, inbox, rt.clock), owner="a").run("digest", ZONE)
+
+    [card] = inbox.cards_for(ADMIN)
+    shown = texts(card)
+    curfew = GPU_H * (24 * 6 + 9) + CPU_H * (24 * 6 + 9)
+    idle = GPU_H * (24 * 6 + 7)  # alex-gpu, from 02:00 Tuesday (Berlin) to the digest
+    schedule = GPU_H * (24 * 5 + 9)  # train-ci, from Wednesday 00:00
+    assert "Saved by who stopped it" in shown
+    assert f"the curfew: USD {curfew:,.2f} (Curfew's)" in shown
+    assert f"idle shutdown: USD {idle:,.2f} (Curfew's)" in shown
+    assert f"own schedules: USD {schedule:,.2f} (not Curfew's)" in shown
+    assert f"USD {curfew + idle:,.2f} (457.0 h stopped)" in shown  # Curfew's total leaves out the schedule's
+    assert "2 over 1 night(s)" in shown  # the nights count the curfew's stops only

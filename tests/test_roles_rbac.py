@@ -76,6 +76,11 @@ CALLS = [
     ),
     CurfewCall("running jobs", lambda f: f.list_active_jobs("research"), ("Jobs_List",)),
     CurfewCall(
+        "idle shutdown",
+        lambda f: f.set_idle_shutdown("research", "ci-running", 60),
+        ("Compute_UpdateIdleShutdownSetting",),
+    ),
+    CurfewCall(
         "prices", lambda f: f.hourly_prices("research"), ("Workspaces_Get", "VirtualMachineSizes_List")
     ),
     CurfewCall(

@@ -37,6 +37,7 @@ def test_triggers_per_zone_with_stable_ids(demo: tuple[Runtime, FleetSpy]) -> No
         f"curfew:{ZONE}",
         f"morning:{ZONE}",
         f"digest:{ZONE}",
+        f"idle:{ZONE}",
         "recover",
     }
     curfew, warning, morning = (triggers[f"{k}:{ZONE}"] for k in ("curfew", "warning", "morning"))
@@ -51,6 +52,9 @@ def test_triggers_per_zone_with_stable_ids(demo: tuple[Runtime, FleetSpy]) -> No
     assert fields(warning)["day_of_week"] == "sun,mon,tue,wed,thu,fri,sat"  # the evening before each curfew
     assert (fields(morning)["hour"], fields(morning)["day_of_week"]) == ("8", "mon,tue,wed,thu,fri")
     assert curfew.get_next_fire_time(None, CURFEW - timedelta(minutes=1)) == CURFEW
+    idle = triggers[f"idle:{ZONE}"]
+    assert isinstance(idle, CronTrigger) and str(idle.timezone) == ZONE
+    assert (fields(idle)["hour"], fields(idle)["minute"], fields(idle)["day_of_week"]) == ("12", "0", "*")
 
 
 def test_a_2330_curfew_warns_the_same_day(sqlite_store: Store, clock: FakeClock) -> None:

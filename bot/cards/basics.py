@@ -21,6 +21,8 @@ HELP = (
     ("stop NAME / start NAME", "stop or start now; I tell you when it is done"),
     ("morning start on NAME [at 07:30]", "start it on weekday mornings (off: morning start off NAME)"),
     ("history NAME", "the last ten things that happened to it"),
+    ("idle NAME 120 / idle NAME off", "Azure ML stops it after 120 minutes idle (off: admins only)"),
+    ("why NAME", "why it is still on: jobs, keep-ons, idle setting, its own schedules"),
     ("report [week|month] [WORKSPACE]", "what the curfew saved and what keep-ons cost"),
     ("NAME@WORKSPACE", "pick the workspace when a name exists in several"),
 )

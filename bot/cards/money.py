@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.cards.basics import Card, card, facts, heading, paragraph
 from domain.money import format_total
-from domain.money_report import InstanceMoney, MoneyReport, MoneyView
+from domain.money_report import InstanceMoney, MoneyReport, MoneyView, StopTrigger
 from domain.people import person
 from domain.timefmt import format_local
 
@@ -41,6 +41,10 @@ def money_card(view: MoneyView) -> Card:
         body += _section(
             "Saved by instance", [_saved_line(i) for i in r.instances if i.saved_hours or i.kept_hours]
         )
+    body += _section(
+        "Saved by who stopped it",
+        [_trigger_line(t, c, sums, r.currency) for t, c, sums in r.saved_by_trigger],
+    )
     body += _section("Stopped per night", [f"night of {day_label(d)}: {n}" for d, n in r.stops_by_night])
     body += _section(
         "Most expensive instances (estimated)", [_cost_line(i, view.names) for i in r.most_expensive]
@@ -141,6 +145,11 @@ def _saved_line(i: InstanceMoney) -> str:
     kept = f"; keep-ons {format_total(i.kept)} over {_hours(i.kept_hours)}" if i.kept_hours else ""
     saved = f"saved {format_total(i.saved)} over {_hours(i.saved_hours)}"
     return f"**{i.instance}** ({i.workspace}): {saved}{kept}{unknown}"
+
+
+def _trigger_line(trigger: StopTrigger, credited: bool, sums: dict[str, Decimal], currency: str) -> str:
+    whose = "Curfew's" if credited else "not Curfew's"
+    return f"{trigger.label}: {format_total(sums, currency)} ({whose})"
 
 
 def _cost_line(i: InstanceMoney, names: Mapping[str, str]) -> str:

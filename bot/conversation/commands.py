@@ -11,6 +11,7 @@ from bot.cards import basics as cards
 from bot.cards.costs import rate_text, since_start_text
 from bot.conversation.directory import owned_by
 from bot.conversation.gate import Acts
+from bot.conversation.idle import status_notes
 from bot.conversation.router import Routes, text
 from bot.flows.audit import audit_event
 from bot.flows.followups import ask
@@ -68,6 +69,7 @@ class InstanceCommands:
             f"I could not read workspace {f.instance.workspace} just now; try again in a few minutes."
             for f in snap.failures
         ]
+        notes += status_notes(self.rt, mine, snap.keep_ons, turn.now)
         if self.rt.settings.simulated:
             notes.insert(0, "Simulated demo fleet: no Azure ML workspace is configured.")
         return [Reply(card=cards.status_card(rows, " ".join(notes) or None))]

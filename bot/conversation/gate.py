@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from config.settings import Settings
+from domain.idle import choice_refused
 from domain.model import Instance
 from storage.requests_repo import ComputeRequest
 
@@ -26,11 +27,21 @@ class Acts(StrEnum):
     NOTHING = "nothing"
     """The sender's own view or own new request: help, status, report, the request form."""
     INSTANCE = "instance"
+    IDLE_SHUTDOWN = "idle shutdown"
+    """An instance's idle setting: owner or admin, and the owner only within the workspace's bound."""
     REQUEST_DECISION = "request decision"
     REQUEST_RETRY = "request retry"
 
 
-Subject = Instance | ComputeRequest
+@dataclass(frozen=True, slots=True)
+class IdleChoice:
+    """Someone wants Azure to stop `instance` after `minutes` idle (None: never)."""
+
+    instance: Instance
+    minutes: int | None
+
+
+Subject = Instance | ComputeRequest | IdleChoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,18 @@ def authorize(
                 f"{i.name} is not yours, so I cannot {action} it. Only its owner or an admin of "
                 f"workspace {i.workspace} can; ask them.",
             )
+        case Acts.IDLE_SHUTDOWN, IdleChoice() as c:
+            refusal = authorize(settings, user, Acts.INSTANCE, c.instance, action)
+            if refusal is not None:
+                return refusal
+            admin = _member(user, settings.admins_of(c.instance.workspace))
+            policy = settings.idle_policy(c.instance.workspace)
+            why = choice_refused(c.minutes, policy, admin=admin)
+            if why is not None:
+                return Refusal(
+                    f"idle shutdown {c.minutes} outside what the sender may choose", why + " Nothing changed."
+                )
+            return None
         case Acts.REQUEST_DECISION, ComputeRequest() as r:
             if _same(user, r.requester_object_id):
                 return Refusal(

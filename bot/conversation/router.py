@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cards import basics as cards
 from bot.conversation.directory import Found, InSeveralWorkspaces, find
-from bot.conversation.gate import Acts, Refusal, Subject, authorize
+from bot.conversation.gate import Acts, IdleChoice, Refusal, Subject, authorize
 from bot.flows.audit import audit_event, record
 from bot.flows.failures import NOT_SAVED, fleet_answer
 from bot.turns import CardAnswer, Inbound, Reply, Turn
@@ -51,6 +51,8 @@ class CommandRoute:
     acts_on: Acts
     action: str
     """The verb a refusal names ("keep", "read the history of")."""
+    subject: Callable[[Any, Any], Subject] | None = None
+    """What the gate judges, from (command, instance), when it is more than the instance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +75,20 @@ class Routes:
         self.commands: dict[type, CommandRoute] = {}
         self.verbs: dict[str, VerbRoute] = {}
 
-    def command(self, *types: type, acts_on: Acts, handler: CommandHandler, action: str = "") -> None:
-        if acts_on is Acts.INSTANCE and not action:
+    def command(
+        self,
+        *types: type,
+        acts_on: Acts,
+        handler: CommandHandler,
+        action: str = "",
+        subject: Callable[[Any, Any], Subject] | None = None,
+    ) -> None:
+        if acts_on in (Acts.INSTANCE, Acts.IDLE_SHUTDOWN) and not action:
             raise ValueError("a command that acts on an instance names its action for refusals")
         for t in types:
             if t in self.commands:
                 raise ValueError(f"{t.__name__} is registered twice")
-            self.commands[t] = CommandRoute(handler, acts_on, action)
+            self.commands[t] = CommandRoute(handler, acts_on, action, subject)
 
     def verb(
         self,
@@ -183,7 +192,8 @@ class Conversation:
             return [Reply(card=cards.choice_card(question, options))]
         if not isinstance(found, Found):
             return text(found.message)
-        refusal = await self._gate(turn, route.acts_on, found.instance, route.action, f"chat {route.action}")
+        subject = route.subject(command, found.instance) if route.subject else found.instance
+        refusal = await self._gate(turn, route.acts_on, subject, route.action, f"chat {route.action}")
         if refusal is not None:
             return text(refusal.message)
         return await route.handler(turn, command, found.instance)
@@ -210,8 +220,9 @@ class Conversation:
     ) -> Refusal | None:
         refusal = authorize(self.rt.settings, turn.user, acts_on, subject, action)
         if refusal is not None:
-            reason = refusal.reason if acts_on is Acts.INSTANCE else refusal.message
-            event = audit_event(turn.now, turn.user, audit_as, "refused", reason, subject)
+            reason = refusal.reason if acts_on in (Acts.INSTANCE, Acts.IDLE_SHUTDOWN) else refusal.message
+            audited = subject.instance if isinstance(subject, IdleChoice) else subject
+            event = audit_event(turn.now, turn.user, audit_as, "refused", reason, audited)
             await record(self.rt.store, event)
         return refusal
 

@@ -20,6 +20,7 @@ from bot.flows.audit import audit_event, record
 from bot.turns import Reply, Turn
 from compute.prices import PriceBook
 from domain import grammar as g
+from domain.idle import schedule_stops_during
 from domain.keep import KeepLimits, KeepPlan, KeepRefusal, describe_plan, plan_keep
 from domain.model import Instance, KeepOn, KeepOnState
 from domain.schedule import next_curfew
@@ -95,7 +96,14 @@ class KeepFlow:
             )
             return [Reply(card=cards.confirmation_card(said, undo))]
         stopped = "" if instance.state.is_running else f" ({instance.name} is {instance.state.value} now.)"
-        said = f"Kept {instance.name} {described}.{why}{stopped}{price}"
+        own = schedule_stops_during(instance, turn.now, plan.until)
+        warning = (
+            f" Note: Azure ML's own schedule of {instance.name} ({own.describe()}) will still stop it; "
+            "Curfew cannot hold it against that (change the schedule in ML studio)."
+            if own
+            else ""
+        )
+        said = f"Kept {instance.name} {described}.{why}{stopped}{price}{warning}"
         return [Reply(card=cards.confirmation_card(said, undo))]
 
     async def store(

@@ -15,12 +15,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cards.basics import card, heading, paragraph
+from bot.cards.idle import idle_changed_card
 from bot.cards.money import money_card
 from bot.cards.warning import WarningView, warning_card
 from bot.flows.pricing import with_costs
 from bot.turns import Messenger, Reply, SendOutcome
 from compute.prices import PriceBook
 from config.settings import Settings
+from domain.idle import IdleNotice
 from domain.money_report import MoneyView
 from domain.people import person
 from domain.timefmt import format_local
@@ -67,6 +69,12 @@ class TeamsNotifier:
 
     async def money(self, aad_object_id: str, tenant_id: str | None, view: MoneyView) -> DeliveryResult:
         result = await self._messenger.send(aad_object_id, tenant_id, Reply(card=money_card(view)))
+        return DeliveryResult(aad_object_id, _DELIVERY[result.outcome], result.detail)
+
+    async def idle_changed(
+        self, aad_object_id: str, tenant_id: str | None, notices: Sequence[IdleNotice]
+    ) -> DeliveryResult:
+        result = await self._messenger.send(aad_object_id, tenant_id, Reply(card=idle_changed_card(notices)))
         return DeliveryResult(aad_object_id, _DELIVERY[result.outcome], result.detail)
 
     async def _warn_one(self, warning: OwnerWarning) -> DeliveryResult:
