@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.cards.warning import input_id
 from bot.flows.followups import FollowUps
 from bot.flows.notifier import TeamsNotifier
+from domain.model import InstanceKey
 from runtime import Runtime
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
@@ -42,11 +44,13 @@ async def test_the_creator_of_a_self_made_instance_is_warned_and_may_keep_it(
         assert {name for name, _ in buttons(card)} == {"ci-dana"}
         assert "ci-dana" not in text_of(inbox.cards_for(BEN)[0])
 
-        refused = await click(chat, buttons(card)[("ci-dana", "Keep tonight")], user=BEN)
+        apply = buttons(card)[("ci-dana", "Apply")]
+        tonight = {input_id(InstanceKey(apply["data"]["workspace"], "ci-dana"), "choice"): "keep_tonight"}
+        refused = await click(chat, apply, user=BEN, **tonight)
         assert "Only the owner of ci-dana or an admin of workspace research can change it" in text_of(refused)
         assert await rt.store.call(rt.store.keep_ons.in_force, clock()) == []
 
-        kept: Any = await click(chat, buttons(card)[("ci-dana", "Keep tonight")], user=DANA)
+        kept: Any = await click(chat, apply, user=DANA, **tonight)
         assert "Kept ci-dana until" in text_of(kept)
         clock.now = CURFEW
         night = await Sweeper(rt).curfew(now=CURFEW)
