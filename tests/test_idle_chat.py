@@ -99,7 +99,10 @@ async def test_a_keep_on_says_that_the_instances_own_schedule_will_still_stop_it
     assert reply.card is not None
     said = card_text(reply.card)
     assert "Kept gpu-ci" in said
-    assert "Azure ML's own schedule of gpu-ci (Stop at 06:00 Europe/Berlin, every day) will still stop it" in said
+    assert (
+        "Azure ML's own schedule of gpu-ci (Stop at 06:00 Europe/Berlin, every day) will still stop it"
+        in said
+    )
     [status] = await curfew_env.say("status", DANA)
     assert status.card is not None
     shown = card_text(status.card)
