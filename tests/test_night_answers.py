@@ -12,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.turns import Inbound, InboundKind, Reply, SendOutcome, SendResult
-from config.settings import Settings
 from runtime import Runtime
 from storage.repositories import Store
-from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, make_fleet, seed_instance
+from tests.arm_fixtures import RESEARCH, make_fleet, seed_instance, workspace_settings
 from tests.arm_standin import ArmStandIn
 from wiring import Bot, build_bot
 
@@ -37,20 +36,7 @@ class Inbox:
 
 
 def chat(arm: ArmStandIn, store: Store, inbox: Inbox) -> Bot:
-    settings = Settings.model_validate(
-        {
-            "timezone": "Europe/Berlin",
-            "workspaces": [
-                {
-                    "alias": "research",
-                    "subscription_id": SUBSCRIPTION,
-                    "resource_group": "rg-ml",
-                    "workspace": "ws-research",
-                }
-            ],
-            "outbox": {"backoff_seconds": 0.01, "idle_seconds": 0.01},
-        }
-    )
+    settings = workspace_settings(RESEARCH, outbox={"backoff_seconds": 0.01, "idle_seconds": 0.01})
     rt = Runtime(settings, store, make_fleet(arm), lambda: datetime(2026, 11, 29, 14, 0, tzinfo=UTC))
     return build_bot(rt, lambda: inbox, poll_seconds=0.05, timeout_seconds=5, with_requests=False)
 
