@@ -1,168 +1,331 @@
-"""Chat benchmark: 50 concurrent users talking to Curfew through /api/messages.
+"""Chat benchmark: Teams activity JSON posted to /api/messages, Curfew against a bare echo bot.
 
-Each user sends `status` and `keep ... until Friday` in turn (ROUNDS times each), as Teams activity
-JSON posted to the real endpoint; the bot's replies go to a local connector stand-in. Latency is from
-the POST to the reply arriving at the connector. In the same run, a minimal botbuilder echo bot on the
-same CloudAdapter and connector is the baseline.
+Each bot runs in a child process of its own (bench/chat_server.py), so the CPU per turn printed is
+the server's alone; the connector stand-in and this driver run here, the ARM stand-in (with
+`--azure`) in a third process (bench/arm_process.py). Latency is from the POST to the reply arriving
+at the connector stand-in (a card click: to the invoke's answer, which carries the card).
 
-    .venv/bin/python -m bench.chat [--users 50] [--rounds 4]
+Kinds of turn (`--kinds`): `status`; `keep` (a short keep, `keep NAME for 2 hours`); `approval` (a
+keep for a week, which goes to the approvers); `click` (Keep 1 hour on the warning card, an
+Action.Execute invoke). Every turn comes from a user of its own who owns one instance.
+
+Modes:
+  single   one user at a time, one turn after another (`--turns` of each kind);
+  open     open-loop arrivals at `--rate` a second (exponential gaps, never waiting for answers)
+           for `--seconds`, the kinds in turn.
+Fleets:
+  --fleet N                      the simulated fleet with N instances (the users' and others');
+  --azure WORKSPACES x INSTANCES the Azure ML fleet through the unmodified SDK over TLS against the
+                                 ARM stand-in with ARM's read throttle (250, 25/s per subscription),
+                                 reporting ARM reads per turn.
+
+    .venv/bin/python -m bench.chat --mode single --fleet 100
+    .venv/bin/python -m bench.chat --mode open --rate 10 --fleet 1000
+    .venv/bin/python -m bench.chat --mode single --azure 20x50
+    .venv/bin/python -m bench.chat --mode open --rate 5 --kinds click --azure 20x50
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import statistics
+import multiprocessing
+import random
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-import bot.adapter  # noqa: F401  # the same botbuilder set-up for the baseline as for Curfew
-from app import WORKER_THREADS, create_app
+from bench.arm_process import ArmProcess
+from bench.chat_server import child, cpu_seconds, rss_mb
 from compute.simulated import DEMO_TENANT
 from config.settings import Settings
-from runtime import RUNTIME
-from storage.models import SimInstanceRow
+from domain.schedule import next_curfew
+from tests.arm_faults import Limits
 from tests.connector_standin import ConnectorStandIn
-from tests.echo_bot import create_app as create_echo_app
+
+APPROVER = "00000000-0000-0000-0000-000000000021"
+KINDS = ("status", "keep", "approval", "click")
 
 
 def user_id(n: int) -> str:
-    return f"00000000-0000-0000-0000-1000000{n:05d}"
+    return f"00000000-0000-0000-0000-1{n:011d}"
 
 
-def activity(service_url: str, n: int, text: str, seq: int) -> dict[str, object]:
-    aad = user_id(n)
-    return {
-        "type": "message",
-        "id": f"bench-{n}-{seq}",
-        "channelId": "msteams",
-        "serviceUrl": service_url,
-        "timestamp": datetime.now(UTC).isoformat(),
-        "localTimezone": "Europe/Berlin",
-        "from": {"id": f"29:{aad}", "name": f"User {n}", "aadObjectId": aad},
-        "recipient": {"id": "28:bot", "name": "Curfew"},
-        "conversation": {"id": f"a:bench-{n}", "conversationType": "personal", "tenantId": DEMO_TENANT},
-        "channelData": {"tenant": {"id": DEMO_TENANT}},
-        "text": text,
-    }
+def subscription(n: int) -> str:
+    return f"00000000-0000-0000-0000-0000000b{n:04d}"
 
 
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+@contextmanager
+def bot(spec: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    context = multiprocessing.get_context("spawn")
+    conn, theirs = context.Pipe()
+    process = context.Process(target=child, args=(theirs, spec), daemon=True)
+    process.start()
+    hello = conn.recv()
     try:
-        yield f"http://127.0.0.1:{port}/api/messages"
+        yield f"http://127.0.0.1:{hello['port']}/api/messages", hello["pid"]
     finally:
-        await runner.cleanup()
+        conn.send("stop")
+        process.join(timeout=20)
 
 
-def seed_users(app: web.Application, users: int) -> None:
-    store = app[RUNTIME].store
-    with store.sessions.begin() as session:
-        for n in range(users):
-            session.add(
-                SimInstanceRow(
-                    workspace="demo",
-                    name=f"ci-user-{n}",
-                    size="Standard_DS3_v2",
-                    state="Running",
-                    owner_object_id=user_id(n),
-                    owner_tenant_id=DEMO_TENANT,
-                    last_started_at=datetime.now(UTC) - timedelta(hours=2),
-                    tags={},
-                )
-            )
+def text_for(kind: str, n: int, now: datetime) -> str:
+    if kind == "status":
+        return "status"
+    if kind == "keep":
+        return f"keep ci-user-{n} on for 2 hours"
+    week = (now + timedelta(days=7)).strftime("%b %d")
+    return f"keep ci-user-{n} on until {week} 18:00 because training"
 
 
-async def drive(
-    endpoint: str, connector: ConnectorStandIn, users: int, rounds: int, texts: list[str]
-) -> tuple[list[float], float]:
-    """Every user sends `rounds` messages one after another, all users at once; latencies and wall time."""
-    latencies: list[float] = []
+class Driver:
+    def __init__(
+        self, connector: ConnectorStandIn, endpoint: str, workspace_of: Any, curfew_at: Any, tag: str
+    ) -> None:
+        self.connector, self.endpoint, self.tag = connector, endpoint, tag
+        self.workspace_of, self.curfew_at = workspace_of, curfew_at
 
-    async def one_user(session: aiohttp.ClientSession, n: int) -> None:
-        for seq in range(rounds):
-            text = texts[seq % len(texts)].format(n=n)
-            conversation = f"/v3/conversations/a:bench-{n}/"
-            seen = sum(1 for r in connector.sent() if r.path.startswith(conversation))
-            start = time.monotonic()
-            async with session.post(endpoint, json=activity(connector.url, n, text, seq)) as response:
-                assert response.status < 300, await response.text()
-            replies = [r for r in connector.sent() if r.path.startswith(conversation)]
-            assert len(replies) > seen, f"user {n} got no reply to {text!r}"
-            latencies.append(replies[seen].at - start)
+    def activity(self, n: int, kind: str, echo: bool) -> dict[str, Any]:
+        aad = user_id(n)
+        base: dict[str, Any] = {
+            "id": f"bench-{n}",
+            "channelId": "msteams",
+            "serviceUrl": self.connector.url,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "localTimezone": "Europe/Berlin",
+            "from": {"id": f"29:{aad}", "name": f"User {n}", "aadObjectId": aad},
+            "recipient": {"id": "28:bot", "name": "Curfew"},
+            "conversation": {
+                "id": f"a:bench-{self.tag}-{n}",
+                "conversationType": "personal",
+                "tenantId": DEMO_TENANT,
+            },
+            "channelData": {"tenant": {"id": DEMO_TENANT}},
+        }
+        if kind != "click" or echo:
+            return {
+                **base,
+                "type": "message",
+                "text": "hello" if echo else text_for(kind, n, datetime.now(UTC)),
+            }
+        data = {
+            "curfew": True,
+            "verb": "warning",
+            "choice": "keep_1h",
+            "instance": f"ci-user-{n}",
+            "workspace": self.workspace_of(n),
+            "curfew_at": self.curfew_at(n).isoformat(),
+        }
+        value = {"action": {"type": "Action.Execute", "verb": "warning", "data": data}, "trigger": "manual"}
+        return {
+            **base,
+            "type": "invoke",
+            "name": "adaptiveCard/action",
+            "value": value,
+            "replyToId": "1:card",
+        }
 
-    started = time.monotonic()
-    async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(one_user(session, n) for n in range(users)))
-    return latencies, time.monotonic() - started
+    async def turn(self, session: aiohttp.ClientSession, n: int, kind: str, echo: bool) -> float:
+        activity = self.activity(n, kind, echo)
+        start = time.monotonic()
+        async with session.post(self.endpoint, json=activity) as response:
+            body = await response.text()
+            assert response.status < 300, body
+        if activity["type"] == "invoke":
+            assert '"value"' in body, f"no card in the answer to a click: {body[:200]}"
+            return time.monotonic() - start
+        replies = self.connector.messages_for(f"a:bench-{self.tag}-{n}")
+        assert replies, f"user {n} got no reply to {kind}"
+        return replies[0].at - start
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
-def report(name: str, latencies: list[float], wall: float) -> dict[str, float]:
-    figures = {
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "throughput": len(latencies) / wall,
-        "messages": len(latencies),
-        "wall_s": wall,
+async def run_phase(
+    driver: Driver, pid: int, plan: list[tuple[int, str]], mode: str, rate: float, echo: bool, arm: Any
+) -> dict[str, Any]:
+    latencies: dict[str, list[float]] = {}
+    if arm is not None:
+        arm.reset()
+    cpu = cpu_seconds(pid)
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        if mode == "single":
+            for n, kind in plan:
+                latencies.setdefault(kind, []).append(await driver.turn(session, n, kind, echo))
+        else:
+            rng, tasks = random.Random(17), []
+
+            async def one(n: int, kind: str) -> None:
+                latencies.setdefault(kind, []).append(await driver.turn(session, n, kind, echo))
+
+            for n, kind in plan:
+                tasks.append(asyncio.create_task(one(n, kind)))
+                await asyncio.sleep(rng.expovariate(rate))
+            await asyncio.gather(*tasks)
+    wall = time.monotonic() - started
+    turns = sum(len(v) for v in latencies.values())
+    figures: dict[str, Any] = {
+        "wall": wall,
+        "turns": turns,
+        "cpu_ms": (cpu_seconds(pid) - cpu) / turns * 1000,
+        "rss": rss_mb(pid),
+        "kinds": {k: (percentile(v, 50) * 1000, percentile(v, 99) * 1000) for k, v in latencies.items()},
+        "all": [x for v in latencies.values() for x in v],
     }
-    print(
-        f"{name:10} messages={len(latencies):4d}  p50={figures['p50_ms']:7.1f} ms  p99={figures['p99_ms']:7.1f} ms"
-        f"  mean={statistics.mean(latencies) * 1000:7.1f} ms  throughput={figures['throughput']:6.1f} msg/s"
-        f"  wall={wall:5.2f} s"
-    )
+    if arm is not None:
+        counts = arm.counts()
+        figures["reads_per_turn"] = counts["reads"] / turns
+        figures["reads"] = counts["reads_by_kind"]
+        figures["429s"] = counts["429s"]
     return figures
 
 
-async def main(users: int, rounds: int) -> None:
-    # as `python app.py` does: enough threads for botbuilder's HTTP calls and the database
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS))
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.model_validate(
-            {"timezone": "Europe/Berlin", "database_url": f"sqlite:///{Path(tmp)}/b.db"}
-        )
-        async with ConnectorStandIn() as connector:
-            echo_app = create_echo_app()
-            async with serve(echo_app) as echo:
-                await drive(echo, connector, 5, 1, ["warm up"])
-                base = report("echo", *await drive(echo, connector, users, rounds, ["hello {n}"]))
-            app = create_app(settings, scheduler=False)
-            async with serve(app) as curfew:
-                seed_users(app, users)
-                await drive(curfew, connector, 5, 1, ["status"])  # warm up (dateparser, SQLAlchemy)
-                texts = ["status", "keep ci-user-{n} on until Friday because training"]
-                ours = report("curfew", *await drive(curfew, connector, users, rounds, texts))
+def show(name: str, f: dict[str, Any]) -> None:
+    kinds = "  ".join(f"{k} p50 {p50:.1f} p99 {p99:.1f} ms" for k, (p50, p99) in f["kinds"].items())
+    extra = ""
+    if "reads_per_turn" in f:
+        extra = f"  ARM reads/turn {f['reads_per_turn']:.2f} {f['reads']} 429s={f['429s']}"
     print(
-        f"ratio curfew/echo: p50 {ours['p50_ms'] / base['p50_ms']:.1f}x, p99 {ours['p99_ms'] / base['p99_ms']:.1f}x,"
-        f" throughput {ours['throughput'] / base['throughput']:.2f}x"
+        f"{name:22} turns={f['turns']:4d}  CPU/turn {f['cpu_ms']:6.2f} ms  all p50 "
+        f"{percentile(f['all'], 50) * 1000:7.1f} p99 {percentile(f['all'], 99) * 1000:7.1f} ms  "
+        f"RSS {f['rss']:.0f} MB  [{kinds}]{extra}"
     )
-    print(f"users={users} rounds={rounds} (each Curfew user alternates status and keep ... until Friday)")
+
+
+def azure_seed(workspaces: int, per_workspace: int, users: int) -> dict[str, Any]:
+    started = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    entries = []
+    for w in range(workspaces):
+        mine = [n for n in range(users) if n % workspaces == w][:per_workspace]
+        instances = [
+            {
+                "name": f"ci-user-{n}",
+                "owner_object_id": user_id(n),
+                "owner_tenant_id": DEMO_TENANT,
+                "last_started_at": started,
+            }
+            for n in mine
+        ]
+        others = {
+            "count": per_workspace - len(mine),
+            "prefix": f"ci-other-{w:02d}-",
+            "state": "Running",
+            "owner_object_id": "00000000-0000-0000-0000-0000000000ee",
+            "owner_tenant_id": DEMO_TENANT,
+            "last_started_at": started,
+        }
+        entries.append(
+            {
+                "subscription": subscription(w % 10),
+                "resource_group": "rg-ml",
+                "workspace": f"ml-ws-{w:02d}",
+                "instances": instances,
+                "generate_instances": others,
+            }
+        )
+    return {"workspaces": entries}
+
+
+def azure_settings(tmp: str, workspaces: int, arm: ArmProcess) -> dict[str, Any]:
+    return {
+        "timezone": "Europe/Berlin",
+        "database_url": f"sqlite:///{Path(tmp)}/c.db",
+        "azure": {"resource_manager_url": arm.url},
+        "teams": {"tenant_id": DEMO_TENANT},
+        "workspaces": [
+            {
+                "alias": f"ws-{w:02d}",
+                "subscription_id": subscription(w % 10),
+                "resource_group": "rg-ml",
+                "workspace": f"ml-ws-{w:02d}",
+                "approvers": [APPROVER],
+            }
+            for w in range(workspaces)
+        ],
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    kinds = args.kinds.split(",")
+    count = args.turns * len(kinds) if args.mode == "single" else round(args.rate * args.seconds)
+    plan = [(n, kinds[n % len(kinds)]) for n in range(count)]
+    with tempfile.TemporaryDirectory() as tmp, contextmanager_arm(args, tmp) as arm:
+        if arm is not None:
+            workspaces, per_workspace = (int(x) for x in args.azure.lower().split("x"))
+            arm.seed(azure_seed(workspaces, per_workspace, count + 5))
+            settings = azure_settings(tmp, workspaces, arm)
+            env = {**arm.env, "REQUESTS_CA_BUNDLE": arm.ca_path}
+            label = f"Azure ML {workspaces}x{per_workspace} ({workspaces * per_workspace} instances)"
+        else:
+            workspaces, env = 1, {}
+            settings = {"timezone": "Europe/Berlin", "database_url": f"sqlite:///{Path(tmp)}/c.db"}
+            label = f"simulated fleet of {max(args.fleet, count + 5)}"
+        parsed = Settings.model_validate(settings)
+        alias = (lambda n: f"ws-{n % workspaces:02d}") if arm is not None else (lambda n: "demo")
+
+        def curfew_at(n: int) -> datetime:
+            at = next_curfew(parsed.policy(alias(n)), datetime.now(UTC), inclusive=True)
+            assert at is not None
+            return at
+
+        async with ConnectorStandIn() as connector:
+            with bot({"bot": "echo"}) as (endpoint, pid):
+                driver = Driver(connector, endpoint, alias, curfew_at, "echo")
+                await run_phase(
+                    driver, pid, [(10**6 + n, "status") for n in range(5)], "single", 1, True, None
+                )
+                echo = await run_phase(driver, pid, plan, args.mode, args.rate, True, None)
+            owners = [user_id(n) for n in range(count + 5)]
+            spec = {
+                "bot": "curfew",
+                "settings": settings,
+                "env": env,
+                "simulated": arm is None,
+                "owners": owners,
+                "fleet": args.fleet,
+                "tenant": DEMO_TENANT,
+            }
+            with bot(spec) as (endpoint, pid):
+                driver = Driver(connector, endpoint, alias, curfew_at, "curfew")
+                warm = [(count + n, "status") for n in range(5)]  # imports, first clients, dateparser
+                await run_phase(driver, pid, warm, "single", 1, False, None)
+                ours = await run_phase(driver, pid, plan, args.mode, args.rate, False, arm)
+    rate = f" rate={args.rate:g}/s for {args.seconds:g} s" if args.mode == "open" else ""
+    print(f"mode={args.mode}{rate}  {label}  kinds={','.join(kinds)}  turns={count}")
+    show("echo bot (baseline)", echo)
+    show("curfew", ours)
+    p99 = percentile(ours["all"], 99) / max(percentile(echo["all"], 99), 1e-9)
+    print(f"ratio curfew/echo: CPU per turn {ours['cpu_ms'] / echo['cpu_ms']:.2f}x  p99 {p99:.2f}x")
+
+
+@contextmanager
+def contextmanager_arm(args: argparse.Namespace, tmp: str) -> Iterator[ArmProcess | None]:
+    if not args.azure:
+        yield None
+        return
+    with ArmProcess(Path(tmp) / "arm", op_seconds=2.0, limits=Limits(reads=(250, 25.0))) as arm:
+        yield arm
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args()
-    asyncio.run(main(args.users, args.rounds))
+    parser.add_argument("--mode", choices=("single", "open"), default="single")
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--turns", type=int, default=25, help="single: turns of each kind")
+    parser.add_argument("--rate", type=float, default=10.0, help="open: arrivals a second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="open: how long arrivals come")
+    parser.add_argument("--fleet", type=int, default=100, help="simulated fleet size")
+    parser.add_argument("--azure", default="", help="WORKSPACESxINSTANCES: the Azure ML fleet instead")
+    asyncio.run(main(parser.parse_args()))

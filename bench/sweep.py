@@ -1,17 +1,21 @@
-"""Sweep benchmark: stopping 1,000 compute instances in 20 workspaces of one subscription, through the
-unmodified azure-ai-ml SDK, against the ARM stand-in with ARM's token-bucket write throttling.
+"""Sweep benchmark: stopping N compute instances in W workspaces of S subscriptions, through the
+unmodified azure-ai-ml SDK, against the ARM stand-in with ARM's token-bucket throttling.
 
-Three figures in one run:
-  floor     (N - bucket) / refill: no client can stop N instances faster under ARM's write bucket;
+The stand-in runs in a child process (bench/arm_process.py), so the CPU figures are the sweep's own
+(Curfew, the SDK, SQLite). Figures printed in one run:
+  floor     one subscription's (N/S - bucket) / refill: ARM throttles writes per subscription, so no
+            client can stop the fleet faster, and S subscriptions in parallel do not raise it;
   baseline  the script Curfew replaces: stop one instance and wait for it, as `az ml compute stop`
-            does, measured on a few instances with the stand-in's operation time and extrapolated to
-            N (labelled as extrapolated);
-  curfew    Curfew's sweep (`Sweeper.curfew`), measured.
+            does, measured on 3 instances and extrapolated to N (labelled as extrapolated);
+  dry run   the same sweep with dry_run=True (lists, decides, re-checks keep-ons, stops nothing);
+  curfew    Curfew's sweep (`Sweeper.curfew`), measured: wall against the floor, CPU per stop, reads
+            by kind, writes, 429s, peak RSS of this process.
 
-ARM's real write bucket is 200 with 10 refills a second; both are scaled here so the run stays short,
-and printed. Curfew's client budget is set to the same bucket and refill, as in production.
+ARM's real buckets per subscription: writes 200 refilled 10 a second, reads 250 and 25; these are the
+defaults. Curfew's client budget is set to the same bucket and refill, as in production.
 
-    .venv/bin/python -m bench.sweep [--instances 1000] [--workspaces 20] [--bucket 100] [--refill 20]
+    .venv/bin/python -m bench.sweep [--instances 1000] [--subscriptions 1] [--workspaces 20]
+        [--bucket 200] [--refill 10] [--op-seconds 2]
 """
 
 from __future__ import annotations
@@ -20,46 +24,64 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from compute.azureml import AzureMLFleet
+from bench.arm_process import ArmProcess
 from compute.port import Workspace
 from config.settings import Settings
 from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from storage.repositories import Store
-from tests.arm_standin import ArmStandIn, Limits
+from tests.arm_faults import Limits
 
-SUBSCRIPTION = "00000000-0000-0000-0000-0000000000a1"
 OWNER = "00000000-0000-0000-0000-000000000020"
 TENANT = "00000000-0000-0000-0000-0000000000c3"
+BASELINE_SAMPLE = 3
 
 
-def workspaces(count: int) -> list[Workspace]:
-    return [Workspace(f"ws-{n:02}", SUBSCRIPTION, "rg-ml", f"ml-ws-{n:02}", "UTC") for n in range(count)]
+def subscription(n: int) -> str:
+    return f"00000000-0000-0000-0000-0000000a{n:04d}"
 
 
-def seed(arm: ArmStandIn, spaces: list[Workspace], per_workspace: int) -> None:
-    started = datetime.now(UTC) - timedelta(hours=6)
-    for ws in spaces:
-        arm.add_workspace(ws.subscription_id, ws.resource_group, ws.workspace)
-        for n in range(per_workspace):
-            arm.seed_instance(
-                ws.subscription_id,
-                ws.resource_group,
-                ws.workspace,
-                f"ci-{ws.alias}-{n:03}",
-                size="Standard_DS3_v2",
-                state="Running",
-                owner_object_id=OWNER,
-                owner_tenant_id=TENANT,
-                last_started_at=started,
-            )
+def workspaces(count: int, subscriptions: int) -> list[Workspace]:
+    return [
+        Workspace(f"ws-{n:02}", subscription(n % subscriptions), "rg-ml", f"ml-ws-{n:02}", "UTC")
+        for n in range(count)
+    ]
+
+
+def seed_document(spaces: list[Workspace], per_workspace: int) -> dict[str, Any]:
+    started = (datetime.now(UTC) - timedelta(hours=6)).isoformat()
+    instance = {
+        "state": "Running",
+        "size": "Standard_DS3_v2",
+        "owner_object_id": OWNER,
+        "owner_tenant_id": TENANT,
+        "last_started_at": started,
+    }
+    entries = [
+        {
+            "subscription": ws.subscription_id,
+            "resource_group": ws.resource_group,
+            "workspace": ws.workspace,
+            "generate_instances": {"count": per_workspace, "prefix": f"ci-{ws.alias}-", **instance},
+        }
+        for ws in spaces
+    ]
+    base = {  # the baseline's own instances, outside the swept workspaces
+        "subscription": subscription(0),
+        "resource_group": "rg-ml",
+        "workspace": "ml-baseline",
+        "generate_instances": {"count": BASELINE_SAMPLE, "prefix": "ci-base-", **instance},
+    }
+    return {"workspaces": [*entries, base]}
 
 
 def settings_for(spaces: list[Workspace], tmp: str, bucket: int, refill: float) -> Settings:
@@ -82,7 +104,7 @@ def settings_for(spaces: list[Workspace], tmp: str, bucket: int, refill: float) 
     )
 
 
-def baseline(arm: ArmStandIn, ws: Workspace, names: list[str]) -> float:
+def baseline(arm: ArmProcess) -> float:
     """Stop one after another and wait for each, the way `az ml compute stop` does; seconds per instance."""
     from azure.ai.ml import MLClient
     from azure.identity import DefaultAzureCredential
@@ -91,69 +113,91 @@ def baseline(arm: ArmStandIn, ws: Workspace, names: list[str]) -> float:
 
     client = MLClient(
         DefaultAzureCredential(),
-        ws.subscription_id,
-        ws.resource_group,
-        ws.workspace,
-        connection_verify=str(arm.ca_path),
+        subscription(0),
+        "rg-ml",
+        "ml-baseline",
+        connection_verify=arm.ca_path,
         polling_interval=0.5,
         **cloud_kwargs(arm.url),
     )
     started = time.monotonic()
-    for name in names:
-        client.compute.begin_stop(name).result()
-    return (time.monotonic() - started) / len(names)
+    for n in range(BASELINE_SAMPLE):
+        client.compute.begin_stop(f"ci-base-{n:04d}").result()
+    return (time.monotonic() - started) / BASELINE_SAMPLE
 
 
-async def main(instances: int, spaces_count: int, bucket: int, refill: float, op_seconds: float) -> None:
+async def timed_sweep(rt: Runtime, dry_run: bool) -> tuple[Any, float, float]:
+    cpu, started = time.process_time(), time.monotonic()
+    report = await Sweeper(rt).curfew(forced=True, dry_run=dry_run)
+    return report, time.monotonic() - started, time.process_time() - cpu
+
+
+async def main(args: argparse.Namespace) -> None:
+    from compute.azureml import AzureMLFleet
+
     logging.disable(logging.WARNING)
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
-    spaces = workspaces(spaces_count)
-    per_workspace = instances // spaces_count
-    with tempfile.TemporaryDirectory() as tmp:
-        big = Limits(reads=(10_000, 10_000.0), writes=(10_000, 10_000.0))
-        async with ArmStandIn(Path(tmp) / "arm", op_seconds=op_seconds, limits=big) as arm:
-            os.environ.update(arm.env)
-            seed(arm, spaces, per_workspace)
-            sample = [f"ci-{spaces[0].alias}-{n:03}" for n in range(3)]
-            per_instance = await asyncio.to_thread(baseline, arm, spaces[0], sample)
-            for name in sample:  # running again, so the sweep has N running instances
-                record = arm.instance(name, spaces[0].workspace)
-                record.state, record.pending = "Running", None
-            arm.limits = Limits(reads=(250, 25.0), writes=(bucket, refill))
-            arm.counters.reads = arm.counters.writes = arm.counters.throttled = 0
-            settings = settings_for(spaces, tmp, bucket, refill)
-            store = Store.open(settings.database_url)
-            fleet = AzureMLFleet(
-                spaces,
-                resource_manager_url=arm.url,
-                max_concurrency=16,
-                writes_per_second=refill,
-                write_burst=bucket,
-                client_kwargs={"connection_verify": str(arm.ca_path)},
-            )
-            rt = Runtime(settings, store, fleet)
-            started = time.monotonic()
-            report = await Sweeper(rt).curfew(forced=True)
-            wall = time.monotonic() - started
-            await fleet.close()
-            store.close()
-            counters = arm.counters
-    total = per_workspace * spaces_count
-    floor = (total - bucket) / refill
+    spaces = workspaces(args.workspaces, args.subscriptions)
+    per_workspace = args.instances // args.workspaces
+    total = per_workspace * args.workspaces
+    limits = Limits(reads=(250, 25.0), writes=(args.bucket, args.refill))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ArmProcess(Path(tmp) / "arm", op_seconds=args.op_seconds, limits=limits) as arm,
+    ):
+        os.environ.update(arm.env)
+        arm.seed(seed_document(spaces, per_workspace))
+        per_instance = await asyncio.to_thread(baseline, arm)
+        settings = settings_for(spaces, tmp, args.bucket, args.refill)
+        store = Store.open(settings.database_url)
+        fleet = AzureMLFleet(
+            spaces,
+            resource_manager_url=arm.url,
+            max_concurrency=settings.azure.max_concurrency,
+            writes_per_second=args.refill,
+            write_burst=args.bucket,
+            client_kwargs={"connection_verify": arm.ca_path},
+        )
+        rt = Runtime(settings, store, fleet)
+        await fleet.list_instances(
+            spaces[0].alias
+        )  # the azure-ai-ml import and first client, outside the figures
+        arm.reset()
+        _, dry_wall, dry_cpu = await timed_sweep(rt, dry_run=True)
+        dry_counts = arm.counts()
+        await asyncio.sleep(max(0.0, 250 / 25 - dry_wall))  # let ARM's read bucket refill
+        arm.reset()
+        report, wall, cpu = await timed_sweep(rt, dry_run=False)
+        counts = arm.counts()
+        await fleet.close()
+        store.close()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    per_sub = total / args.subscriptions
+    floor = max(per_sub - args.bucket, 0) / args.refill
     stopped = report.count(OutcomeKind.STOPPED)
     print(
-        f"instances={total} workspaces={spaces_count} subscription=1  ARM write bucket={bucket} refill={refill:g}/s "
-        f"(real ARM: 200, 10/s; scaled)  stand-in operation time={op_seconds:g} s"
+        f"instances={total} workspaces={args.workspaces} subscriptions={args.subscriptions} "
+        f"({per_sub:.0f} each)  ARM write bucket={args.bucket} refill={args.refill:g}/s per subscription "
+        f"(real ARM: 200, 10/s)  stand-in operation time={args.op_seconds:g} s"
     )
-    print(f"floor     (N - bucket) / refill                     = {floor:8.1f} s")
+    print(f"floor     one subscription's (N/S - bucket) / refill      = {floor:8.1f} s")
     print(
-        f"baseline  stop and wait, one by one: {per_instance:.2f} s/instance measured on {len(sample)}, "
-        f"EXTRAPOLATED to {total} = {per_instance * total:8.1f} s ({per_instance * total / floor:.1f}x floor)"
+        f"baseline  stop and wait, one by one: {per_instance:.2f} s/instance measured on {BASELINE_SAMPLE}, "
+        f"EXTRAPOLATED to {total} = {per_instance * total:8.1f} s ({per_instance * total / max(floor, 1e-9):.1f}x floor)"
     )
-    print(f"curfew    sweep, measured                           = {wall:8.1f} s ({wall / floor:.3f}x floor)")
     print(
-        f"curfew    stopped={stopped} failed={len(report.failures)} writes={counters.writes} "
-        f"reads={counters.reads} (budget {3 * spaces_count + total // 10}) 429s={counters.throttled}"
+        f"dry run   wall {dry_wall:6.1f} s  CPU {dry_cpu:6.1f} s  reads={dry_counts['reads']} "
+        f"{dry_counts['reads_by_kind']}"
+    )
+    print(
+        f"curfew    wall {wall:6.1f} s = {wall / max(floor, 1e-9):.3f}x floor   CPU {cpu:6.1f} s = "
+        f"{cpu / max(stopped, 1) * 1000:.2f} ms per stop ({(cpu - dry_cpu) / max(stopped, 1) * 1000:.2f} ms "
+        f"beyond the dry run)"
+    )
+    print(
+        f"curfew    stopped={stopped} failed={len(report.failures)} writes={counts['writes']} "
+        f"429s={counts['429s']} reads={counts['reads']} {counts['reads_by_kind']} "
+        f"(budget {3 * args.workspaces + total // 10})  peak RSS {rss_mb:.0f} MB"
     )
 
 
@@ -162,9 +206,9 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--subscriptions", type=int, default=1)
     parser.add_argument("--workspaces", type=int, default=20)
-    parser.add_argument("--bucket", type=int, default=100)
-    parser.add_argument("--refill", type=float, default=20.0)
+    parser.add_argument("--bucket", type=int, default=200)
+    parser.add_argument("--refill", type=float, default=10.0)
     parser.add_argument("--op-seconds", type=float, default=2.0)
-    args = parser.parse_args()
-    asyncio.run(main(args.instances, args.workspaces, args.bucket, args.refill, args.op_seconds))
+    asyncio.run(main(parser.parse_args()))

@@ -32,6 +32,7 @@ for chat. Tokens and secrets are never logged; azure-core's HTTP logging is set 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +51,7 @@ from azure.core.exceptions import (
 from compute.azureml_errors import azure_message, retry_after, translate, translate_sdk
 from compute.azureml_sdk import SdkCalls
 from compute.budget import AsyncTokenBucket
+from compute.fleet_cache import STALE_GETS, FleetCache, Listing
 from compute.port import (
     RUNNING_OR_STARTING,
     STOPPED_OR_STOPPING,
@@ -115,8 +117,11 @@ class AzureMLFleet:
         retry_backoff_s: float = 1.0,
         price_cache: PriceCache | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fleet_cache_seconds: float = 30.0,
     ) -> None:
         self._workspaces = {ws.alias: ws for ws in workspaces}
+        self._cache = FleetCache(fleet_cache_seconds)
+        self._listing = {ws.alias: asyncio.Lock() for ws in workspaces}
         self._price_cache: PriceCache = price_cache or MemoryPriceCache()
         self._pricing = asyncio.Lock()
         self._clock = clock
@@ -130,6 +135,7 @@ class AzureMLFleet:
             sub: AsyncTokenBucket(writes_per_second, write_burst)
             for sub in {w.subscription_id for w in workspaces}
         }
+        self._prepaid = dict.fromkeys(self._budgets, 0)
         self._clients: dict[str, MLClient] = {}
         self._locations: dict[str, str] = {}
         self._max_concurrency = max_concurrency
@@ -152,12 +158,30 @@ class AzureMLFleet:
         found = await asyncio.gather(*(self._list_one(alias) for alias in aliases))
         return [instance for batch in found for instance in batch]
 
+    async def recent_instances(
+        self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
+    ) -> list[Instance]:
+        aliases = [workspace] if workspace is not None else list(self._workspaces)
+        found = await asyncio.gather(*(self._recent(alias, owner, name) for alias in aliases))
+        return [instance for batch in found for instance in batch]
+
     async def get_instance(self, workspace: str, name: str) -> Instance:
         ws = self._workspace(workspace)
-        instance = await self._read(ws, name, SdkCalls.get_instance, ws, name)
+        try:
+            instance = await self._read(ws, name, SdkCalls.get_instance, ws, name)
+        except NotFound:
+            self._cache.put(ws.alias, name, None)
+            raise
+        self._cache.put(ws.alias, name, instance)
         if instance is None:
             raise NotFound(f"No compute instance {name} in workspace {ws.alias}.")
         return instance
+
+    async def reserve_write(self, workspace: str) -> None:
+        ws = self._workspace(workspace)
+        await self._client(ws)  # build first, as _write does
+        await self._budgets[ws.subscription_id].acquire()
+        self._prepaid[ws.subscription_id] += 1
 
     async def stop(self, workspace: str, name: str) -> ActionResult:
         return await self._act(workspace, name, "stop", STOPPED_OR_STOPPING)
@@ -193,7 +217,20 @@ class AzureMLFleet:
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         ws = self._workspace(workspace)
-        return await self._read(ws, None, SdkCalls.active_jobs, ws.alias)
+        started = self._cache.now()
+        jobs = await self._read(ws, None, SdkCalls.active_jobs, ws.alias)
+        self._cache.store_jobs(ws.alias, jobs, started)
+        return jobs
+
+    async def recent_jobs(self, workspace: str) -> list[Job]:
+        ws = self._workspace(workspace)
+        jobs = self._cache.fresh_jobs(ws.alias)
+        if jobs is None:
+            async with self._listing[ws.alias]:
+                jobs = self._cache.fresh_jobs(ws.alias)
+                if jobs is None:
+                    jobs = await self.list_active_jobs(ws.alias)
+        return jobs
 
     async def hourly_prices(self, workspace: str) -> PriceList:
         """The region's price list: from the cache when younger than a day, else from Azure.
@@ -266,7 +303,27 @@ class AzureMLFleet:
 
     async def _list_one(self, alias: str) -> list[Instance]:
         ws = self._workspace(alias)
-        return await self._read(ws, None, SdkCalls.list_instances, ws)
+        started = self._cache.now()
+        instances = await self._read(ws, None, SdkCalls.list_instances, ws)
+        self._cache.store(ws.alias, instances, started)
+        return instances
+
+    async def _recent(self, alias: str, owner: str | None, name: str | None) -> list[Instance]:
+        """One workspace's instances for chat: the cached listing, its stale entries read again."""
+        ws = self._workspace(alias)
+        listing = self._cache.fresh(ws.alias)
+        if listing is None:
+            async with self._listing[ws.alias]:  # a burst of turns shares one list
+                listing = self._cache.fresh(ws.alias)
+                if listing is None:
+                    return _narrowed(await self._list_one(ws.alias), owner, name)
+        stale = listing.stale_among(owner, name)
+        if len(stale) > STALE_GETS:
+            return _narrowed(await self._list_one(ws.alias), owner, name)
+        for stale_name in stale:
+            with contextlib.suppress(NotFound):  # deleted meanwhile: get_instance took it out
+                await self.get_instance(ws.alias, stale_name)
+        return listing.select(owner, name)
 
     async def _act(self, workspace: str, name: str, action: str, already: tuple[str, ...]) -> ActionResult:
         ws = self._workspace(workspace)
@@ -292,10 +349,22 @@ class AzureMLFleet:
     async def _write(
         self, ws: Workspace, name: str, call: Callable[..., None], *args: Any, transient_retry: bool = True
     ) -> None:
-        budget = self._budgets[ws.subscription_id]
+        try:
+            await self._paced_write(ws, name, call, *args, transient_retry=transient_retry)
+        finally:
+            self._cache.touched(ws.alias, name)  # chat's next read of it asks Azure
+
+    async def _paced_write(
+        self, ws: Workspace, name: str, call: Callable[..., None], *args: Any, transient_retry: bool
+    ) -> None:
+        sub = ws.subscription_id
+        budget = self._budgets[sub]
         await self._client(ws)  # build first: tokens granted during a slow build would go out as one burst
         for attempt in range(1, self._write_attempts + 1):
-            await budget.acquire()
+            if attempt == 1 and self._prepaid[sub] > 0 and budget.paused_until is None:
+                self._prepaid[sub] -= 1  # a token reserve_write already took
+            else:
+                await budget.acquire()
             try:
                 await self._run(ws, call, *args)
                 return
@@ -306,6 +375,7 @@ class AzureMLFleet:
                 if getattr(exc, "status_code", None) == 429:
                     log.warning("ARM throttled writes of %s; pausing %.1f s", ws.subscription_id, retry)
                     budget.pause_for(retry)
+                    self._prepaid[sub] = 0  # tokens taken before the 429 are void: wait like everyone
                 else:
                     await asyncio.sleep(retry)
             except Exception as exc:
@@ -372,7 +442,8 @@ class AzureMLFleet:
         return MLClient(self._credential, ws.subscription_id, ws.resource_group, ws.workspace, **kwargs)
 
 
-# Mapping SDK entities to domain values -------------------------------------------------------
+def _narrowed(instances: list[Instance], owner: str | None, name: str | None) -> list[Instance]:
+    return Listing.of(0.0, instances).select(owner, name)
 
 
 def _close_service_clients(client: Any) -> None:

@@ -32,5 +32,6 @@ def build_fleet(settings: Settings, store: Store) -> Fleet:
         writes_per_second=settings.azure.writes_per_second,
         write_burst=settings.azure.write_burst,
         price_cache=store.prices,
+        fleet_cache_seconds=settings.azure.fleet_cache_seconds,
     )
     return fleet

@@ -105,7 +105,21 @@ class Fleet(Protocol):
         """All compute instances of one workspace alias, or of every workspace."""
         ...
 
+    async def recent_instances(
+        self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
+    ) -> list[Instance]:
+        """Chat's view: the instances of one workspace alias or of every one, narrowed to one owner
+        (AAD object id) or one name (case-insensitive), from a listing at most
+        `azure.fleet_cache_seconds` old in which Curfew's own writes are read again. The sweep and
+        the warnings never read it: they call `list_instances`, which always asks Azure."""
+        ...
+
     async def get_instance(self, workspace: str, name: str) -> Instance: ...
+
+    async def reserve_write(self, workspace: str) -> None:
+        """Wait until the workspace's subscription has a write to spare and keep it for the next write
+        there, so a caller can wait for the budget before it takes any shared slot."""
+        ...
 
     async def stop(self, workspace: str, name: str) -> ActionResult:
         """Ask Azure to stop; returns once accepted, never waits for the operation."""
@@ -125,6 +139,10 @@ class Fleet(Protocol):
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         """Jobs of one workspace that are queued or running, with the compute they use."""
+        ...
+
+    async def recent_jobs(self, workspace: str) -> list[Job]:
+        """Chat's view of `list_active_jobs`: at most `azure.fleet_cache_seconds` old."""
         ...
 
     async def hourly_prices(self, workspace: str) -> PriceList:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from compute import azure_shapes as shapes
@@ -134,8 +134,21 @@ class SimulatedFleet:
     async def list_instances(self, workspace: str | None = None) -> list[Instance]:
         return await self._store.call(self._list, workspace)
 
+    async def recent_instances(
+        self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
+    ) -> list[Instance]:
+        """The demo fleet lives in the database: one query, narrowed there (an owner's few rows of
+        however many), so no cache is needed."""
+        if workspace is not None:
+            self._check_workspace(workspace)
+        return await self._store.call(self._list_where, owner, name)
+
     async def get_instance(self, workspace: str, name: str) -> Instance:
         return await self._store.call(self._get, workspace, name)
+
+    async def reserve_write(self, workspace: str) -> None:
+        """The demo fleet has no write budget."""
+        self._check_workspace(workspace)
 
     async def stop(self, workspace: str, name: str) -> ActionResult:
         return await self._store.call(self._transition, workspace, name, "stop")
@@ -155,6 +168,9 @@ class SimulatedFleet:
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         return await self._store.call(self._jobs, workspace)
 
+    async def recent_jobs(self, workspace: str) -> list[Job]:
+        return await self.list_active_jobs(workspace)
+
     async def hourly_prices(self, workspace: str) -> PriceList:
         """The demo's own price list, marked simulated wherever it is shown."""
         self._check_workspace(workspace)
@@ -172,6 +188,24 @@ class SimulatedFleet:
             self._advance(session)
             rows = session.scalars(select(SimInstanceRow).order_by(SimInstanceRow.name)).all()
             return [_instance(r) for r in rows if r.workspace == self._workspace.alias]
+
+    def _list_where(self, owner: str | None, name: str | None) -> list[Instance]:
+        query = select(SimInstanceRow).where(SimInstanceRow.workspace == self._workspace.alias)
+        if owner == "":  # nobody's: neither an assigned user nor a creator
+            query = query.where(
+                func.coalesce(SimInstanceRow.owner_object_id, "") == "",
+                func.coalesce(SimInstanceRow.created_by_object_id, "") == "",
+            )
+        elif owner is not None:
+            owner = owner.lower()
+            assigned = func.lower(SimInstanceRow.owner_object_id) == owner
+            creator = func.lower(SimInstanceRow.created_by_object_id) == owner
+            query = query.where(or_(assigned, SimInstanceRow.owner_object_id.is_(None) & creator))
+        if name is not None:
+            query = query.where(SimInstanceRow.name == name.lower())
+        with self._store.sessions.begin() as session:
+            self._advance(session)
+            return [_instance(r) for r in session.scalars(query.order_by(SimInstanceRow.name))]
 
     def _get(self, workspace: str, name: str) -> Instance:
         with self._store.sessions.begin() as session:

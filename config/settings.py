@@ -145,6 +145,9 @@ class AzureSettings(_Section):
     max_concurrency: int = Field(16, ge=1, le=256)
     writes_per_second: float = Field(10.0, gt=0)
     write_burst: int = Field(200, ge=1)
+    fleet_cache_seconds: float = Field(30.0, ge=0, le=600)
+    """How old chat's listing of a workspace may be (0: every chat turn lists at Azure); the sweep
+    and the warnings always list fresh, and Curfew's own writes are read again at once."""
 
     @field_validator("resource_manager_url")
     @classmethod

@@ -1,15 +1,16 @@
 """Read the fleet once and decide: instances, active jobs and keep-ons, then `domain.decide`.
 
 One function serves the sweep, the warnings, the `status` card and the warning card's refresh:
-`read_fleet` lists each workspace's instances and jobs concurrently; `only` narrows it to the
-instances a reader cares about (an owner's), and then jobs are read only where those instances live.
+`read_fleet` lists each workspace's instances and jobs concurrently, always fresh from Azure. `owner`
+is chat's view of one person's instances: `Fleet.recent_instances` (a listing at most
+`azure.fleet_cache_seconds` old, indexed by owner), and jobs only where those instances live.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,12 +47,12 @@ async def read_fleet(
     now: datetime,
     *,
     jobs: bool = True,
-    only: Callable[[Instance], bool] | None = None,
+    owner: str | None = None,
 ) -> Snapshot:
     aliases = [w.alias for w in rt.fleet.workspaces if workspaces is None or w.alias in workspaces]
     snap = Snapshot()
-    both = jobs and only is None
-    results = await asyncio.gather(*(_read(rt, a, both) for a in aliases), return_exceptions=True)
+    both = jobs and owner is None
+    results = await asyncio.gather(*(_read(rt, a, both, owner) for a in aliases), return_exceptions=True)
     for alias, result in zip(aliases, results, strict=True):
         if isinstance(result, FleetError):
             snap.failures.append(Outcome.workspace_failed(alias, str(result)))
@@ -63,14 +64,14 @@ async def read_fleet(
         elif isinstance(result, BaseException):  # cancellation, interpreter exit
             raise result
         else:
-            snap.instances.extend(i for i in result[0] if only is None or only(i))
+            snap.instances.extend(result[0])
             snap.jobs.extend(result[1])
-    if jobs and only is not None:
+    if jobs and owner is not None:
         wanted = sorted({i.workspace for i in snap.instances})
-        for listed in await asyncio.gather(*(rt.fleet.list_active_jobs(a) for a in wanted)):
+        for listed in await asyncio.gather(*(rt.fleet.recent_jobs(a) for a in wanted)):
             snap.jobs.extend(listed)
     snap.instances = await _with_known_starts(rt, snap.instances)
-    keys = None if only is None else [i.key for i in snap.instances]
+    keys = None if owner is None else [i.key for i in snap.instances]
     snap.keep_ons = await rt.store.call(rt.store.keep_ons.in_force, now, keys)
     return snap
 
@@ -85,7 +86,9 @@ async def _with_known_starts(rt: Runtime, instances: list[Instance]) -> list[Ins
     return [with_known_start(i, k.started_at, k.seen_running_since) if k else i for i, k in found]
 
 
-async def _read(rt: Runtime, alias: str, jobs: bool) -> tuple[list[Instance], list[Job]]:
+async def _read(rt: Runtime, alias: str, jobs: bool, owner: str | None) -> tuple[list[Instance], list[Job]]:
+    if owner is not None:
+        return await rt.fleet.recent_instances(alias, owner=owner), []
     if not jobs:
         return await rt.fleet.list_instances(alias), []
     instances, active = await asyncio.gather(rt.fleet.list_instances(alias), rt.fleet.list_active_jobs(alias))

@@ -31,7 +31,11 @@ log = logging.getLogger(__name__)
 class Sweeper:
     def __init__(self, ctx: Runtime) -> None:
         self._ctx = ctx
-        self._slots = asyncio.Semaphore(ctx.settings.azure.max_concurrency)
+        most = ctx.settings.azure.max_concurrency
+        subscriptions = {w.subscription_id for w in ctx.fleet.workspaces}
+        self._slots = {sub: asyncio.Semaphore(most) for sub in subscriptions}
+        """Per subscription: ARM paces each one apart, so one's backlog never holds another's stops."""
+        self._subscription = {w.alias: w.subscription_id for w in ctx.fleet.workspaces}
         self._ledger = SavingsLedger(ctx)
 
     async def curfew(
@@ -106,7 +110,9 @@ class Sweeper:
 
     async def _guarded_stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
         key, instant = d.instance.key, d.instant or now
-        async with self._slots, self._ctx.store.guard.hold(key) as held:
+        if not dry_run:  # wait for this subscription's budget before taking any shared slot
+            await self._ctx.fleet.reserve_write(key.workspace)
+        async with self._slot(key.workspace), self._ctx.store.guard.hold(key) as held:
             late = await self._late_keep_on(held, key, now, instant)
             if late is not None:
                 return Outcome(
@@ -115,6 +121,12 @@ class Sweeper:
             if dry_run:
                 return Outcome(d, OutcomeKind.WOULD_STOP)
             return await _act(d, self._ctx.fleet.stop, OutcomeKind.STOPPED, OutcomeKind.ALREADY_STOPPED)
+
+    def _slot(self, workspace: str) -> asyncio.Semaphore:
+        sub = self._subscription.get(workspace, "")
+        if sub not in self._slots:  # a workspace the fleet did not list at start: its own slots
+            self._slots[sub] = asyncio.Semaphore(self._ctx.settings.azure.max_concurrency)
+        return self._slots[sub]
 
     async def delayed_stop(self, keep_on: KeepOn, *, run_id: str, actor: str = "curfew") -> Outcome:
         """Stop an instance whose curfew delay (Keep 1 hour) has ended, unless another keep-on or a
@@ -163,24 +175,29 @@ class Sweeper:
     async def _start(self, d: Decision, dry_run: bool) -> Outcome:
         if dry_run:
             return Outcome(d, OutcomeKind.WOULD_START)
-        async with self._slots:
+        await self._ctx.fleet.reserve_write(d.instance.workspace)
+        async with self._slot(d.instance.workspace):
             return await _act(d, self._ctx.fleet.start, OutcomeKind.STARTED, OutcomeKind.ALREADY_RUNNING)
 
     async def _verify(self, report: RunReport, done: Callable[[Instance], bool], wanted: str) -> None:
         """Re-list each touched workspace until the acted-on instances reached `wanted` (bounded).
 
-        Waits 2 s, then doubles the wait up to `curfew.verify_interval_seconds`; gives up after
+        Checks at once (the stops that went out first have long settled on a large night), then
+        waits 1 s, doubling the wait up to `curfew.verify_interval_seconds`; gives up after
         `curfew.verify_seconds`, leaving the instances still in transition marked as such.
         """
         pending = {o.decision.instance.key: o for o in report.outcomes if o.kind is OutcomeKind.STOPPED}
         settings = self._ctx.settings.curfew
         deadline = time.monotonic() + settings.verify_seconds
-        delay = min(2.0, settings.verify_interval_seconds)
-        while pending and time.monotonic() + delay <= deadline:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, settings.verify_interval_seconds)
-            for alias in sorted({k.workspace for k in pending}):
-                await self._check(alias, pending, report, done, wanted)
+        delay = min(1.0, settings.verify_interval_seconds)
+        checked = settings.verify_seconds <= 0  # 0: no verification at all
+        while pending and (not checked or time.monotonic() + delay <= deadline):
+            if checked:  # every round after the first
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, settings.verify_interval_seconds)
+            checked = True
+            aliases = sorted({k.workspace for k in pending})
+            await asyncio.gather(*(self._check(a, pending, report, done, wanted) for a in aliases))
         for outcome in pending.values():
             outcome.detail = "Azure accepted the stop; still stopping when last checked"
 

@@ -38,8 +38,19 @@ class FleetSpy:
             raise self.broken_workspaces[workspace]
         return await self.inner.list_instances(workspace)
 
+    async def recent_instances(
+        self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
+    ) -> list[Instance]:
+        self.calls.append(("recent", workspace or "*", ""))
+        if workspace in self.broken_workspaces:
+            raise self.broken_workspaces[workspace]
+        return await self.inner.recent_instances(workspace, owner=owner, name=name)
+
     async def get_instance(self, workspace: str, name: str) -> Instance:
         return await self.inner.get_instance(workspace, name)
+
+    async def reserve_write(self, workspace: str) -> None:
+        await self.inner.reserve_write(workspace)
 
     async def stop(self, workspace: str, name: str) -> ActionResult:
         return await self._write("stop", workspace, name)
@@ -70,6 +81,11 @@ class FleetSpy:
         if workspace in self.broken_workspaces:
             raise self.broken_workspaces[workspace]
         return await self.inner.list_active_jobs(workspace)
+
+    async def recent_jobs(self, workspace: str) -> list[Job]:
+        if workspace in self.broken_workspaces:
+            raise self.broken_workspaces[workspace]
+        return await self.inner.recent_jobs(workspace)
 
     async def hourly_prices(self, workspace: str) -> PriceList:
         return await self.inner.hourly_prices(workspace)

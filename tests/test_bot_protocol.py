@@ -120,10 +120,11 @@ async def test_a_turn_error_gets_one_apology_and_no_details(curfew_env: BotEnv) 
 
 
 async def test_an_unreadable_workspace_is_named_in_status_without_internals(curfew_env: BotEnv) -> None:
-    async def broken(alias: str | None = None) -> list[object]:
+    async def broken(alias: str | None = None, **narrowed: object) -> list[object]:
         raise RuntimeError("secret internals")
 
     curfew_env.fleet.list_instances = broken  # type: ignore[method-assign,assignment]
+    curfew_env.fleet.recent_instances = broken  # type: ignore[method-assign,assignment]  # status reads these
     [answer] = await curfew_env.say("status", DANA)
     assert "I could not read workspace demo just now" in content([answer])
     assert "secret internals" not in content([answer])

@@ -36,8 +36,16 @@ class MemoryFleet:
     async def list_instances(self, workspace: str | None = None) -> list[Instance]:
         return [Instance(WS.alias, n, "Standard_DS3_v2", s) for n, s in self.state.items()]
 
+    async def recent_instances(
+        self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
+    ) -> list[Instance]:
+        raise AssertionError("a curfew sweep never reads chat's cached view")
+
     async def get_instance(self, workspace: str, name: str) -> Instance:
         return Instance(WS.alias, name, "Standard_DS3_v2", self.state[name])
+
+    async def reserve_write(self, workspace: str) -> None:
+        return None
 
     async def stop(self, workspace: str, name: str) -> ActionResult:
         self.in_flight += 1
@@ -62,6 +70,9 @@ class MemoryFleet:
 
     async def list_active_jobs(self, workspace: str) -> list[Job]:
         return []
+
+    async def recent_jobs(self, workspace: str) -> list[Job]:
+        raise AssertionError("a curfew sweep never reads chat's cached view")
 
     async def hourly_prices(self, workspace: str) -> PriceList:
         return simulated_prices(datetime(2026, 11, 30, tzinfo=UTC))  # the sweep records its savings

@@ -124,11 +124,15 @@ def action_inbound(activity: Activity) -> Inbound:
 
 
 def reference_of(activity: Activity, tenant_id: str | None) -> dict[str, Any]:
-    """The conversation reference as JSON (the tenant kept in `conversation.tenantID`)."""
+    """The conversation reference as JSON (the tenant kept in `conversation.tenantID`).
+
+    Without the activity's own id: a proactive message starts a new message, it never answers that
+    one, and with it the stored reference changed on every turn (a database write per turn)."""
     reference = TurnContext.get_conversation_reference(activity)
     if reference.conversation is not None and tenant_id:
         reference.conversation.tenant_id = tenant_id
     serialized: dict[str, Any] = reference.serialize()
+    serialized.pop("activityId", None)
     return serialized
 
 

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 
 from bot.cards import basics as cards
 from bot.cards.costs import rate_text, since_start_text
-from bot.conversation.directory import owned_by
 from bot.conversation.gate import Acts
 from bot.conversation.idle import status_notes
 from bot.conversation.router import Routes, text
@@ -53,7 +52,7 @@ class InstanceCommands:
 
     async def status(self, turn: Turn, _: g.Status, __: None) -> list[Reply]:
         user = turn.user
-        snap = await read_fleet(self.rt, None, turn.now, only=lambda i: bool(owned_by([i], user)))
+        snap = await read_fleet(self.rt, None, turn.now, owner=user)
         mine = sorted(snap.instances, key=lambda i: (i.name, i.workspace))
         prices = await PriceBook(self.rt.fleet).for_instances(mine)
         rows = []

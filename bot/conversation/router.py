@@ -181,8 +181,11 @@ class Conversation:
 
     async def _on_instance(self, turn: Turn, command: Any, route: CommandRoute) -> list[Reply]:
         target: g.Target = command.target
-        instances = await self.rt.fleet.list_instances()
-        found = find(self.rt.settings, instances, target, turn.user)
+        named = await self.rt.fleet.recent_instances(target.workspace, name=target.name)
+        found = find(self.rt.settings, named, target, turn.user)
+        if not isinstance(found, Found | InSeveralWorkspaces):  # suggest from what they may see
+            everything = await self.rt.fleet.recent_instances(target.workspace)
+            found = find(self.rt.settings, everything, target, turn.user)
         if isinstance(found, InSeveralWorkspaces):
             options = [
                 (f"{found.name}@{ws}", _pick_workspace(turn.wording, target.name, ws))

@@ -134,7 +134,7 @@ class WarningClicks:
     async def view(self, owner: str | None, curfew_at: datetime, notice: str | None) -> WarningView:
         """The owner's instances facing the curfew at `curfew_at`, decided now."""
         rt, now = self.rt, self.rt.clock()
-        snap = await read_fleet(rt, None, now, only=lambda i: (i.owner_object_id or None) == owner)
+        snap = await read_fleet(rt, None, now, owner=owner or "")  # "": the instances nobody owns
         decisions = snap.decide(RunKind.WARNING, now, rt.policies())
         mine = tuple(
             d for d in decisions if d.instant == curfew_at and (d.instance.state.is_running or d.keep_on)

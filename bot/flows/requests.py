@@ -114,12 +114,12 @@ class Flow:
     async def approval_card(self, r: ComputeRequest) -> Card:
         if r.keep_on_id is not None:
             return rc.keep_approval_card(await self.keep_view(r))
+        owner = r.requester_object_id
         try:
-            instances = await self.rt.fleet.list_instances()
+            instances = await self.rt.fleet.recent_instances(owner=owner)
         except FleetError as error:
             log.warning("approval card for #%s without the requester's instances: %s", r.id, error)
             instances = []
-        owner = r.requester_object_id
         mine = [
             (i.name, i.size, i.state.value) for i in instances if (i.owner_object_id or "").lower() == owner
         ]

@@ -1,0 +1,123 @@
+"""The short-lived listing of each workspace that chat reads (`azure.fleet_cache_seconds`); no SDK here.
+
+Chat asks "which instances are mine" and "which is called X" on every turn; listing every workspace
+at ARM for that made a turn's cost and its ARM reads grow with the fleet. A listing (and the list of
+active jobs) is kept per workspace, indexed by owner and by name, for at most `seconds`:
+
+- every listing Curfew makes refreshes it (the sweep's and the warnings' own lists included; they
+  never read from it);
+- Curfew's own writes (start, stop, create, delete, idle shutdown) mark that one instance stale:
+  the next reader that needs it asks Azure for it alone (one get), or re-lists when many are stale;
+- a write that lands while a list is in flight stays stale after the list (the list may predate it).
+
+Clock: `time.monotonic` unless a test gives another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from domain.model import Instance, Job
+
+STALE_GETS = 3
+"""More stale instances than this among those a reader needs: re-list the workspace instead."""
+
+
+@dataclass
+class Listing:
+    at: float
+    by_name: dict[str, Instance]
+    by_owner: dict[str, list[str]]
+    stale: dict[str, float] = field(default_factory=dict)
+    """Lower-case names Curfew wrote to since this listing, with the time of the write."""
+
+    @classmethod
+    def of(cls, at: float, instances: Iterable[Instance]) -> Listing:
+        listing = cls(at, {}, {})
+        for instance in instances:
+            listing.by_name[instance.name.lower()] = instance
+        listing._index()
+        return listing
+
+    def _index(self) -> None:
+        self.by_owner = {}
+        for key, instance in self.by_name.items():
+            self.by_owner.setdefault((instance.owner_object_id or "").lower(), []).append(key)
+
+    def needed(self, owner: str | None, name: str | None) -> list[str]:
+        """Names a reader with this filter needs, as far as this listing knows."""
+        if name is not None:
+            return [name.lower()]
+        if owner is not None:
+            return list(self.by_owner.get(owner.lower(), []))
+        return list(self.by_name)
+
+    def stale_among(self, owner: str | None, name: str | None) -> list[str]:
+        """Stale names this reader needs: its own, by name or owner, and any whose owner is unknown
+        (a created instance not yet read back)."""
+        wanted = set(self.needed(owner, name))
+        return [n for n in self.stale if n in wanted or n not in self.by_name]
+
+    def select(self, owner: str | None, name: str | None) -> list[Instance]:
+        found = (self.by_name.get(n) for n in self.needed(owner, name))
+        return sorted((i for i in found if i is not None), key=lambda i: i.name)
+
+    def put(self, name: str, instance: Instance | None) -> None:
+        """What a get just read (None: gone); no longer stale."""
+        key = name.lower()
+        self.stale.pop(key, None)
+        if instance is None:
+            self.by_name.pop(key, None)
+        else:
+            self.by_name[key] = instance
+        self._index()
+
+
+class FleetCache:
+    """Each workspace's latest listing, for at most `seconds` (0: never kept)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._listings: dict[str, Listing] = {}
+        self._jobs: dict[str, tuple[float, list[Job]]] = {}
+
+    def now(self) -> float:
+        return self._clock()
+
+    def fresh(self, workspace: str) -> Listing | None:
+        listing = self._listings.get(workspace)
+        if listing is None or self._clock() - listing.at >= self.seconds:
+            return None
+        return listing
+
+    def store(self, workspace: str, instances: Iterable[Instance], started: float) -> Listing:
+        """A listing that was asked for at `started`: writes since then stay stale."""
+        listing = Listing.of(started, instances)
+        earlier = self._listings.get(workspace)
+        if earlier is not None:
+            listing.stale = {n: at for n, at in earlier.stale.items() if at >= started}
+        if self.seconds > 0:
+            self._listings[workspace] = listing
+        return listing
+
+    def fresh_jobs(self, workspace: str) -> list[Job] | None:
+        at, jobs = self._jobs.get(workspace, (float("-inf"), []))
+        return list(jobs) if self._clock() - at < self.seconds else None
+
+    def store_jobs(self, workspace: str, jobs: list[Job], started: float) -> None:
+        if self.seconds > 0:
+            self._jobs[workspace] = (started, list(jobs))
+
+    def touched(self, workspace: str, name: str) -> None:
+        """Curfew wrote to the instance: whoever needs it next asks Azure."""
+        listing = self._listings.get(workspace)
+        if listing is not None:
+            listing.stale[name.lower()] = self._clock()
+
+    def put(self, workspace: str, name: str, instance: Instance | None) -> None:
+        listing = self._listings.get(workspace)
+        if listing is not None:
+            listing.put(name, instance)

@@ -1,0 +1,141 @@
+"""Chat's cached view of the Azure ML fleet (`azure.fleet_cache_seconds`), through the unmodified SDK
+against the ARM stand-in, counting the requests the stand-in saw: a burst of chat reads lists once,
+Curfew's own writes are read again with one get, and the sweep always lists fresh."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from compute.azureml import AzureMLFleet
+from compute.port import CreateSpec
+from config.settings import Settings
+from domain.model import InstanceState
+from runtime import Runtime
+from scheduler.outcomes import OutcomeKind
+from scheduler.sweep import Sweeper
+from storage.repositories import Store
+from tests.arm_fixtures import RESEARCH, TENANT, make_fleet, seed_instance, workspace_settings
+from tests.arm_standin import ArmStandIn
+
+ANNA = "00000000-0000-0000-0000-0000000000a7"
+BEN = "00000000-0000-0000-0000-0000000000b8"
+LIST = r"/workspaces/ws-research/computes$"
+GET = r"/workspaces/ws-research/computes/[^/]+$"
+
+
+def seeded(arm: ArmStandIn, **fleet: Any) -> AzureMLFleet:
+    started = datetime.now(UTC) - timedelta(hours=2)
+    for n in range(3):
+        seed_instance(arm, RESEARCH, f"anna-{n}", owner_object_id=ANNA, last_started_at=started)
+    for n in range(5):
+        seed_instance(arm, RESEARCH, f"ben-{n}", owner_object_id=BEN, last_started_at=started)
+    return make_fleet(arm, workspaces=[RESEARCH], **fleet)
+
+
+def lists(arm: ArmStandIn) -> int:
+    return len(arm.requests_matching("GET", LIST))
+
+
+def gets(arm: ArmStandIn) -> int:
+    return len(arm.requests_matching("GET", GET))
+
+
+async def test_a_burst_of_chat_reads_lists_each_workspace_once_and_narrows_by_owner_and_name(
+    arm: ArmStandIn, azure_env: dict[str, str]
+) -> None:
+    fleet = seeded(arm, fleet_cache_seconds=600)
+    try:
+        mine = await fleet.recent_instances(owner=ANNA.upper())
+        assert [i.name for i in mine] == ["anna-0", "anna-1", "anna-2"]
+        for _ in range(5):
+            assert len(await fleet.recent_instances(owner=BEN)) == 5
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="BEN-3")
+        assert (named.name, named.owner_object_id) == ("ben-3", BEN)
+        assert await fleet.recent_instances(owner="00000000-0000-0000-0000-0000000000ff") == []
+        assert (lists(arm), gets(arm)) == (1, 0)
+    finally:
+        await fleet.close()
+
+
+async def test_with_no_cache_every_chat_read_lists(arm: ArmStandIn, azure_env: dict[str, str]) -> None:
+    fleet = seeded(arm, fleet_cache_seconds=0)
+    try:
+        for _ in range(3):
+            assert len(await fleet.recent_instances(owner=ANNA)) == 3
+        assert lists(arm) == 3
+    finally:
+        await fleet.close()
+
+
+async def test_curfews_own_stop_start_create_and_delete_are_read_again_with_one_get(
+    arm: ArmStandIn, azure_env: dict[str, str]
+) -> None:
+    fleet = seeded(arm, fleet_cache_seconds=600)
+    try:
+        await fleet.recent_instances(owner=ANNA)
+        await fleet.stop(RESEARCH.alias, "anna-0")
+        states = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
+        assert states["anna-0"] in (InstanceState.STOPPING, InstanceState.STOPPED)
+        assert (lists(arm), gets(arm)) == (1, 1)
+
+        await fleet.create(RESEARCH.alias, CreateSpec("anna-new", "Standard_DS3_v2", ANNA, TENANT))
+        assert "anna-new" in {i.name for i in await fleet.recent_instances(owner=ANNA)}
+        await fleet.delete(RESEARCH.alias, "anna-1")
+        listed = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
+        assert listed.get("anna-1") in (None, InstanceState.DELETING)
+        assert lists(arm) == 1  # each write cost one get of that instance, never a re-listing
+
+        # someone else's instances were not read again on Anna's behalf
+        before = gets(arm)
+        assert len(await fleet.recent_instances(owner=BEN)) == 5
+        assert gets(arm) == before
+    finally:
+        await fleet.close()
+
+
+async def test_many_own_writes_in_a_workspace_re_list_it_instead_of_one_get_each(
+    arm: ArmStandIn, azure_env: dict[str, str]
+) -> None:
+    fleet = seeded(arm, fleet_cache_seconds=600)
+    try:
+        await fleet.recent_instances()
+        for n in range(5):
+            await fleet.stop(RESEARCH.alias, f"ben-{n}")
+        listed = await fleet.recent_instances(owner=BEN)
+        assert all(i.state is not InstanceState.RUNNING for i in listed)
+        assert (lists(arm), gets(arm)) == (2, 0)
+    finally:
+        await fleet.close()
+
+
+async def test_the_sweep_lists_fresh_past_a_warm_cache_and_refreshes_it(
+    arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
+) -> None:
+    """Chat's cache says stopped; Azure's own schedule started the instance since: the sweep sees it."""
+    fleet = seeded(arm, fleet_cache_seconds=600)
+    ws = arm.state.workspace(RESEARCH.subscription_id, RESEARCH.resource_group, RESEARCH.workspace)
+    arm.state.stop_by(ws, "anna-2", "IdleShutdown")
+    cached = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
+    assert cached["anna-2"] is InstanceState.STOPPED
+    arm.state.start_by_schedule(ws, "anna-2")  # behind Curfew's back: no write of its own
+
+    settings = workspace_settings(RESEARCH, curfew={"verify_seconds": 0})
+    report = await Sweeper(Runtime(settings, sqlite_store, fleet)).curfew(forced=True)
+    try:
+        stopped = {o.decision.instance.name for o in report.outcomes if o.kind is OutcomeKind.STOPPED}
+        assert "anna-2" in stopped
+        assert lists(arm) == 2  # chat's one, and the sweep's own
+        after = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
+        assert after["anna-2"] is not InstanceState.RUNNING  # the sweep's list and stops refreshed it
+    finally:
+        await fleet.close()
+
+
+@pytest.mark.parametrize("seconds", [-1, 601])
+def test_fleet_cache_seconds_is_bounded(seconds: float) -> None:
+    with pytest.raises(ValidationError, match="fleet_cache_seconds"):
+        Settings.model_validate({"azure": {"fleet_cache_seconds": seconds}})
