@@ -161,9 +161,17 @@ class AzureMLFleet:
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
     ) -> list[Instance]:
+        if workspace is not None and name is not None and self._cache.fresh(workspace) is None:
+            return await self._one_named(workspace, name)  # one get beats listing a workspace
         aliases = [workspace] if workspace is not None else list(self._workspaces)
         found = await asyncio.gather(*(self._recent(alias, owner, name) for alias in aliases))
         return [instance for batch in found for instance in batch]
+
+    async def _one_named(self, workspace: str, name: str) -> list[Instance]:
+        try:
+            return [await self.get_instance(workspace, name)]
+        except NotFound:
+            return []
 
     async def get_instance(self, workspace: str, name: str) -> Instance:
         ws = self._workspace(workspace)

@@ -18,7 +18,7 @@ from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from storage.repositories import Store
-from tests.arm_fixtures import RESEARCH, TENANT, make_fleet, seed_instance, workspace_settings
+from tests.arm_fixtures import RESEARCH, TENANT, VISION, make_fleet, seed_instance, workspace_settings
 from tests.arm_standin import ArmStandIn
 
 ANNA = "00000000-0000-0000-0000-0000000000a7"
@@ -57,6 +57,19 @@ async def test_a_burst_of_chat_reads_lists_each_workspace_once_and_narrows_by_ow
         assert (named.name, named.owner_object_id) == ("ben-3", BEN)
         assert await fleet.recent_instances(owner="00000000-0000-0000-0000-0000000000ff") == []
         assert (lists(arm), gets(arm)) == (1, 0)
+    finally:
+        await fleet.close()
+
+
+async def test_one_named_instance_of_a_workspace_not_in_the_cache_is_one_get(
+    arm: ArmStandIn, azure_env: dict[str, str]
+) -> None:
+    fleet = seeded(arm, fleet_cache_seconds=600)
+    try:
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="anna-1")
+        assert named.owner_object_id == ANNA
+        assert await fleet.recent_instances(RESEARCH.alias, name="ghost-ci") == []
+        assert (lists(arm), gets(arm)) == (0, 2)
     finally:
         await fleet.close()
 
@@ -139,3 +152,26 @@ async def test_the_sweep_lists_fresh_past_a_warm_cache_and_refreshes_it(
 def test_fleet_cache_seconds_is_bounded(seconds: float) -> None:
     with pytest.raises(ValidationError, match="fleet_cache_seconds"):
         Settings.model_validate({"azure": {"fleet_cache_seconds": seconds}})
+
+
+async def test_one_subscriptions_budget_never_holds_anothers_stops(
+    arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
+) -> None:
+    """One concurrency slot, two subscriptions: research's stops wait for its budget (2 now, then 2 a
+    second); vision's two go out without waiting behind them."""
+    started = datetime.now(UTC) - timedelta(hours=2)
+    for n in range(6):
+        seed_instance(arm, RESEARCH, f"r-{n}", owner_object_id=ANNA, last_started_at=started)
+    for n in range(2):
+        seed_instance(arm, VISION, f"v-{n}", owner_object_id=ANNA, last_started_at=started)
+    fleet = make_fleet(arm, writes_per_second=2.0, write_burst=2, max_concurrency=1)
+    settings = workspace_settings(RESEARCH, VISION, azure={"max_concurrency": 1}, curfew={"verify_seconds": 0})
+    try:
+        report = await Sweeper(Runtime(settings, sqlite_store, fleet)).curfew(forced=True)
+    finally:
+        await fleet.close()
+    assert report.count(OutcomeKind.STOPPED) == 8
+    stops = [r.path for r in arm.requests_matching("POST", r"/stop$")]
+    last_research = max(i for i, path in enumerate(stops) if "/ws-research/" in path)
+    vision = [i for i, path in enumerate(stops) if "/ws-vision/" in path]
+    assert len(vision) == 2 and max(vision) < last_research, stops

@@ -86,3 +86,26 @@ async def test_create_on_behalf_then_delete(harness: FleetHarness) -> None:
 async def test_active_jobs_name_their_compute(harness: FleetHarness) -> None:
     jobs = await harness.fleet.list_active_jobs(harness.alias)
     assert [(j.name, j.compute) for j in jobs] == [("train-42", "train-ci")]
+
+
+async def test_chats_view_narrows_by_owner_and_name_and_shows_curfews_own_stop(harness: FleetHarness) -> None:
+    fleet, alias = harness.fleet, harness.alias
+    mine = await fleet.recent_instances(owner=OWNER.upper())
+    assert {"gpu-ci", "cpu-ci", "train-ci", "old-ci"} <= {i.name for i in mine}
+    assert all(i.owner_object_id == OWNER for i in mine)
+    assert await fleet.recent_instances(owner="00000000-0000-0000-0000-0000000000ff") == []
+    [named] = await fleet.recent_instances(alias, name="GPU-CI")
+    assert (named.name, named.state) == ("gpu-ci", InstanceState.RUNNING)
+    assert await fleet.recent_instances(name="nope-ci") == []
+
+    await fleet.stop(alias, "gpu-ci")  # the view is not older than Curfew's own write
+    [named] = await fleet.recent_instances(alias, name="gpu-ci")
+    assert named.state in (InstanceState.STOPPING, InstanceState.STOPPED)
+
+
+async def test_chats_view_of_jobs_matches_the_fresh_list(harness: FleetHarness) -> None:
+    fresh = await harness.fleet.list_active_jobs(harness.alias)
+    recent = await harness.fleet.recent_jobs(harness.alias)
+    assert [(j.name, j.compute) for j in recent] == [(j.name, j.compute) for j in fresh]
+    assert ("train-42", "train-ci") in [(j.name, j.compute) for j in recent]
+

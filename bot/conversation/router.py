@@ -249,9 +249,11 @@ async def _refused_or_plain(
 
 
 async def fleet_subject(rt: Runtime, workspace: str, name: str) -> Subject | str:
-    """The instance a button names, as Azure has it now; or why it cannot be read."""
+    """The instance a button names, from chat's view of the fleet (Curfew's own writes read again),
+    else asked of Azure (one get); or why it cannot be read. Never a re-listing of the fleet."""
     try:
-        return await rt.fleet.get_instance(workspace, name)
+        viewed = await rt.fleet.recent_instances(workspace, name=name)
+        return viewed[0] if viewed else await rt.fleet.get_instance(workspace, name)
     except FleetError as error:
         return f"I could not read {name}. {fleet_answer(error)}"
 
