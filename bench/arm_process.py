@@ -40,7 +40,19 @@ def read_kind(path: str) -> str:
 def _counts(arm: Any, since: int) -> dict[str, Any]:
     kinds = Counter(read_kind(r.path) for r in arm.requests[since:] if r.method == "GET" and r.status < 400)
     c = arm.counters
-    return {"reads": c.reads, "writes": c.writes, "429s": c.throttled, "reads_by_kind": dict(kinds)}
+    writes: dict[str, list[float]] = {}
+    for r in arm.requests[since:]:
+        if r.method == "POST" and r.status == 202:
+            writes.setdefault(r.path.split("/")[2], []).append(r.at)
+    start = min((min(times) for times in writes.values()), default=0.0)
+    spans = {sub[-4:]: (min(t) - start, max(t) - start) for sub, t in sorted(writes.items())}
+    return {
+        "reads": c.reads,
+        "writes": c.writes,
+        "429s": c.throttled,
+        "reads_by_kind": dict(kinds),
+        "write_spans": spans,
+    }
 
 
 async def _serve(conn: Connection, workdir: str, op_seconds: float, limits: Limits) -> None:

@@ -199,6 +199,8 @@ async def main(args: argparse.Namespace) -> None:
         f"429s={counts['429s']} reads={counts['reads']} {counts['reads_by_kind']} "
         f"(budget {3 * args.workspaces + total // 10})  peak RSS {rss_mb:.0f} MB"
     )
+    spans = "  ".join(f"{sub}: {a:.1f}-{b:.1f} s" for sub, (a, b) in counts["write_spans"].items())
+    print(f"curfew    accepted stops per subscription, first-last: {spans}")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,8 @@ class InstanceGuard:
                     await asyncio.to_thread(_release, conn)
         else:
             lock = _process_lock(self._engine, key)
-            await asyncio.to_thread(lock.acquire)
+            if not lock.acquire(blocking=False):  # held: wait in a thread (free, the usual case: no hop)
+                await asyncio.to_thread(lock.acquire)
             try:
                 yield Held(self._engine, None)
             finally:

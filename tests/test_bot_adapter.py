@@ -334,3 +334,25 @@ def test_the_government_channel_service_switches_the_bot_framework_endpoints(
     government = load_settings(env={**bot, "ChannelService": "https://botframework.azure.us"})
     assert TeamsAdapter(public, sqlite_store).audience == "https://api.botframework.com"
     assert TeamsAdapter(government, sqlite_store).audience == "https://api.botframework.us"
+
+
+async def test_connector_clients_are_made_once_per_app_service_url_and_audience() -> None:
+    from bot.adapter.connectors import ReusedConnectors
+
+    class Factory:
+        _app_id = "app"
+
+        def __init__(self) -> None:
+            self.made: list[tuple[str, str | None]] = []
+
+        async def create(self, service_url: str, audience: str | None = None) -> object:
+            self.made.append((service_url, audience))
+            return object()
+
+    clients: dict[tuple[object, ...], object] = {}
+    inner = Factory()
+    first = await ReusedConnectors(inner, clients).create("https://smba.example/emea/", "aud")  # type: ignore[arg-type]
+    again = await ReusedConnectors(inner, clients).create("https://smba.example/emea/", "aud")  # type: ignore[arg-type]
+    other = await ReusedConnectors(inner, clients).create("https://smba.example/amer/", "aud")  # type: ignore[arg-type]
+    assert first is again and other is not first
+    assert inner.made == [("https://smba.example/emea/", "aud"), ("https://smba.example/amer/", "aud")]

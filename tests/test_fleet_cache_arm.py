@@ -165,7 +165,9 @@ async def test_one_subscriptions_budget_never_holds_anothers_stops(
     for n in range(2):
         seed_instance(arm, VISION, f"v-{n}", owner_object_id=ANNA, last_started_at=started)
     fleet = make_fleet(arm, writes_per_second=2.0, write_burst=2, max_concurrency=1)
-    settings = workspace_settings(RESEARCH, VISION, azure={"max_concurrency": 1}, curfew={"verify_seconds": 0})
+    settings = workspace_settings(
+        RESEARCH, VISION, azure={"max_concurrency": 1}, curfew={"verify_seconds": 0}
+    )
     try:
         report = await Sweeper(Runtime(settings, sqlite_store, fleet)).curfew(forced=True)
     finally:

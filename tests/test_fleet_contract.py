@@ -108,4 +108,3 @@ async def test_chats_view_of_jobs_matches_the_fresh_list(harness: FleetHarness) 
     recent = await harness.fleet.recent_jobs(harness.alias)
     assert [(j.name, j.compute) for j in recent] == [(j.name, j.compute) for j in fresh]
     assert ("train-42", "train-ci") in [(j.name, j.compute) for j in recent]
-

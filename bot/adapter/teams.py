@@ -23,11 +23,12 @@ from typing import Any
 import jwt
 from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.universal_http.requests import ClientRetryPolicy
 
 from bot.adapter import activities as acts
+from bot.adapter.connectors import ReusingAuthentication
 from bot.adapter.turn import CurfewActivityHandler
 from bot.turns import TurnHandler
 from config.settings import BotSettings, Settings
@@ -78,7 +79,7 @@ class TeamsAdapter:
         self.app_id = settings.bot.app_id
         self._store = store
         self.clock = clock
-        self.cloud = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings.bot)))
+        self.cloud = CloudAdapter(ReusingAuthentication(_BotConfig(settings.bot)))
         self.cloud.on_turn_error = self._on_turn_error
 
     @property
