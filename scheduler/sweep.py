@@ -50,14 +50,28 @@ class Sweeper:
     ) -> RunReport:
         now = now or self._ctx.clock()
         report = RunReport(RunKind.CURFEW, run_id or f"curfew@{now.isoformat()}", now, dry_run=dry_run)
-        snap = await read_fleet(self._ctx, workspaces, now)
+        unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
+        aliases = [w.alias for w in self._ctx.fleet.workspaces if workspaces is None or w.alias in workspaces]
+        parts = await asyncio.gather(
+            *(self._curfew_in(alias, report, now, forced, unwarned) for alias in aliases)
+        )
+        for part in parts:
+            report.outcomes.extend(part.outcomes)
+        return await self._finish(report, actor, complete=True)
+
+    async def _curfew_in(
+        self, alias: str, run: RunReport, now: datetime, forced: bool, unwarned: set[InstanceKey]
+    ) -> RunReport:
+        """One workspace: read, decide, stop, verify. Workspaces go at once, so one's reading and
+        verification overlap the others' stops, which ARM's write budget paces."""
+        part = RunReport(run.kind, run.run_id, now, dry_run=run.dry_run)
+        snap = await read_fleet(self._ctx, [alias], now)
         decisions = decide(
             RunKind.CURFEW, now, snap.instances, snap.keep_ons, snap.jobs, self._ctx.policies(), forced=forced
         )
-        report.outcomes.extend(snap.failures)
-        unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
+        part.outcomes.extend(snap.failures)
         actions = [
-            self._stop(d, now, dry_run)
+            self._stop(d, now, run.dry_run)
             if d.action is Action.STOP and d.instance.key not in unwarned
             else _left(
                 d,
@@ -67,10 +81,10 @@ class Sweeper:
             )
             for d in decisions
         ]
-        report.outcomes.extend(await asyncio.gather(*actions))
-        if not dry_run:
-            await self._verify(report, lambda i: i.state.is_stopped, "Stopped")
-        return await self._finish(report, actor, complete=True)
+        part.outcomes.extend(await asyncio.gather(*actions))
+        if not run.dry_run:
+            await self._verify(part, lambda i: i.state.is_stopped, "Stopped")
+        return part
 
     async def morning(
         self,
