@@ -24,6 +24,10 @@ Fleets:
     .venv/bin/python -m bench.chat --mode open --rate 10 --fleet 1000
     .venv/bin/python -m bench.chat --mode single --azure 20x50
     .venv/bin/python -m bench.chat --mode open --rate 5 --kinds click --azure 20x50
+    .venv/bin/python -m bench.chat --mode open --rate 10 --azure 20x500 --during-sweep 20
+
+With `--during-sweep S` the open-loop phase runs again (with other users, who also said `status`
+first) while a forced curfew runs in the server process, from S seconds after it started.
 """
 
 from __future__ import annotations
@@ -63,14 +67,14 @@ def subscription(n: int) -> str:
 
 
 @contextmanager
-def bot(spec: dict[str, Any]) -> Iterator[tuple[str, int]]:
+def bot(spec: dict[str, Any]) -> Iterator[tuple[str, int, Any]]:
     context = multiprocessing.get_context("spawn")
     conn, theirs = context.Pipe()
     process = context.Process(target=child, args=(theirs, spec), daemon=True)
     process.start()
     hello = conn.recv()
     try:
-        yield f"http://127.0.0.1:{hello['port']}/api/messages", hello["pid"]
+        yield f"http://127.0.0.1:{hello['port']}/api/messages", hello["pid"], conn
     finally:
         conn.send("stop")
         process.join(timeout=20)
@@ -261,17 +265,18 @@ async def main(args: argparse.Namespace) -> None:
     kinds = args.kinds.split(",")
     count = args.turns * len(kinds) if args.mode == "single" else round(args.rate * args.seconds)
     plan = [(n, kinds[n % len(kinds)]) for n in range(count)]
+    users = 2 * count if args.during_sweep else count
     with tempfile.TemporaryDirectory() as tmp, contextmanager_arm(args, tmp) as arm:
         if arm is not None:
             workspaces, per_workspace = (int(x) for x in args.azure.lower().split("x"))
-            arm.seed(azure_seed(workspaces, per_workspace, count + 5))
+            arm.seed(azure_seed(workspaces, per_workspace, users + 5))
             settings = azure_settings(tmp, workspaces, arm)
             env = {**arm.env, "REQUESTS_CA_BUNDLE": arm.ca_path}
             label = f"Azure ML {workspaces}x{per_workspace} ({workspaces * per_workspace} instances)"
         else:
             workspaces, env = 1, {}
             settings = {"timezone": "Europe/Berlin", "database_url": f"sqlite:///{Path(tmp)}/c.db"}
-            label = f"simulated fleet of {max(args.fleet, count + 5)}"
+            label = f"simulated fleet of {max(args.fleet, users + 5)}"
         parsed = Settings.model_validate(settings)
         alias = (lambda n: f"ws-{n % workspaces:02d}") if arm is not None else (lambda n: "demo")
 
@@ -281,11 +286,11 @@ async def main(args: argparse.Namespace) -> None:
             return at
 
         async with ConnectorStandIn() as connector:
-            with bot({"bot": "echo"}) as (endpoint, pid):
+            with bot({"bot": "echo"}) as (endpoint, pid, _):
                 driver = Driver(connector, endpoint, alias, curfew_at, "echo")
                 await run_phase(driver, pid, [(n, "status") for n in range(count)], "single", 1, True, None)
                 echo = await run_phase(driver, pid, plan, args.mode, args.rate, True, None)
-            owners = [user_id(n) for n in range(count + 5)]
+            owners = [user_id(n) for n in range(users + 5)]
             spec = {
                 "bot": "curfew",
                 "settings": settings,
@@ -295,19 +300,28 @@ async def main(args: argparse.Namespace) -> None:
                 "fleet": args.fleet,
                 "tenant": DEMO_TENANT,
             }
-            with bot(spec) as (endpoint, pid):
+            with bot(spec) as (endpoint, pid, control):
                 driver = Driver(connector, endpoint, alias, curfew_at, "curfew")
                 # every user has talked to Curfew before (as everyone a warning card reached has):
                 # a first turn's one-time work (imports, first clients, the stored reference) is not
                 # in the figures
-                await run_phase(driver, pid, [(n, "status") for n in range(count)], "single", 1, False, None)
+                await run_phase(driver, pid, [(n, "status") for n in range(users)], "single", 1, False, None)
                 ours = await run_phase(driver, pid, plan, args.mode, args.rate, False, arm)
+                if args.during_sweep:  # the same again while a forced curfew runs in the server
+                    control.send("sweep")
+                    await asyncio.sleep(args.during_sweep)  # into its stops
+                    again = [(n + count, kind) for n, kind in plan]
+                    during = await run_phase(driver, pid, again, args.mode, args.rate, False, arm)
     rate = f" rate={args.rate:g}/s for {args.seconds:g} s" if args.mode == "open" else ""
     print(f"mode={args.mode}{rate}  {label}  kinds={','.join(kinds)}  turns={count}")
     show("echo bot (baseline)", echo)
     show("curfew", ours)
     p99 = percentile(ours["all"], 99) / max(percentile(echo["all"], 99), 1e-9)
     print(f"ratio curfew/echo: CPU per turn {ours['cpu_ms'] / echo['cpu_ms']:.2f}x  p99 {p99:.2f}x")
+    if args.during_sweep:
+        show("curfew during a sweep", during)
+        slower = percentile(during["all"], 99) / max(percentile(ours["all"], 99), 1e-9)
+        print(f"ratio during the sweep / idle: p99 {slower:.2f}x")
 
 
 @contextmanager
@@ -330,4 +344,10 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0, help="open: how long arrivals come")
     parser.add_argument("--fleet", type=int, default=100, help="simulated fleet size")
     parser.add_argument("--azure", default="", help="WORKSPACESxINSTANCES: the Azure ML fleet instead")
+    parser.add_argument(
+        "--during-sweep",
+        type=float,
+        default=0.0,
+        help="also measure while a forced curfew runs in the server, starting this many seconds in",
+    )
     asyncio.run(main(parser.parse_args()))

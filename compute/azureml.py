@@ -1,7 +1,9 @@
 """AzureMLFleet: the Fleet port over the azure-ai-ml SDK (sync) for real Azure ML workspaces.
 
-Threads: SDK calls run in a ThreadPoolExecutor of `max_concurrency` workers behind a semaphore of
-the same size, never on the event loop. `azure.ai.ml` is imported lazily, in a worker thread, when
+Threads: SDK calls run in a ThreadPoolExecutor, never on the event loop: reads behind a semaphore of
+`max_concurrency`, writes behind `WRITE_SLOTS` per subscription of their own, so a write whose
+token its subscription's budget just granted goes out at once, not behind slow listings or another
+subscription's writes (a write held back and then sent in a bunch is what ARM answers with 429). `azure.ai.ml` is imported lazily, in a worker thread, when
 the first MLClient is built (the import costs seconds). One MLClient per workspace, built once.
 
 Clouds: `resource_manager_url` reaches the SDK as `cloud=` plus `cloud_metadata`. The SDK registers a
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+WRITE_SLOTS = 4
+"""Writes in flight per subscription: ARM refills 10 a second, and a write takes well under 0.4 s."""
 
 _PUBLIC_CLOUDS = {
     "https://management.azure.com/": "AzureCloud",
@@ -138,12 +142,13 @@ class AzureMLFleet:
         self._prepaid = dict.fromkeys(self._budgets, 0)
         self._clients: dict[str, MLClient] = {}
         self._locations: dict[str, str] = {}
-        self._max_concurrency = max_concurrency
         self._transport: Any = None
         self._session: Any = None
         self._building = asyncio.Lock()
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="azureml")
+        self._write_slots = {sub: asyncio.Semaphore(WRITE_SLOTS) for sub in self._budgets}
+        self._threads = max_concurrency + WRITE_SLOTS * len(self._budgets)
+        self._executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="azureml")
         for name in _QUIET_LOGGERS:  # unless someone set a level on purpose
             logger = logging.getLogger(name)
             if logger.level == logging.NOTSET:
@@ -374,7 +379,7 @@ class AzureMLFleet:
             else:
                 await budget.acquire()
             try:
-                await self._run(ws, call, *args)
+                await self._run(ws, call, *args, slots=self._write_slots[sub])
                 return
             except AzureError as exc:
                 retry = self._may_retry(exc, attempt, transient_retry)
@@ -401,9 +406,11 @@ class AzureMLFleet:
             return self._backoff * 2.0 ** (attempt - 1)
         return None
 
-    async def _run(self, ws: Workspace, call: Callable[..., T], *args: Any) -> T:
+    async def _run(
+        self, ws: Workspace, call: Callable[..., T], *args: Any, slots: asyncio.Semaphore | None = None
+    ) -> T:
         client = await self._client(ws)
-        async with self._slots:
+        async with slots or self._slots:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, call, client, *args)
 
@@ -419,7 +426,7 @@ class AzureMLFleet:
         return client
 
     def _shared_transport(self) -> Any:
-        """One HTTP session for every client, its pool as large as our concurrency (requests' is 10)."""
+        """One HTTP session for every client, its pool as large as our threads (requests' is 10)."""
         if self._transport is None:
             import requests
             from azure.core.pipeline.transport import RequestsTransport
@@ -428,7 +435,7 @@ class AzureMLFleet:
             session = requests.Session()
             no_retries = Retry(total=False, redirect=False, raise_on_status=False)
             adapter = requests.adapters.HTTPAdapter(
-                pool_maxsize=self._max_concurrency, max_retries=no_retries
+                pool_maxsize=self._threads, max_retries=no_retries
             )
             session.mount("https://", adapter)
             session.mount("http://", adapter)

@@ -4,6 +4,11 @@ The shell around `domain.decide.decide`. One failing instance never stops the re
 on its own and returns an `Outcome`. Stops are issued concurrently within the fleet's write budget;
 right before each stop call the instance's keep-ons are read again under the instance guard, so a
 keep-on committed before the call always wins (storage/guard.py).
+
+At ten thousand instances in many subscriptions: ARM paces writes per subscription, so a stop first
+waits for its subscription's budget (`Fleet.reserve_write`) and only then takes one of that
+subscription's slots and the guard; and each workspace is read, decided, stopped and verified on its
+own, all at once, so reads and verification overlap the other workspaces' stops.
 """
 
 from __future__ import annotations
