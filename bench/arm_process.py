@@ -45,6 +45,9 @@ def _counts(arm: Any, since: int) -> dict[str, Any]:
         if r.method == "POST" and r.status == 202:
             writes.setdefault(r.path.split("/")[2], []).append(r.at)
     start = min((min(times) for times in writes.values()), default=0.0)
+    throttled = Counter(
+        int((r.at - start) // 5) * 5 for r in arm.requests[since:] if r.method == "POST" and r.status == 429
+    )
     spans = {sub[-4:]: (min(t) - start, max(t) - start) for sub, t in sorted(writes.items())}
     return {
         "reads": c.reads,
@@ -52,6 +55,7 @@ def _counts(arm: Any, since: int) -> dict[str, Any]:
         "429s": c.throttled,
         "reads_by_kind": dict(kinds),
         "write_spans": spans,
+        "429s_by_5s": dict(sorted(throttled.items())),
     }
 
 

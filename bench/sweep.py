@@ -201,6 +201,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     spans = "  ".join(f"{sub}: {a:.1f}-{b:.1f} s" for sub, (a, b) in counts["write_spans"].items())
     print(f"curfew    accepted stops per subscription, first-last: {spans}")
+    print(f"curfew    429s by 5 s from the first stop: {counts['429s_by_5s']}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Threads: SDK calls run in a ThreadPoolExecutor, never on the event loop: reads behind a semaphore of
 `max_concurrency`, writes behind `WRITE_SLOTS` per subscription of their own, so a write whose
 token its subscription's budget just granted goes out at once, not behind slow listings or another
-subscription's writes (a write held back and then sent in a bunch is what ARM answers with 429). `azure.ai.ml` is imported lazily, in a worker thread, when
+subscription's writes (a write held back and then sent in a bunch is what ARM answers with 429).
+`azure.ai.ml` is imported lazily, in a worker thread, when
 the first MLClient is built (the import costs seconds). One MLClient per workspace, built once.
 
 Clouds: `resource_manager_url` reaches the SDK as `cloud=` plus `cloud_metadata`. The SDK registers a
@@ -434,9 +435,7 @@ class AzureMLFleet:
 
             session = requests.Session()
             no_retries = Retry(total=False, redirect=False, raise_on_status=False)
-            adapter = requests.adapters.HTTPAdapter(
-                pool_maxsize=self._threads, max_retries=no_retries
-            )
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=self._threads, max_retries=no_retries)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             self._session = session
