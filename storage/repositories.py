@@ -29,6 +29,7 @@ from storage.money_repo import MoneyLedgerRepository
 from storage.outbox import Outbox, Tx
 from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
+from storage.security_log import SecurityLog
 from storage.start_times import StartTimeRepository
 
 P = ParamSpec("P")
@@ -349,6 +350,7 @@ class Store:
         self.keep_ons = KeepOnRepository(sessions, self.guard)
         self.conversations = ConversationRepository(sessions)
         self.audit = AuditLog(sessions)
+        self.security = SecurityLog(sessions)
         self.runs = RunLedger(sessions)
         self.requests = RequestRepository(sessions)
         self.mornings = MorningStartRepository(sessions)

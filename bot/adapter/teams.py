@@ -58,7 +58,7 @@ class _BotConfig:
     def __init__(self, bot: BotSettings) -> None:
         self.APP_ID = bot.app_id
         self.APP_PASSWORD = bot.app_password
-        self.APP_TYPE = bot.app_type
+        self.APP_TYPE = bot.kind
         self.APP_TENANTID = bot.app_tenant_id
         # GCC High and DoD: the SDK switches every Bot Framework endpoint to the government ones.
         self.CHANNEL_SERVICE = bot.channel_service or None
@@ -95,7 +95,10 @@ class TeamsAdapter:
         auth = await self._authenticate(activity, request.headers.get("Authorization", ""))
         if isinstance(auth, web.Response):
             return auth
-        bot = CurfewActivityHandler(handler, self._store, self.clock, self.settings.teams.approvals_channel)
+        teams = self.settings.teams
+        bot = CurfewActivityHandler(
+            handler, self._store, self.clock, teams.approvals_channel, teams.tenant_id
+        )
         try:
             invoke_response = await self.cloud.process_activity(auth, activity, bot.on_turn)
         except Exception:
