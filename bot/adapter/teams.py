@@ -14,7 +14,6 @@ A failing turn is logged with its stack and the user gets one short apology, nev
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from msrest.universal_http.requests import ClientRetryPolicy
 
 from bot.adapter import activities as acts
+from bot.adapter.inbound_shape import BadBody, load_activity
 from bot.adapter.turn import CurfewActivityHandler
 from bot.turns import TurnHandler
 from config.settings import BotSettings, Settings
@@ -156,13 +156,11 @@ def invoke_body(body: Any) -> Any:
 
 
 def parse_activity(raw: bytes) -> Activity:
-    """The activity in a request body; BadActivity with a clear reason otherwise."""
+    """The activity in a request body; BadActivity with a clear reason otherwise (see inbound_shape)."""
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadActivity("the body is not JSON; expected a Bot Framework activity")
-    if not isinstance(body, dict):
-        raise BadActivity("the body is not a JSON object; expected a Bot Framework activity")
+        body = load_activity(raw)
+    except BadBody as problem:
+        raise BadActivity(str(problem)) from None
     if not isinstance(body.get("type"), str) or not body["type"]:
         raise BadActivity('the activity has no "type"')
     try:

@@ -87,8 +87,11 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
-        if activity.name != acts.CARD_ACTION_INVOKE:
-            return await super().on_invoke_activity(turn_context)
+        if activity.name != acts.CARD_ACTION_INVOKE:  # botbuilder answers 501 for what it does not know
+            answered: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+            if answered is None or answered.status >= 500:
+                return InvokeResponse(status=400, body={"error": "Curfew does not answer this invoke"})
+            return answered
         result = await self._handler.on_action(acts.action_inbound(activity))
         turn_context.turn_state[FOLLOWUPS] = tuple(result.followups)
         return acts.card_invoke_response(shorten_card(result.card))
