@@ -295,10 +295,14 @@ class AuditLog:
         with self._sessions() as session:
             return [_event(r) for r in session.scalars(query)]
 
-    def since(self, start: datetime, *, run_id: str | None = None) -> list[AuditEvent]:
+    def since(
+        self, start: datetime, *, run_id: str | None = None, instance: str | None = None
+    ) -> list[AuditEvent]:
         query = select(AuditRow).where(AuditRow.at >= start)
         if run_id is not None:
             query = query.where(AuditRow.run_id == run_id)
+        if instance is not None:
+            query = query.where(AuditRow.instance == instance.lower())
         with self._sessions() as session:
             return [_event(r) for r in session.scalars(query.order_by(AuditRow.at, AuditRow.id))]
 
