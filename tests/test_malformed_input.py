@@ -278,3 +278,8 @@ def test_malformed_activities_never_get_a_5xx_nor_change_anything(
     new = env.store.security.since()
     assert {e.kind for e in new} <= {"other tenant", "not authorized"}
     assert len(new) >= len(security_before)
+
+
+async def test_a_body_over_a_megabyte_is_a_413(curfew_env: BotEnv) -> None:
+    activity = curfew_env.teams.message("status " + "x" * 1_100_000)
+    assert (await curfew_env.post(activity)).status == 413
