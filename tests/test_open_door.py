@@ -8,15 +8,9 @@ POST claiming an approver is refused before it can store or redirect anything.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from storage.repositories import Store
@@ -24,15 +18,9 @@ from tests.bot_harness import ALEX, TENANT, open_bot_env
 from tests.conftest import FakeClock, require
 from tests.connector_standin import ConnectorStandIn
 from tests.protocol_env import QUICK
-from tests.test_service import ROOT, run_cli
+from tests.test_service import run_cli, serving
 
 APP_ID = "9b2a6c1e-0000-4000-8000-00000000c11e"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def listening_on(port: int) -> set[str]:
@@ -44,34 +32,6 @@ def listening_on(port: int) -> set[str]:
         if int(hex_port, 16) == port and state == "0A":
             found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
     return found
-
-
-@contextmanager
-def serving(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    port = free_port()
-    base = {"PATH": os.environ["PATH"], "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py")],
-        env={**base, **env},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                assert time.monotonic() < deadline, "the service did not answer /healthz within 60 s"
-                time.sleep(0.3)
-        yield port, proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_without_an_app_id_it_listens_on_loopback_only_and_says_why(tmp_path: Path) -> None:
