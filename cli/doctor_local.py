@@ -117,7 +117,10 @@ async def teams(c: Checkup) -> None:
         )
     tenant = s.teams.tenant_id
     if not tenant:
-        found.warn("teams.tenant_id is not set: Curfew can only message people who already chatted with it")
+        found.warn(
+            "teams.tenant_id is not set: Curfew answers every tenant (the demo only; workspaces need it) "
+            "and can only message people who already chatted with it"
+        )
     elif s.bot.kind != "MultiTenant" and s.bot.app_tenant_id and s.bot.app_tenant_id.lower() != tenant:
         found.fail(
             f"teams.tenant_id {tenant} is not MicrosoftAppTenantId {s.bot.app_tenant_id}: a "
