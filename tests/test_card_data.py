@@ -12,21 +12,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
+from app import create_app
 from domain.model import KeepOn, KeepOnState
+from runtime import Runtime
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from storage.models import ComputeRequestRow, KeepOnRow, OutboxRow, WarningRow
 from storage.repositories import Store
-from tests.bot_harness import ALEX, DANA, TENANT, BotEnv, TeamsUser, open_bot_env
+from tests import card_check
+from tests.arm_fixtures import RESEARCH, make_fleet, seed_instance, workspace_settings
+from tests.arm_standin import ArmStandIn
+from tests.bot_harness import ALEX, DANA, MORGAN, TENANT, BotEnv, TeamsActivities, TeamsUser, open_bot_env
 from tests.conftest import FakeClock
+from tests.connector_standin import ConnectorStandIn
 from tests.protocol_env import QUICK
 from tests.test_warning_protocol import CURFEW, WARN_AT, keep_button
+from wiring import SERVICE
 
 Edit = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -51,16 +60,16 @@ def card_of(env: BotEnv, user: TeamsUser) -> dict[str, Any]:
     return cards[-1]
 
 
-def until_button(card: dict[str, Any], instance: str, **inputs: str) -> dict[str, Any]:
+def until_button(
+    card: dict[str, Any], instance: str, workspace: str = "demo", **inputs: str
+) -> dict[str, Any]:
     """The instance's "Keep until…" form button with its inputs filled, as Teams sends it."""
     for row in card["body"]:
         for block in row.get("items", []) if row["type"] == "Container" else []:
             for action in block.get("actions", []) if block["type"] == "ActionSet" else []:
-                if action["type"] == "Action.ShowCard" and action["card"]["actions"][0]["data"][
-                    "instance"
-                ] == (instance):
-                    submit = action["card"]["actions"][0]
-                    own = {f"{field}:demo:{instance}": value for field, value in inputs.items()}
+                submit = action["card"]["actions"][0] if action["type"] == "Action.ShowCard" else {}
+                if submit.get("data", {}).get("instance") == instance:
+                    own = {f"{field}:{workspace}:{instance}": value for field, value in inputs.items()}
                     return {**submit, "data": {**submit["data"], **own}}
     raise AssertionError(f"no Keep until… form for {instance}")
 
@@ -321,3 +330,92 @@ async def test_confirmations_show_the_year_when_it_is_not_the_current_one(env: B
     assert "at most 14 days (until " in (far.text or "") and " 2027 " in (far.text or "")
     trail = await env.store.call(env.store.audit.since, NEW_YEARS_EVE)
     assert any("Sun 3 Jan 2027" in e.reason for e in trail if e.action == "chat keep")
+
+
+async def test_a_request_form_with_forged_fields_is_the_senders_and_still_needs_an_approver(
+    env: BotEnv,
+) -> None:
+    """The form's data names the request's fields only; who asks, in which tenant and whether it needs an
+    approver come from the Teams sender and the configuration, whatever the data claims."""
+    form = {"workspace": "demo", "name": "morgan-gpu", "size": "Standard_NC6s_v3", "purpose": "fine-tuning"}
+    forged = form | {
+        "requester_object_id": ALEX.aad_id,
+        "requester": ALEX.aad_id,
+        "requester_tenant_id": "11111111-1111-1111-1111-111111111111",
+        "auto_approve": True,
+        "state": "approved",
+        "decided_by": ALEX.aad_id,
+    }
+    result = await env.click("request_submit", forged, MORGAN)
+    assert result.status == 200 and "Request #" in said(result)
+    [request] = await env.store.call(env.store.requests.for_requester, MORGAN.aad_id)
+    assert (request.requester_object_id, request.requester_tenant_id) == (MORGAN.aad_id, TENANT)
+    assert (request.state, request.decided_by) == ("pending", None)
+    assert await env.store.call(env.store.requests.for_requester, ALEX.aad_id) == []
+    await env.service.bot.drain()
+    assert "morgan-gpu" not in {i.name for i in await env.fleet.list_instances()}  # waits for an approver
+    assert any(
+        "asks for a compute instance" in json.dumps(m.card) for m in env.connector.messages_for(ALEX.chat_id)
+    )
+
+
+@pytest.fixture
+async def arm_env(arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store) -> AsyncIterator[ArmBot]:
+    """The service on Azure through the unmodified SDK and the ARM stand-in, Teams through the connector."""
+    clock = FakeClock(WARN_AT)
+    async with ConnectorStandIn() as connector:
+        teams = {"tenant_id": TENANT, "service_url": connector.url}
+        settings = workspace_settings(
+            RESEARCH, teams=teams, curfew={"verify_seconds": 2, "verify_interval_seconds": 0.2}
+        )
+        rt = Runtime(settings, sqlite_store, make_fleet(arm, workspaces=[RESEARCH]), clock)
+        app = create_app(settings, runtime=rt, clock=clock, scheduler=False, tuning=QUICK)
+        try:
+            async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+                yield ArmBot(client, connector, rt, clock, TeamsActivities(connector.url), arm)
+        finally:
+            await rt.fleet.close()
+
+
+@dataclass
+class ArmBot:
+    client: TestClient[Any, Any]
+    connector: ConnectorStandIn
+    runtime: Runtime
+    clock: FakeClock
+    teams: TeamsActivities
+    arm: ArmStandIn
+
+    async def click(self, data: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post("/api/messages", json=self.teams.card_action("warning", data, DANA))
+        assert response.status == 200
+        body = await response.json()
+        card_check.record_invoke(body)
+        return dict(body["value"])
+
+    def writes(self) -> list[str]:
+        return [
+            r.path.rsplit("/", 1)[-1]
+            for r in self.arm.requests_matching("POST", r"/computes/[^/]+/(start|stop)$")
+        ]
+
+
+async def test_on_azure_an_edited_card_neither_keeps_nor_spares_the_instance(arm_env: ArmBot) -> None:
+    started = WARN_AT - timedelta(hours=6)
+    seed_instance(arm_env.arm, RESEARCH, "ci-dana", owner_object_id=DANA.aad_id, last_started_at=started)
+    assert (await Warner(arm_env.runtime, arm_env.client.server.app[SERVICE].notifier).warn()).ok
+    [card] = [m.card for m in arm_env.connector.messages_for(DANA.chat_id) if m.card]
+    legit = until_button(card, "ci-dana", "research", until_date="2099-12-31")["data"]
+    for data, reason in (
+        (without_warning(legit), "does not name a warning card Curfew sent"),
+        (legit | {"warning": "AAAAAAAAAAAAAAAAAAAAAAAA"}, "I sent no such warning card"),
+        (legit, "Curfew keeps an instance on for at most 14 days"),
+    ):
+        assert reason in json.dumps(await arm_env.click(data))
+    assert await arm_env.runtime.store.call(arm_env.runtime.store.keep_ons.in_force, WARN_AT) == []
+    assert arm_env.writes() == []
+
+    arm_env.clock.now = CURFEW + timedelta(seconds=2)
+    night = await Sweeper(arm_env.runtime).curfew()
+    assert {o.instance.name: o.kind.value for o in night.outcomes} == {"ci-dana": "stopped"}
+    assert arm_env.writes() == ["stop"] and arm_env.arm.instance("ci-dana").state in ("Stopping", "Stopped")
