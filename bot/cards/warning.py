@@ -79,7 +79,7 @@ def input_id(key: InstanceKey, name: str) -> str:
 def _running_for(decision: Decision, now: datetime, zone: ZoneInfo) -> str:
     started = decision.instance.last_started_at
     if started is None and decision.instance.started_before is not None:
-        return f"on since before {format_local(decision.instance.started_before, zone)}"
+        return f"on since before {format_local(decision.instance.started_before, zone, now)}"
     if started is None:
         return "on (since unknown)"
     hours = max(0.0, (now - started) / timedelta(hours=1))
@@ -196,8 +196,8 @@ def warning_card(view: WarningView) -> Card:
     if to_stop:
         body.append(
             paragraph(
-                f"The curfew on {format_local(view.curfew_at, view.zone)} stops them unless you keep them: "
-                "pick what to do, then **Apply**.",
+                f"The curfew on {format_local(view.curfew_at, view.zone, view.now)} stops them unless you "
+                "keep them: pick what to do, then **Apply**.",
                 subtle=True,
             )
         )
