@@ -31,6 +31,7 @@ from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
 from storage.security_log import SecurityLog
 from storage.start_times import StartTimeRepository
+from storage.warnings_repo import WarningRepository
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -362,6 +363,7 @@ class Store:
         self.money = MoneyLedgerRepository(sessions)
         self.outbox = Outbox(sessions)
         self.start_times = StartTimeRepository(sessions)
+        self.warnings = WarningRepository(sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> Store:

@@ -12,7 +12,9 @@ from storage.repositories import Store
 from storage.security_log import ROWS_PER_WINDOW, WINDOW, Refused
 from tests.bot_harness import DANA, MORGAN, BotEnv, words
 from tests.conftest import FakeClock
+from tests.test_card_data import card_of, warn
 from tests.test_service import run_cli
+from tests.test_warning_protocol import keep_button
 
 ATTEMPTS = ["stop gpu-ci", "keep gpu-ci tonight", "release gpu-ci", "start gpu-ci"] * 3
 
@@ -90,3 +92,19 @@ async def test_the_audit_command_shows_the_trail_and_the_refusals(curfew_env: Bo
     assert later.stdout.splitlines()[1:] == ["0 refused attempt row(s) since 2026-12-02 00:00 UTC"]
     wrong = run_cli(tmp_path, "audit", "--since", "yesterday", env=database)
     assert wrong.returncode == 2 and "expected a date such as 2026-12-01" in wrong.stderr
+
+
+async def test_a_forged_warning_click_is_the_security_logs_not_the_history(curfew_env: BotEnv) -> None:
+    await warn(curfew_env)
+    data = keep_button(card_of(curfew_env, DANA), "gpu-ci", "keep_1h")["data"]
+    result = await curfew_env.click("warning", data | {"warning": "AAAAAAAAAAAAAAAAAAAAAAAA"}, DANA)
+    assert "I sent no such warning card" in json.dumps(result.card)
+    [logged] = await curfew_env.store.call(curfew_env.store.security.since)
+    assert (logged.actor, logged.kind, logged.action, logged.instance) == (
+        DANA.aad_id,
+        "forged",
+        "warning keep_1h",
+        "gpu-ci",
+    )
+    [history] = await curfew_env.say("history gpu-ci", DANA)
+    assert "no such warning" not in json.dumps(history.card)

@@ -1,14 +1,14 @@
 """security log: refused attempts, for admins, out of the instances' history
 
 Revision ID: 0006_i12
-Revises: 0003_i19
+Revises: 0006_i12c
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_i12"
-down_revision = "0003_i19"
+down_revision = "0006_i12c"
 branch_labels = None
 depends_on = None
 
