@@ -283,3 +283,8 @@ def test_malformed_activities_never_get_a_5xx_nor_change_anything(
 async def test_a_body_over_a_megabyte_is_a_413(curfew_env: BotEnv) -> None:
     activity = curfew_env.teams.message("status " + "x" * 1_100_000)
     assert (await curfew_env.post(activity)).status == 413
+
+
+async def test_brackets_inside_text_are_text_not_nesting(curfew_env: BotEnv) -> None:
+    [answer] = await curfew_env.say("status :-[ " + "[" * 60 + "{" * 60)
+    assert answer.body is not None  # answered as a message (12a's length rule or help), not refused

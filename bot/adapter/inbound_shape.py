@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,12 +35,20 @@ class BadBody(ValueError):
     """`str(error)` says what is wrong, for the 400 answer."""
 
 
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.S)
+"""A JSON string (or an unterminated one, to the end): possessive, so one pass over the body."""
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+TOO_DEEP = f"the body is nested too deeply (at most {MAX_DEPTH} levels) or is not JSON"
+
+
 def load_activity(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object fit for botbuilder; BadBody with the reason otherwise."""
+    if not _shallow(raw):  # before json.loads, which recurses in C up to Python's recursion limit
+        raise BadBody(TOO_DEEP)
     try:
         body = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
-        raise BadBody(f"the body is nested too deeply (at most {MAX_DEPTH} levels)") from None
+        raise BadBody(TOO_DEEP) from None
     except UnicodeDecodeError:
         raise BadBody("the body is not UTF-8; expected a Bot Framework activity") from None
     except ValueError:  # JSONDecodeError, and integers over Python's digit limit
@@ -49,6 +58,26 @@ def load_activity(raw: bytes) -> dict[str, Any]:
     _check_values(body)
     _check_fields(body)
     return body
+
+
+def _shallow(raw: bytes) -> bool:
+    """True when the brackets outside strings nest at most about MAX_DEPTH deep (two kinds may
+    interleave within one pass, so up to twice that: still far from the recursion limit). Each pass
+    drops the innermost pairs; all of it runs in C, over at most 1 MB."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return True
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    runs = (b"[" * (MAX_DEPTH + 1), b"{" * (MAX_DEPTH + 1), b"[{" * MAX_DEPTH, b"{[" * MAX_DEPTH)
+    if any(run in brackets for run in runs):  # the usual deep bodies, found without a pass
+        return False
+    for _ in range(MAX_DEPTH + 1):
+        if not brackets:
+            return True
+        inner = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if inner == brackets:  # unbalanced: not JSON
+            return False
+        brackets = inner
+    return not brackets
 
 
 def _no_constant(name: str) -> Any:
@@ -63,7 +92,7 @@ def _check_values(body: Any) -> None:
         node, depth = stack.pop()
         nodes += 1
         if depth > MAX_DEPTH:
-            raise BadBody(f"the body is nested too deeply (at most {MAX_DEPTH} levels)")
+            raise BadBody(TOO_DEEP)
         if nodes > MAX_NODES:
             raise BadBody(f"the body holds too many values (at most {MAX_NODES})")
         if isinstance(node, str):
