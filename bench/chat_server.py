@@ -43,6 +43,25 @@ def seed_simulated(app: web.Application, owners: list[str], fleet: int, tenant: 
             )
 
 
+def record_warnings(app: web.Application, aliases: list[str]) -> dict[int, str]:
+    """The warning card each user got for the coming curfew (as the warning pass stores it): the
+    ids their clicks carry."""
+    from domain.model import InstanceKey
+    from domain.schedule import next_curfew
+    from runtime import RUNTIME
+    from storage.warnings_repo import NewWarning
+
+    rt = app[RUNTIME]
+    now = rt.clock()
+    wanted = []
+    for n, alias in enumerate(aliases):
+        at = next_curfew(rt.settings.policy(alias), now, inclusive=True)
+        assert at is not None
+        wanted.append(NewWarning(None, at, (InstanceKey(alias, f"ci-user-{n}"),)))
+    sent = rt.store.warnings.add(wanted, now)
+    return {n: w.id for n, w in enumerate(sent)}
+
+
 async def _serve(conn: Connection, spec: dict[str, Any]) -> None:
     os.environ.update(spec.get("env") or {})
     from concurrent.futures import ThreadPoolExecutor
@@ -60,10 +79,13 @@ async def _serve(conn: Connection, spec: dict[str, Any]) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    if spec["bot"] == "curfew" and spec.get("simulated"):
-        seed_simulated(app, spec["owners"], spec["fleet"], spec["tenant"])
+    warnings: dict[int, str] = {}
+    if spec["bot"] == "curfew":
+        if spec.get("simulated"):
+            seed_simulated(app, spec["owners"], spec["fleet"], spec["tenant"])
+        warnings = record_warnings(app, spec["aliases"])
     port = runner.addresses[0][1]
-    conn.send({"port": port, "pid": os.getpid()})
+    conn.send({"port": port, "pid": os.getpid(), "warnings": warnings})
     sweeps: list[asyncio.Task[Any]] = []
     while (await asyncio.get_running_loop().run_in_executor(None, conn.recv)) == "sweep":
         sweeps.append(asyncio.create_task(_sweep(app, conn)))

@@ -2,8 +2,9 @@
 
 One function serves the sweep, the warnings, the `status` card and the warning card's refresh:
 `read_fleet` lists each workspace's instances and jobs concurrently, always fresh from Azure. `owner`
-is chat's view of one person's instances: `Fleet.recent_instances` (a listing at most
-`azure.fleet_cache_seconds` old, indexed by owner), and jobs only where those instances live.
+(one person's instances) and `keys` (the instances a warning card lists) are chat's view instead:
+`Fleet.recent_instances` (a listing at most `azure.fleet_cache_seconds` old, indexed by owner and
+name, or one get), and jobs only where those instances live.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 
 from compute.port import FleetError
 from domain.decide import Decision, RunKind, decide, tonight
-from domain.model import Instance, Job, KeepOn, WorkspacePolicy, with_known_start
+from domain.model import Instance, InstanceKey, Job, KeepOn, WorkspacePolicy, with_known_start
 from runtime import Runtime
 from scheduler.outcomes import Outcome, unexpected
 
@@ -48,11 +49,22 @@ async def read_fleet(
     *,
     jobs: bool = True,
     owner: str | None = None,
+    keys: Collection[InstanceKey] | None = None,
 ) -> Snapshot:
-    aliases = [w.alias for w in rt.fleet.workspaces if workspaces is None or w.alias in workspaces]
+    """`owner` or `keys` (the instances a warning card lists): chat's view, not a fresh listing."""
+    named = _names_by_workspace(keys)
+    aliases = [
+        w.alias
+        for w in rt.fleet.workspaces
+        if (workspaces is None or w.alias in workspaces) and (named is None or w.alias in named)
+    ]
     snap = Snapshot()
-    both = jobs and owner is None
-    results = await asyncio.gather(*(_read(rt, a, both, owner) for a in aliases), return_exceptions=True)
+    view = owner is not None or named is not None
+    both = jobs and not view
+    results = await asyncio.gather(
+        *(_read(rt, a, both, owner, None if named is None else named[a]) for a in aliases),
+        return_exceptions=True,
+    )
     for alias, result in zip(aliases, results, strict=True):
         if isinstance(result, FleetError):
             snap.failures.append(Outcome.workspace_failed(alias, str(result)))
@@ -66,12 +78,12 @@ async def read_fleet(
         else:
             snap.instances.extend(result[0])
             snap.jobs.extend(result[1])
-    if jobs and owner is not None:
+    if jobs and view:
         wanted = sorted({i.workspace for i in snap.instances})
         for listed in await asyncio.gather(*(rt.fleet.recent_jobs(a) for a in wanted)):
             snap.jobs.extend(listed)
     snap.instances = await _with_known_starts(rt, snap.instances)
-    keys = None if owner is None else [i.key for i in snap.instances]
+    keys = [i.key for i in snap.instances] if view else None
     snap.keep_ons = await rt.store.call(rt.store.keep_ons.in_force, now, keys)
     return snap
 
@@ -86,7 +98,21 @@ async def _with_known_starts(rt: Runtime, instances: list[Instance]) -> list[Ins
     return [with_known_start(i, k.started_at, k.seen_running_since) if k else i for i, k in found]
 
 
-async def _read(rt: Runtime, alias: str, jobs: bool, owner: str | None) -> tuple[list[Instance], list[Job]]:
+def _names_by_workspace(keys: Collection[InstanceKey] | None) -> dict[str, list[str]] | None:
+    if keys is None:
+        return None
+    named: dict[str, list[str]] = {}
+    for key in keys:
+        named.setdefault(key.workspace, []).append(key.name)
+    return named
+
+
+async def _read(
+    rt: Runtime, alias: str, jobs: bool, owner: str | None, names: list[str] | None
+) -> tuple[list[Instance], list[Job]]:
+    if names is not None:
+        found = await asyncio.gather(*(rt.fleet.recent_instances(alias, name=n) for n in names))
+        return [instance for batch in found for instance in batch], []
     if owner is not None:
         return await rt.fleet.recent_instances(alias, owner=owner), []
     if not jobs:

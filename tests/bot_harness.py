@@ -336,7 +336,13 @@ async def open_bot_env(
     """The service on the simulated fleet, with the connector stand-in as Teams' serviceUrl."""
     async with ConnectorStandIn() as connector:
         teams = TeamsSettings(tenant_id=TENANT, service_url=connector.url)
-        bot = BotSettings(app_id=app_id, app_password="not-a-real-secret" if app_id else "")
+        bot = (
+            BotSettings(
+                app_id=app_id, app_password="not-a-real-secret", app_type="SingleTenant", app_tenant_id=TENANT
+            )
+            if app_id
+            else BotSettings()
+        )
         settings = demo_settings().model_copy(update={"teams": teams, "bot": bot})
         rt, fleet = demo_runtime(store, clock, settings)
         switch = SwitchableHandler(handler)
