@@ -77,6 +77,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CHAT_READS = 4
+"""Chat's own reads in flight: a turn never queues behind the sweep's listings."""
 WRITE_SLOTS = 4
 """Writes in flight per subscription: ARM refills 10 a second, and a write takes well under 0.4 s."""
 
@@ -148,7 +150,9 @@ class AzureMLFleet:
         self._building = asyncio.Lock()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._write_slots = {sub: asyncio.Semaphore(WRITE_SLOTS) for sub in self._budgets}
-        self._threads = max_concurrency + WRITE_SLOTS * len(self._budgets)
+        self._chat_slots = asyncio.Semaphore(CHAT_READS)
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._threads = max_concurrency + CHAT_READS + WRITE_SLOTS * len(self._budgets)
         self._executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="azureml")
         for name in _QUIET_LOGGERS:  # unless someone set a level on purpose
             logger = logging.getLogger(name)
@@ -175,14 +179,17 @@ class AzureMLFleet:
 
     async def _one_named(self, workspace: str, name: str) -> list[Instance]:
         try:
-            return [await self.get_instance(workspace, name)]
+            return [await self._get(workspace, name, self._chat_slots)]
         except NotFound:
             return []
 
     async def get_instance(self, workspace: str, name: str) -> Instance:
+        return await self._get(workspace, name, None)
+
+    async def _get(self, workspace: str, name: str, slots: asyncio.Semaphore | None) -> Instance:
         ws = self._workspace(workspace)
         try:
-            instance = await self._read(ws, name, SdkCalls.get_instance, ws, name)
+            instance = await self._read(ws, name, SdkCalls.get_instance, ws, name, slots=slots)
         except NotFound:
             self._cache.put(ws.alias, name, None)
             raise
@@ -229,10 +236,10 @@ class AzureMLFleet:
         await self._write(ws, name, SdkCalls.delete, ws, name)
         log.info("delete %s@%s accepted", name, ws.alias)
 
-    async def list_active_jobs(self, workspace: str) -> list[Job]:
+    async def list_active_jobs(self, workspace: str, *, slots: asyncio.Semaphore | None = None) -> list[Job]:
         ws = self._workspace(workspace)
         started = self._cache.now()
-        jobs = await self._read(ws, None, SdkCalls.active_jobs, ws.alias)
+        jobs = await self._read(ws, None, SdkCalls.active_jobs, ws.alias, slots=slots)
         self._cache.store_jobs(ws.alias, jobs, started)
         return jobs
 
@@ -243,7 +250,7 @@ class AzureMLFleet:
             async with self._listing[ws.alias]:
                 jobs = self._cache.fresh_jobs(ws.alias)
                 if jobs is None:
-                    jobs = await self.list_active_jobs(ws.alias)
+                    jobs = await self.list_active_jobs(ws.alias, slots=self._chat_slots)
         return jobs
 
     async def hourly_prices(self, workspace: str) -> PriceList:
@@ -295,6 +302,8 @@ class AzureMLFleet:
         return self._locations[ws.alias]
 
     async def close(self) -> None:
+        for task in self._refreshing.values():
+            task.cancel()
         clients, self._clients = list(self._clients.values()), {}
         self._executor.shutdown(wait=False, cancel_futures=True)
         for client in clients:
@@ -315,29 +324,47 @@ class AzureMLFleet:
             raise NotFound(f"No workspace {alias} is configured (known: {known}).")
         return ws
 
-    async def _list_one(self, alias: str) -> list[Instance]:
+    async def _list_one(self, alias: str, slots: asyncio.Semaphore | None = None) -> list[Instance]:
         ws = self._workspace(alias)
         started = self._cache.now()
-        instances = await self._read(ws, None, SdkCalls.list_instances, ws)
+        instances = await self._read(ws, None, SdkCalls.list_instances, ws, slots=slots)
         self._cache.store(ws.alias, instances, started)
         return instances
 
     async def _recent(self, alias: str, owner: str | None, name: str | None) -> list[Instance]:
         """One workspace's instances for chat: the cached listing, its stale entries read again."""
         ws = self._workspace(alias)
-        listing = self._cache.fresh(ws.alias)
+        listing = self._cache.fresh(ws.alias) or self._cache.refreshable(ws.alias)
         if listing is None:
             async with self._listing[ws.alias]:  # a burst of turns shares one list
                 listing = self._cache.fresh(ws.alias)
                 if listing is None:
-                    return _narrowed(await self._list_one(ws.alias), owner, name)
+                    return _narrowed(await self._list_one(ws.alias, self._chat_slots), owner, name)
+        elif self._cache.fresh(ws.alias) is None:
+            self._refresh(ws.alias)  # answer from the one just expired; the next turns get the new one
         stale = listing.stale_among(owner, name)
         if len(stale) > STALE_GETS:
-            return _narrowed(await self._list_one(ws.alias), owner, name)
+            return _narrowed(await self._list_one(ws.alias, self._chat_slots), owner, name)
         for stale_name in stale:
-            with contextlib.suppress(NotFound):  # deleted meanwhile: get_instance took it out
-                await self.get_instance(ws.alias, stale_name)
+            with contextlib.suppress(NotFound):  # deleted meanwhile: _get took it out
+                await self._get(ws.alias, stale_name, self._chat_slots)
         return listing.select(owner, name)
+
+    def _refresh(self, alias: str) -> None:
+        """List the workspace again in the background, once at a time."""
+        running = self._refreshing.get(alias)
+        if running is not None and not running.done():
+            return
+
+        async def refresh() -> None:
+            try:
+                async with self._listing[alias]:
+                    if self._cache.fresh(alias) is None:
+                        await self._list_one(alias, self._chat_slots)
+            except FleetError as error:  # the next turn that needs it lists (and says why it cannot)
+                log.warning("refreshing chat's listing of %s failed: %s", alias, error)
+
+        self._refreshing[alias] = asyncio.create_task(refresh())
 
     async def _act(self, workspace: str, name: str, action: str, already: tuple[str, ...]) -> ActionResult:
         ws = self._workspace(workspace)
@@ -352,9 +379,16 @@ class AzureMLFleet:
         log.info("%s %s@%s accepted", action, name, ws.alias)
         return ActionResult.ACCEPTED
 
-    async def _read(self, ws: Workspace, name: str | None, call: Callable[..., T], *args: Any) -> T:
+    async def _read(
+        self,
+        ws: Workspace,
+        name: str | None,
+        call: Callable[..., T],
+        *args: Any,
+        slots: asyncio.Semaphore | None = None,
+    ) -> T:
         try:
-            return await self._run(ws, call, *args)
+            return await self._run(ws, call, *args, slots=slots)
         except AzureError as exc:
             raise translate(exc, ws, name) from exc
         except Exception as exc:

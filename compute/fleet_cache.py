@@ -8,7 +8,9 @@ active jobs) is kept per workspace, indexed by owner and by name, for at most `s
   never read from it);
 - Curfew's own writes (start, stop, create, delete, idle shutdown) mark that one instance stale:
   the next reader that needs it asks Azure for it alone (one get), or re-lists when many are stale;
-- a write that lands while a list is in flight stays stale after the list (the list may predate it).
+- a write that lands while a list is in flight stays stale after the list (the list may predate it);
+- a listing just expired answers once more while a new one is listed in the background (up to
+  REFRESH_WITHIN times `seconds` old), so a turn never waits for a workspace's whole listing.
 
 Clock: `time.monotonic` unless a test gives another.
 """
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 
 from domain.model import Instance, Job
 
+REFRESH_WITHIN = 4
+"""A listing up to this many times `seconds` old answers while the new one is being listed."""
 STALE_GETS = 3
 """More stale instances than this among those a reader needs: re-list the workspace instead."""
 
@@ -90,6 +94,14 @@ class FleetCache:
     def fresh(self, workspace: str) -> Listing | None:
         listing = self._listings.get(workspace)
         if listing is None or self._clock() - listing.at >= self.seconds:
+            return None
+        return listing
+
+    def refreshable(self, workspace: str) -> Listing | None:
+        """A listing just past `seconds` (under REFRESH_WITHIN times it): good for one more answer
+        while a new one is asked for, so a turn never waits for a whole workspace's listing."""
+        listing = self._listings.get(workspace)
+        if listing is None or self._clock() - listing.at >= self.seconds * REFRESH_WITHIN:
             return None
         return listing
 

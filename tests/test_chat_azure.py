@@ -110,3 +110,44 @@ async def test_an_instance_without_owner_is_for_admins_only(
         assert words(kept).startswith("Kept shared-ci until")
     finally:
         await bot.rt.fleet.close()
+
+
+async def test_chat_turns_share_one_listing_and_a_warning_click_never_re_lists(
+    arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
+) -> None:
+    """Counted at the ARM stand-in: three `status` turns list each workspace once; a click on the
+    warning card (Keep 1 hour) answers from the instance it names and lists nothing, cold or warm."""
+    from domain.model import InstanceKey
+    from storage.warnings_repo import NewWarning
+
+    started = datetime.now(UTC) - timedelta(hours=2)
+    seed_instance(arm, RESEARCH, "gpu-ci", state="Running", owner_object_id=DANA, last_started_at=started)
+    seed_instance(arm, VISION, "cpu-ci", state="Running", owner_object_id=DANA, last_started_at=started)
+    bot = chat(arm, sqlite_store)
+    lists = r"/computes$"
+    try:
+        curfew_at = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)  # Europe/Berlin's midnight
+        [warning] = sqlite_store.warnings.add(
+            [NewWarning(DANA, curfew_at, (InstanceKey("research", "gpu-ci"),))], bot.rt.clock()
+        )
+        data = {"curfew": True, "verb": "warning", "choice": "keep_1h", "warning": warning.id}
+        click = Inbound(
+            InboundKind.ACTION,
+            DANA,
+            "Dana",
+            TEAMS_TENANT,
+            "c",
+            value={**data, "instance": "gpu-ci", "workspace": "research"},
+        )
+        answer = await bot.on_action(click)  # cold: a get of the instance, no listing
+        assert "Kept gpu-ci until 01:00 Europe/Berlin" in json.dumps(answer.card)
+        assert arm.requests_matching("GET", lists) == []
+        for _ in range(3):
+            [status] = await say(bot, "status")
+            assert "gpu-ci" in json.dumps(status.card) and "cpu-ci" in json.dumps(status.card)
+        assert len(arm.requests_matching("GET", lists)) == 2  # one per workspace, for all three turns
+        before = len(arm.requests)
+        await bot.on_action(click)  # warm
+        assert [r for r in arm.requests[before:] if r.method == "GET" and r.path.endswith("/computes")] == []
+    finally:
+        await bot.rt.fleet.close()
