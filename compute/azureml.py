@@ -129,6 +129,7 @@ class AzureMLFleet:
         self._workspaces = {ws.alias: ws for ws in workspaces}
         self._cache = FleetCache(fleet_cache_seconds)
         self._listing = {ws.alias: asyncio.Lock() for ws in workspaces}
+        self._jobs_listing = {ws.alias: asyncio.Lock() for ws in workspaces}
         self._price_cache: PriceCache = price_cache or MemoryPriceCache()
         self._pricing = asyncio.Lock()
         self._clock = clock
@@ -247,7 +248,7 @@ class AzureMLFleet:
         ws = self._workspace(workspace)
         jobs = self._cache.fresh_jobs(ws.alias)
         if jobs is None:
-            async with self._listing[ws.alias]:
+            async with self._jobs_listing[ws.alias]:  # not the instances' lock: never behind a listing
                 jobs = self._cache.fresh_jobs(ws.alias)
                 if jobs is None:
                     jobs = await self.list_active_jobs(ws.alias, slots=self._chat_slots)
@@ -359,8 +360,8 @@ class AzureMLFleet:
         async def refresh() -> None:
             try:
                 async with self._listing[alias]:
-                    if self._cache.fresh(alias) is None:
-                        await self._list_one(alias, self._chat_slots)
+                    if self._cache.fresh(alias) is None:  # the shared slots: no turn waits on it
+                        await self._list_one(alias)
             except FleetError as error:  # the next turn that needs it lists (and says why it cannot)
                 log.warning("refreshing chat's listing of %s failed: %s", alias, error)
 
