@@ -9,18 +9,22 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bot.adapter.teams_size import MAX_MESSAGE_BYTES, utf16_bytes
 from bot.cards.requests import SUBMIT
+from bot.cards.warning import input_id
 from config.settings import ReportSettings
 from domain.limits import REASON_MAX, ZONE_NAME_MAX
+from domain.model import InstanceKey
 from scheduler.service import CurfewScheduler
 from storage.repositories import Store
 from tests.bot_harness import DANA, BotEnv, TeamsUser, open_bot_env, words
 from tests.conftest import FakeClock
 from tests.protocol_env import QUICK
+from tests.test_warning_protocol import run_warning
 
 WIDE = "🙂"
 """The widest character for its length: JSON escapes it as two \\uXXXX, 24 UTF-16 bytes for one."""
@@ -167,3 +171,52 @@ async def test_yesterday_names_the_day_it_was(admin_env: BotEnv) -> None:
     yesterday = admin_env.clock() - timedelta(days=1)  # Sun 29 Nov 2026 in Berlin (the clock: Mon 23:00)
     said = await answer(admin_env, "keep gpu-ci until yesterday")
     assert f"{yesterday:%a} {yesterday.day} {yesterday:%b %Y} is in the past" in said
+
+
+def _actions(node: Any) -> list[dict[str, Any]]:
+    """Every action anywhere in a card (inside action sets and show-cards too)."""
+    if isinstance(node, list):
+        return [a for n in node for a in _actions(n)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if str(node.get("type", "")).startswith("Action.") else []
+    return own + [a for v in node.values() for a in _actions(v)]
+
+
+async def test_a_reason_over_the_limit_in_the_warning_cards_form_changes_nothing(curfew_env: BotEnv) -> None:
+    await run_warning(curfew_env)
+    card = curfew_env.connector.messages_for(DANA.chat_id)[0].card
+    key = InstanceKey("demo", "gpu-ci")
+    [keep] = [
+        a
+        for a in _actions(card)
+        if a.get("title") == "Keep until then"
+        and a["type"] == "Action.Execute"  # not its Action.Submit fallback
+        and (a.get("data") or {}).get("instance") == "gpu-ci"
+    ]
+    form = {input_id(key, "until_date"): "2026-12-01", input_id(key, "reason"): "r" * (REASON_MAX + 1)}
+    clicked = await curfew_env.click(keep["verb"], {**keep["data"], **form})
+    assert clicked.status == 200 and clicked.card is not None
+    assert f"at most {REASON_MAX} characters" in json.dumps(clicked.card) and "Nothing changed" in json.dumps(
+        clicked.card
+    )
+    assert await keep_ons(curfew_env) == []
+    reasons = [b for b in _inputs(card) if b.get("id") == input_id(key, "reason")]
+    assert reasons and reasons[0]["maxLength"] == REASON_MAX  # the card's own box says so too
+
+
+def _inputs(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [i for n in node for i in _inputs(n)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if str(node.get("type", "")).startswith("Input.") else []
+    return own + [i for v in node.values() for i in _inputs(v)]
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "9" * 1500, "99999999999 weeks"])
+async def test_an_idle_time_far_past_azures_bound_is_answered_with_the_bound(
+    curfew_env: BotEnv, value: str
+) -> None:
+    said = await answer(curfew_env, f"idle gpu-ci {value}")
+    assert "from 15 minutes to 3 days" in said and "went wrong" not in said
