@@ -173,14 +173,14 @@ async def test_yesterday_names_the_day_it_was(admin_env: BotEnv) -> None:
     assert f"{yesterday:%a} {yesterday.day} {yesterday:%b %Y} is in the past" in said
 
 
-def _actions(node: Any) -> list[dict[str, Any]]:
-    """Every action anywhere in a card (inside action sets and show-cards too)."""
+def _elements(node: Any, kind: str) -> list[dict[str, Any]]:
+    """Every element of a card whose type starts with `kind` ("Action.", "Input."), however nested."""
     if isinstance(node, list):
-        return [a for n in node for a in _actions(n)]
+        return [e for n in node for e in _elements(n, kind)]
     if not isinstance(node, dict):
         return []
-    own = [node] if str(node.get("type", "")).startswith("Action.") else []
-    return own + [a for v in node.values() for a in _actions(v)]
+    own = [node] if str(node.get("type", "")).startswith(kind) else []
+    return own + [e for v in node.values() for e in _elements(v, kind)]
 
 
 async def test_a_reason_over_the_limit_in_the_warning_cards_form_changes_nothing(curfew_env: BotEnv) -> None:
@@ -189,7 +189,7 @@ async def test_a_reason_over_the_limit_in_the_warning_cards_form_changes_nothing
     key = InstanceKey("demo", "gpu-ci")
     [keep] = [
         a
-        for a in _actions(card)
+        for a in _elements(card, "Action.")
         if a.get("title") == "Keep until then"
         and a["type"] == "Action.Execute"  # not its Action.Submit fallback
         and (a.get("data") or {}).get("instance") == "gpu-ci"
@@ -201,17 +201,8 @@ async def test_a_reason_over_the_limit_in_the_warning_cards_form_changes_nothing
         clicked.card
     )
     assert await keep_ons(curfew_env) == []
-    reasons = [b for b in _inputs(card) if b.get("id") == input_id(key, "reason")]
+    reasons = [b for b in _elements(card, "Input.") if b.get("id") == input_id(key, "reason")]
     assert reasons and reasons[0]["maxLength"] == REASON_MAX  # the card's own box says so too
-
-
-def _inputs(node: Any) -> list[dict[str, Any]]:
-    if isinstance(node, list):
-        return [i for n in node for i in _inputs(n)]
-    if not isinstance(node, dict):
-        return []
-    own = [node] if str(node.get("type", "")).startswith("Input.") else []
-    return own + [i for v in node.values() for i in _inputs(v)]
 
 
 @pytest.mark.parametrize("value", ["99999999999999999999", "9" * 1500, "99999999999 weeks"])
