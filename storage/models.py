@@ -296,3 +296,16 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_outbox_due", "done_at", "due_at"),)
+
+
+class WarningRow(Base):
+    """A warning card Curfew sent: its clicks name it by this opaque id, never by the curfew's instant."""
+
+    __tablename__ = "warning_card"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recipient: Mapped[str | None] = mapped_column(String(64))
+    curfew_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    instances: Mapped[list[list[str]]] = mapped_column(JSON)
+    """The instances the card lists, as [workspace, name] pairs."""
