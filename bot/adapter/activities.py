@@ -142,9 +142,11 @@ def message_inbound(activity: Activity) -> Inbound:
 def action_inbound(activity: Activity) -> Inbound:
     """An Action.Execute click: `value.action.verb` and `value.action.data` (a plain dict)."""
     value = activity.value if isinstance(activity.value, Mapping) else {}
-    action = value.get("action") or {}
+    found = value.get("action")
+    action: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     data = action.get("data") if isinstance(action.get("data"), Mapping) else {}
-    return inbound(activity, InboundKind.ACTION, verb=action.get("verb"), value=data)
+    verb = action.get("verb") if isinstance(action.get("verb"), str) else None
+    return inbound(activity, InboundKind.ACTION, verb=verb, value=data)
 
 
 def reference_of(activity: Activity, tenant_id: str | None) -> dict[str, Any]:

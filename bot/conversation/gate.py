@@ -50,6 +50,9 @@ class Refusal:
     """For the audit trail."""
     message: str
     """For the person, in chat."""
+    trespass: bool = True
+    """Someone acting on what is not theirs to act on: the security log's, not the instance's history.
+    False for an owner's own choice outside a bound, which is part of what happened to the instance."""
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -84,7 +87,9 @@ def authorize(
             why = choice_refused(c.minutes, policy, admin=admin)
             if why is not None:
                 return Refusal(
-                    f"idle shutdown {c.minutes} outside what the sender may choose", why + " Nothing changed."
+                    f"idle shutdown {c.minutes} outside what the sender may choose",
+                    why + " Nothing changed.",
+                    trespass=False,
                 )
             return None
         case Acts.REQUEST_DECISION, ComputeRequest() as r:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import basics as cards
 from bot.conversation.directory import Found, InSeveralWorkspaces, find
 from bot.conversation.gate import Acts, IdleChoice, Refusal, Subject, authorize
-from bot.flows.audit import audit_event, record
+from bot.flows.audit import audit_event, record, record_refusal
 from bot.flows.failures import NOT_SAVED, fleet_answer
 from bot.turns import CardAnswer, Inbound, Reply, Turn
 from compute.port import FleetError
@@ -225,8 +225,13 @@ class Conversation:
         if refusal is not None:
             reason = refusal.reason if acts_on in (Acts.INSTANCE, Acts.IDLE_SHUTDOWN) else refusal.message
             audited = subject.instance if isinstance(subject, IdleChoice) else subject
-            event = audit_event(turn.now, turn.user, audit_as, "refused", reason, audited)
-            await record(self.rt.store, event)
+            if refusal.trespass:  # the security log's, so the owner's history shows what happened
+                await record_refusal(
+                    self.rt.store, turn.now, turn.user, turn.tenant_id, audit_as, reason, audited
+                )
+            else:
+                event = audit_event(turn.now, turn.user, audit_as, "refused", reason, audited)
+                await record(self.rt.store, event)
         return refusal
 
 

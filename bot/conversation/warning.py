@@ -23,6 +23,7 @@ from bot.cards.basics import Card
 from bot.cards.warning import CHOICES, CHOSEN, VERB, WarningView, input_id, outdated_card, warning_card
 from bot.conversation.gate import Acts, Subject
 from bot.conversation.router import Routes, fleet_subject
+from bot.flows.audit import record_refusal
 from bot.flows.followups import ask
 from bot.flows.keeping import KeepFlow
 from bot.flows.pricing import with_costs
@@ -130,6 +131,18 @@ class WarningClicks:
         stale = (
             warning if isinstance(warning, str) else await self._stale(turn, click, warning, instance, zone)
         )
+        if isinstance(warning, str):  # a warning Curfew never sent, or not for this instance: forged
+            await record_refusal(
+                self.rt.store,
+                turn.now,
+                turn.user,
+                turn.tenant_id,
+                f"warning {click.choice}",
+                warning,
+                instance,
+                kind="forged",
+            )
+            return outdated_card(warning, instance, zone)
         if stale:
             await self.keeps.audit_as(turn, instance, f"warning {click.choice}", "outdated", stale)
             return outdated_card(stale, instance, zone)
