@@ -32,6 +32,7 @@ from compute.prices import PriceBook
 from domain.decide import RunKind
 from domain.grammar import KeepEnd, Tonight, UntilDay, UntilInstant
 from domain.keep import KeepPlan, KeepRefusal, describe_plan, plan_delay, plan_keep
+from domain.limits import too_long
 from domain.model import Instance, InstanceKey
 from domain.schedule import local_instant, next_curfew
 from domain.timefmt import format_clock_zone, format_local, in_another_year
@@ -70,7 +71,9 @@ def read_click(value: Mapping[str, Any]) -> Click | str:
         choice = value.get(input_id(key, "choice")) or CHOSEN  # none chosen: the card says so
     if not isinstance(choice, str) or (choice not in CHOICES and choice != CHOSEN):
         return INCOMPLETE
-    reason = str(value.get(input_id(key, "reason")) or "").strip()[:500]
+    reason = str(value.get(input_id(key, "reason")) or "").strip()
+    if problem := too_long("The reason", reason):
+        return f"{problem} Nothing changed."
     until_date = _text(value, input_id(key, "until_date"))
     until_time = _text(value, input_id(key, "until_time"))
     return Click(choice, name, workspace, value.get("warning"), until_date, until_time, reason)
