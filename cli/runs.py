@@ -97,7 +97,7 @@ class Scheduled:
     help = "run a scheduled job now as the scheduler would: claimed once across processes and restarts"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("kind", choices=["curfew", "warning", "morning", "digest", "idle"])
+        parser.add_argument("kind", choices=["curfew", "warning", "morning", "digest", "idle", "lifecycle"])
         parser.add_argument("--zone", help="only this time zone (default: every zone with a workspace)")
 
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:

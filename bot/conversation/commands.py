@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from bot.cards import basics as cards
 from bot.cards.costs import rate_text, since_start_text
 from bot.conversation.directory import owned_by
-from bot.conversation.gate import Acts
+from bot.conversation.gate import Acts, Subject
 from bot.conversation.idle import status_notes
 from bot.conversation.router import Routes, text
 from bot.flows.audit import audit_event
@@ -33,10 +33,13 @@ class InstanceCommands:
         rt: Runtime,
         keeps: KeepFlow,
         mornings_changed: Callable[[], Awaitable[None]] | None = None,
+        starting: Callable[[g.Start, Instance], Awaitable[Subject]] | None = None,
     ) -> None:
-        """`mornings_changed`: tells the scheduler that an owner's morning time changed."""
+        """`mornings_changed`: tells the scheduler that an owner's morning time changed; `starting`:
+        the gate's subject for `start NAME` (its end date, bot/conversation/lifecycle.py)."""
         self.rt, self.keeps = rt, keeps
         self._mornings_changed = mornings_changed
+        self._starting = starting
 
     def register(self, routes: Routes) -> None:
         routes.command(g.Help, acts_on=Acts.NOTHING, handler=self.help)
@@ -44,7 +47,12 @@ class InstanceCommands:
         routes.command(g.Keep, g.AmbiguousKeep, acts_on=Acts.INSTANCE, action="keep", handler=self.keep)
         routes.command(g.Release, acts_on=Acts.INSTANCE, action="release", handler=self.release)
         routes.command(g.Stop, acts_on=Acts.INSTANCE, action="stop", handler=self.stop)
-        routes.command(g.Start, acts_on=Acts.INSTANCE, action="start", handler=self.start)
+        if self._starting is not None:
+            routes.command(
+                g.Start, acts_on=Acts.START, action="start", handler=self.start, subject=self._starting
+            )
+        else:
+            routes.command(g.Start, acts_on=Acts.INSTANCE, action="start", handler=self.start)
         routes.command(g.SetMorningStart, acts_on=Acts.INSTANCE, action="change", handler=self.morning)
         routes.command(g.History, acts_on=Acts.INSTANCE, action="read the history of", handler=self.history)
 
