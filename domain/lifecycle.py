@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from domain.keep import KeepLimits, KeepPlan
 from domain.model import Instance, InstanceKey, KeepOn, WorkspacePolicy
 from domain.schedule import keep_until_day_end
 from domain.timefmt import require_aware
@@ -273,3 +274,22 @@ def lifetime_text(
     said = life_text(policy, life, found.end if found else None, now)
     stale = stale_reason(instance, life, now)
     return f"{said}; {stale}" if stale else said
+
+
+def ended(
+    instance: Instance, ends: Mapping[InstanceKey, EndDate], policy: WorkspacePolicy, now: datetime
+) -> bool:
+    """True once `instance` is past its end date: no morning start, no start by its owner."""
+    found = ends.get(InstanceKey(instance.workspace, instance.name.lower()))
+    return has_ended(policy, found.end if found else None, now)
+
+
+def clamp_plan(plan: KeepPlan, end_instant: datetime, limits: KeepLimits) -> KeepPlan:
+    """A keep-on plan cut at the instance's end (the end is a curfew: it stops the instance then)."""
+    if plan.until <= end_instant:
+        return plan
+    needs = end_instant - plan.starts_at > timedelta(days=limits.approval_over_days)
+    in_force = plan.starts_at + timedelta(days=limits.approval_over_days) if needs else None
+    return replace(
+        plan, until=end_instant, next_curfew=end_instant, needs_approval=needs, in_force_until=in_force
+    )

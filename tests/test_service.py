@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -36,9 +37,12 @@ def test_fleet_lists_the_demo_instances(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "fleet")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["WORKSPACE", "NAME", "SIZE", "STATE", "OWNER", "KEEP-ON"]
+    assert lines[0].split() == ["WORKSPACE", "NAME", "SIZE", "STATE", "OWNER", "KEEP-ON", "END"]
+    rows = {line.split()[1]: line for line in lines[1:] if line.startswith("demo ")}
+    assert set(rows) == {"gpu-ci", "cpu-ci", "train-ci", "old-ci", "alex-gpu", "proj-old"}
+    assert rows["gpu-ci"].endswith("no end date") and " ends " in rows["train-ci"]  # in three days
+    assert re.search(r"ended \d+ \w+, deleted after \d+ \w+$", rows["proj-old"])  # twenty days ago
     rows = {line.split()[1]: line.split() for line in lines[1:] if line.startswith("demo ")}
-    assert set(rows) == {"gpu-ci", "cpu-ci", "train-ci", "old-ci", "alex-gpu"}
     assert rows["old-ci"][3] == "Stopped"
     assert rows["gpu-ci"][4] == "00000000-0000-0000-0000-000000000020"
     assert "simulated demo fleet" in result.stdout
@@ -127,6 +131,7 @@ def test_sweep_stops_the_demo_instances_and_leaves_the_busy_one(tmp_path: Path) 
         "cpu-ci": "Stopped",
         "alex-gpu": "Stopped",
         "old-ci": "Stopped",
+        "proj-old": "Stopped",
         "train-ci": "Running",
     }
 

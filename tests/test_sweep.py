@@ -37,7 +37,7 @@ async def test_a_manual_sweep_stops_running_instances_and_leaves_the_busy_one(
     assert (await states(rt))["gpu-ci"] is InstanceState.STOPPED
     assert sorted(spy.writes("stop")) == ["alex-gpu", "cpu-ci", "gpu-ci"]
     audit = await rt.store.call(rt.store.audit.since, report.started_at - timedelta(1))
-    assert len(audit) == 5 and {e.actor for e in audit} == {"operator:test"}
+    assert len(audit) == 6 and {e.actor for e in audit} == {"operator:test"}
     assert {e.run_id for e in audit} == {report.run_id}
 
 

@@ -19,6 +19,7 @@ from bot.flows.keeping import KeepFlow
 from bot.turns import Reply, Turn
 from compute.prices import PriceBook
 from domain import grammar as g
+from domain.lifecycle import lifetime_text
 from domain.model import Instance, InstanceKey, MorningStart
 from domain.people import actor
 from domain.timefmt import format_local
@@ -64,14 +65,18 @@ class InstanceCommands:
         snap = await read_fleet(self.rt, None, turn.now, only=lambda i: bool(owned_by([i], user)))
         mine = sorted(snap.instances, key=lambda i: (i.name, i.workspace))
         prices = await PriceBook(self.rt.fleet).for_instances(mine)
+        ends = await self.rt.store.call(self.rt.store.life.ends, [i.key for i in mine])
+        life = self.rt.settings.lifecycle.policy()
         rows = []
         for i in mine:
             fate = snap.tonight(turn.now, i, self.rt.settings.policy(i.workspace))
             per_hour, simulated = prices[i.key]
             spent = since_start_text(i, per_hour, turn.now, self.keeps.zone_for(turn, i))
             price = rate_text(per_hour, simulated)
+            policy = self.rt.settings.policy(i.workspace)
+            ended = lifetime_text(i, ends, policy, life, turn.now)
             rows.append(
-                cards.StatusRow(i.name, i.workspace, i.size, i.state.value, fate.reason, price, spent)
+                cards.StatusRow(i.name, i.workspace, i.size, i.state.value, fate.reason, price, spent, ended)
             )
         notes = [  # the detail stays in the log and the audit: it may be a bug's text, not a person's words
             f"I could not read workspace {f.instance.workspace} just now; try again in a few minutes."
