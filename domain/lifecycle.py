@@ -51,6 +51,8 @@ class EndDate:
     end: date | None
     kept: bool = False
     """An admin chose Keep on the deletion card: it stays, stopped, and is not proposed again."""
+    at: datetime | None = None
+    """The instant it ends: its end date's curfew, or the moment it was retired."""
 
     @property
     def key(self) -> InstanceKey:
@@ -85,8 +87,9 @@ def ends_at(policy: WorkspacePolicy, end: date) -> datetime:
     return keep_until_day_end(policy, end)
 
 
-def has_ended(policy: WorkspacePolicy, end: date | None, now: datetime) -> bool:
-    return end is not None and require_aware(now) >= ends_at(policy, end)
+def has_ended(policy: WorkspacePolicy, end: date | None, now: datetime, at: datetime | None = None) -> bool:
+    """True once `now` is at or past the end (`at` when known: a retired instance ended then)."""
+    return end is not None and require_aware(now) >= (at or ends_at(policy, end))
 
 
 def clamp_keep(keep_on: KeepOn, end_instant: datetime) -> KeepOn:
@@ -143,12 +146,18 @@ def stale_reason(
     return f"stopped {days} days" if days >= policy.stale_after_days else None
 
 
-def life_text(policy: WorkspacePolicy, life: LifecyclePolicy, end: date | None, now: datetime) -> str:
+def life_text(
+    policy: WorkspacePolicy,
+    life: LifecyclePolicy,
+    end: date | None,
+    now: datetime,
+    at: datetime | None = None,
+) -> str:
     """What `status` and `fleet` say: "ends Fri 18 Dec", "no end date", "ended 3 Dec, deleted after
     17 Dec"."""
     if end is None:
         return "no end date"
-    if not has_ended(policy, end, now):
+    if not has_ended(policy, end, now, at):
         return f"ends {day_text(end)}"
     after = end + timedelta(days=life.grace_days)
     if life.delete is DeleteMode.NEVER:
@@ -194,7 +203,7 @@ def _decide_one(
         if stale:
             return LifeDecision(instance, LifeAction.STALE, f"{stale}; no end date")
         return None
-    ended_at = ends_at(policy, end)
+    ended_at = (life_row.at if life_row else None) or ends_at(policy, end)
     if now < ended_at:
         left = (end - today).days
         if left == 0:
@@ -271,7 +280,7 @@ def lifetime_text(
 ) -> str:
     """`life_text` of an instance, and "stopped 41 days" when it is stale."""
     found = ends.get(InstanceKey(instance.workspace, instance.name.lower()))
-    said = life_text(policy, life, found.end if found else None, now)
+    said = life_text(policy, life, found.end if found else None, now, found.at if found else None)
     stale = stale_reason(instance, life, now)
     return f"{said}; {stale}" if stale else said
 
@@ -281,7 +290,7 @@ def ended(
 ) -> bool:
     """True once `instance` is past its end date: no morning start, no start by its owner."""
     found = ends.get(InstanceKey(instance.workspace, instance.name.lower()))
-    return has_ended(policy, found.end if found else None, now)
+    return found is not None and has_ended(policy, found.end, now, found.at)
 
 
 def clamp_plan(plan: KeepPlan, end_instant: datetime, limits: KeepLimits) -> KeepPlan:

@@ -20,7 +20,7 @@ from storage.models import InstanceLifeRow, LifeNoticeRow
 
 
 def _end(row: InstanceLifeRow) -> EndDate:
-    return EndDate(row.workspace, row.instance, row.end_date, row.kept)
+    return EndDate(row.workspace, row.instance, row.end_date, row.kept, row.ends_at)
 
 
 class LifeRepository:

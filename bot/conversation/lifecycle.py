@@ -52,9 +52,12 @@ class LifeCommands:
     async def starting(self, _: g.Start, instance: Instance) -> Subject:
         """The gate's subject for `start NAME`: its end date, when that has passed."""
         found = await self.rt.store.call(self.rt.store.life.get, key_of(instance))
-        end = found.end if found else None
+        if found is None or found.end is None:
+            return Starting(instance, None)
         policy = self.rt.settings.policy(instance.workspace)
-        return Starting(instance, end if has_ended(policy, end, self.rt.clock()) else None)
+        return Starting(
+            instance, found.end if has_ended(policy, found.end, self.rt.clock(), found.at) else None
+        )
 
     async def locate(self, turn: Turn, value: Payload) -> Subject | str:
         workspace, name = value.get("workspace"), value.get("instance")

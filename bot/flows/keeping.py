@@ -76,11 +76,12 @@ class KeepFlow:
             self.rt.store.life.get, InstanceKey(instance.workspace, instance.name)
         )
         end = found.end if found else None
-        if not isinstance(plan, KeepRefusal) and end is not None:
-            if has_ended(policy, end, turn.now):
+        if not isinstance(plan, KeepRefusal) and found is not None and end is not None:
+            end_at = found.at or ends_at(policy, end)
+            if has_ended(policy, end, turn.now, found.at):
                 plan = KeepRefusal(f"{instance.name} ended on {day_text(end)}: extend it first.")
-            elif plan.until > ends_at(policy, end):
-                clamped = clamp_plan(plan, ends_at(policy, end), self.limits)
+            elif plan.until > end_at:
+                clamped = clamp_plan(plan, end_at, self.limits)
                 return await self._record(turn, instance, clamped, cmd.reason or "", zone, end)
         if isinstance(plan, KeepRefusal):
             await self.audit(turn, instance, "keep", "refused", plan.message)
