@@ -115,6 +115,7 @@ async def test_the_digest_card_tells_the_admins_what_the_week_saved(
 ) -> None:
     rt, spy, inbox = admin_runtime(sqlite_store, clock)
     await a_week(rt, spy)
+    stopped_by_azure(sqlite_store, "old-ci", "User", DIGEST - timedelta(days=41))  # stale: the sprawl section
     rt.clock.now = DIGEST + timedelta(seconds=5)  # type: ignore[attr-defined]
     claim = await CurfewScheduler(rt, TeamsNotifier(rt.settings, inbox, rt.clock), owner="a").run(
         "digest", ZONE
@@ -150,6 +151,13 @@ async def test_the_digest_card_tells_the_admins_what_the_week_saved(
     assert "Most expensive instances" in shown and "**train-ci** (demo, Standard_NC6s_v3" in shown
     assert "**train-ci** (demo) until Wed 9 Dec 09:00 Europe/Berlin by Dana Scientist: long training" in shown
     assert "**alex-gpu** (demo): owner Alex Approver, " in shown  # could not be warned: named, no GUID
+    sprawl = shown[shown.index("Stale instances and instances without an end date") :]
+    assert "**old-ci** (demo), owner Dana Scientist: stopped 41 days" in sprawl  # by Azure's last operation
+    assert "Alex Approver: no end date on alex-gpu (demo)" in sprawl
+    assert (
+        "Dana Scientist: no end date on cpu-ci (demo), gpu-ci (demo), old-ci (demo), train-ci (demo)"
+        in sprawl
+    )
     assert ALEX not in shown and DEMO_OWNER not in shown
     assert not re.search(
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", shown
