@@ -137,6 +137,8 @@ class ComputeRequestRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     keep_on_id: Mapped[int | None] = mapped_column(_ID)
     cards: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    """The project's end date from the form: the instance's end date once it is created."""
 
 
 class ScheduledRunRow(Base):

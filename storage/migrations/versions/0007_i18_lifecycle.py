@@ -1,4 +1,5 @@
-"""the end of an instance's life: end dates, and the ledger of reminders and deletion cards sent
+"""the end of an instance's life: end dates, the ledger of reminders and deletion cards sent, and the
+request form's end date
 
 Revision ID: 0007_i18
 Revises: 0003_i19
@@ -39,8 +40,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_life_notice")),
         sa.UniqueConstraint("workspace", "instance", "kind", "day", name="uq_life_notice_once"),
     )
+    with op.batch_alter_table("compute_request", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("end_date", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("compute_request", schema=None) as batch_op:
+        batch_op.drop_column("end_date")
     op.drop_table("life_notice")
     op.drop_table("instance_life")
