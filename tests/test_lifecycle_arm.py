@@ -235,3 +235,37 @@ async def test_after_the_grace_the_admins_delete_card_deletes_it(
         later = await daily_pass(env)
         assert [(o.name, o.action) for o in later.outcomes] == [("keep-ci", "listed")]
         assert len(arm.requests_matching("DELETE")) == 1
+
+
+async def test_an_end_date_past_the_limit_waits_for_an_approver(
+    arm: ArmStandIn, azure_fleet: AzureMLFleet, sqlite_store: Store
+) -> None:
+    seed_instance(arm, RESEARCH, "gpu-ci", owner_object_id=DANA.aad_id)
+    async with arm_chat(azure_fleet, sqlite_store, settings(), MORNING) as env:
+        await env.say("end gpu-ci on 2026-12-18", DANA)
+        before = len(env.connector.sent())
+        [waits] = await env.say("extend gpu-ci until 2027-07-01", DANA)  # 210 days: over 180
+        assert "more than 180 days away, so it waits for the approvers of research" in waits.text
+        key = InstanceKey("research", "gpu-ci")
+        end = await env.store.call(env.store.life.get, key)
+        assert end is not None and end.end == date(2026, 12, 18)  # unchanged until an approver says yes
+        await env.service.bot.drain()
+        [ask] = cards_to(env, ALEX, before)
+        assert "Dana Scientist asks that gpu-ci (research) end on Thu 1 Jul 2027" in text_of(ask)
+        approve = button(ask, "Approve")
+        for someone in (MORGAN, DANA):  # neither an approver, nor the requester's own yes
+            answer = await env.click(approve["verb"], approve["data"], someone)
+            assert "nothing changed" in text_of(answer.card).lower()
+        assert (await env.store.call(env.store.life.get, key)).end == date(2026, 12, 18)  # type: ignore[union-attr]
+        done = await env.click(approve["verb"], approve["data"], ALEX)
+        assert "Approved: gpu-ci ending on Thu 1 Jul 2027" in text_of(done.card)
+        assert (await env.store.call(env.store.life.get, key)).end == date(2027, 7, 1)  # type: ignore[union-attr]
+        again = await env.click(approve["verb"], approve["data"], ALEX)
+        assert "already decided" in text_of(again.card)
+        await env.service.bot.drain()
+        told = [
+            r.body.get("text", "")
+            for r in env.connector.sent()
+            if r.is_activity and r.conversation_id == DANA.chat_id
+        ]
+        assert any(t.startswith("gpu-ci (research) ends on Thu 1 Jul 2027") for t in told)

@@ -132,7 +132,7 @@ def authorize(
             if _same(user, er.requester):
                 return Refusal(
                     "the requester's own end date",
-                    f"You cannot approve your own end date; another approver of {ws} must.",
+                    f"You cannot approve your own end date; another approver of {ws} must. Nothing changed.",
                 )
             if not _member(user, settings.approvers_of(ws)):
                 return Refusal(
