@@ -269,3 +269,30 @@ async def test_an_end_date_past_the_limit_waits_for_an_approver(
             if r.is_activity and r.conversation_id == DANA.chat_id
         ]
         assert any(t.startswith("gpu-ci (research) ends on Thu 1 Jul 2027") for t in told)
+
+
+async def test_a_stale_instance_gets_one_card_a_month_and_retire_ends_it(
+    arm: ArmStandIn, azure_fleet: AzureMLFleet, sqlite_store: Store
+) -> None:
+    old = seed_instance(arm, RESEARCH, "ci-old", owner_object_id=DANA.aad_id, state="Stopped")
+    old.record_operation("Stop", MORNING - timedelta(days=41), "Succeeded", "User")
+    async with arm_chat(azure_fleet, sqlite_store, settings(), MORNING) as env:
+        [status] = await env.say("status", DANA)
+        assert "ci-old  \nstopped 41 days" in json.dumps(status.card, ensure_ascii=False).replace("\\n", "\n")
+        before = len(env.connector.sent())
+        report = await daily_pass(env)
+        assert [(o.name, o.action, o.outcome) for o in report.outcomes] == [("ci-old", "stale", "sent")]
+        [asked] = cards_to(env, DANA, before)
+        assert text_of(asked).startswith("Do you still need ci-old?\nci-old (research) is stopped 41 days.")
+        assert [a["title"] for a in asked["actions"]] == ["Retire", "Keep it"]
+        env.clock.advance(days=1)
+        assert [o.outcome for o in (await daily_pass(env)).outcomes] == ["already sent"]  # one a month
+        retire = button(asked, "Retire")
+        assert "not yours" in text_of((await env.click(retire["verb"], retire["data"], MORGAN)).card)
+        done = await env.click(retire["verb"], retire["data"], DANA)
+        assert text_of(done.card).startswith(
+            "Retired ci-old (research): it ended today, Fri 4 Dec. It is Stopped."
+        )
+        end = await env.store.call(env.store.life.get, InstanceKey("research", "ci-old"))
+        assert end is not None and end.end == date(2026, 12, 4)
+        assert not arm.requests_matching("POST", r"/computes/ci-old/stop$")  # already stopped: no call
