@@ -23,6 +23,7 @@ HELP = (
     ("history NAME", "the last ten things that happened to it"),
     ("idle NAME 120 / idle NAME off", "Azure ML stops it after 120 minutes idle (off: admins only)"),
     ("why NAME", "why it is still on: jobs, keep-ons, idle setting, its own schedules"),
+    ("end NAME on DATE / retire NAME", "its last day (extend NAME until DATE); retire: it ends now"),
     ("report [week|month] [WORKSPACE]", "what the curfew saved and what keep-ons cost"),
     ("NAME@WORKSPACE", "pick the workspace when a name exists in several"),
 )
