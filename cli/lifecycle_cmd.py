@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.idle_cmd import _operator
+from cli.passes import configure_pass, manual_run_id, unknown_workspaces
 from cli.tables import render_table
 from config.settings import Settings
 from domain.lifecycle import day_text
@@ -21,19 +21,14 @@ class Lifecycle:
     help = "run the daily lifecycle pass now: reminders, ends, deletions after the grace, stale instances"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="print what would happen; do nothing")
-        parser.add_argument(
-            "--workspace", action="append", metavar="ALIAS", help="only this workspace (repeatable)"
-        )
+        configure_pass(parser)
 
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:
         async with open_notifying(settings) as (rt, notifier, _):
-            known = {w.alias for w in rt.fleet.workspaces}
-            unknown = set(args.workspace or ()) - known
-            if unknown:
-                print(f"unknown workspace {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+            if problem := unknown_workspaces(rt, args.workspace):
+                print(problem)
                 return 2
-            run_id = f"lifecycle:manual:{_operator()}@{rt.clock().isoformat(timespec='seconds')}"
+            run_id = manual_run_id("lifecycle", rt)
             report = await LifePass(rt, notifier).run(
                 rt.clock(), workspaces=args.workspace, dry_run=args.dry_run, run_id=run_id
             )

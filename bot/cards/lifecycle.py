@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from bot.cards.basics import Card, card, facts, heading, paragraph
 from bot.cards.requests import execute
@@ -56,6 +57,28 @@ def _data(view: LifeView) -> dict[str, str]:
     return {"workspace": view.workspace, "instance": view.name}
 
 
+def _extend(view: LifeView, earliest: str | None = None) -> dict[str, Any]:
+    """**Extend**: a date input (from `earliest`) and its button, behind a ShowCard."""
+    field: dict[str, Any] = {
+        "type": "Input.Date",
+        "id": END_INPUT,
+        "label": f"New end date of {view.name}",
+        "isRequired": True,
+        "errorMessage": "Pick a date",
+    }
+    if earliest:
+        field["min"] = earliest
+    return {
+        "type": "Action.ShowCard",
+        "title": "Extend",
+        "card": {
+            "type": "AdaptiveCard",
+            "body": [field],
+            "actions": [execute("Set end date", EXTEND, _data(view))],
+        },
+    }
+
+
 def reminder_card(view: LifeView, days_left: int) -> Card:
     """To the owner, `remind_days` before the end: the date, the cost, what to save; Extend, Stop, Delete."""
     when = "tomorrow" if days_left == 1 else f"in {days_left} days"
@@ -69,24 +92,7 @@ def reminder_card(view: LifeView, days_left: int) -> Card:
         paragraph(LOST),
         paragraph(KEPT, subtle=True),
         actions=[
-            {
-                "type": "Action.ShowCard",
-                "title": "Extend",
-                "card": {
-                    "type": "AdaptiveCard",
-                    "body": [
-                        {
-                            "type": "Input.Date",
-                            "id": END_INPUT,
-                            "label": f"New end date of {view.name}",
-                            "isRequired": True,
-                            "errorMessage": "Pick a date",
-                            "min": view.end.isoformat(),
-                        }
-                    ],
-                    "actions": [execute("Set end date", EXTEND, _data(view))],
-                },
-            },
+            _extend(view, view.end.isoformat()),
             execute("Stop it now", STOP_NOW, _data(view)),
             execute("Delete now", DELETE_NOW, _data(view), style="destructive"),
         ],
@@ -153,25 +159,7 @@ def last_notice_card(view: LifeView) -> Card:
         ),
         paragraph(LOST),
         paragraph(KEPT, subtle=True),
-        actions=[
-            {
-                "type": "Action.ShowCard",
-                "title": "Extend",
-                "card": {
-                    "type": "AdaptiveCard",
-                    "body": [
-                        {
-                            "type": "Input.Date",
-                            "id": END_INPUT,
-                            "label": f"New end date of {view.name}",
-                            "isRequired": True,
-                            "errorMessage": "Pick a date",
-                        }
-                    ],
-                    "actions": [execute("Set end date", EXTEND, _data(view))],
-                },
-            }
-        ],
+        actions=[_extend(view)],
     )
 
 
