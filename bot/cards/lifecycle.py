@@ -32,7 +32,7 @@ LOST = (
     "environments and anything outside your cloud files)."
 )
 KEPT = (
-    "Kept: your files in the workspace's file share (your cloud files, Users/<you>), the datastores, "
+    "Kept: your files in the workspace's file share (your cloud files, Users/YOUR-NAME), the datastores, "
     "registered models and the outputs of jobs."
 )
 
