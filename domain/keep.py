@@ -50,9 +50,9 @@ def plan_keep(
     if until is None:
         return KeepRefusal("There is no curfew coming to skip: the curfew runs on no day.")
     if until <= now:
-        return KeepRefusal(f"{format_local(until, reader_zone)} is in the past; choose a later time.")
+        return KeepRefusal(f"{format_local(until, reader_zone, now)} is in the past; choose a later time.")
     if until - now > timedelta(days=limits.max_days):
-        latest = format_local(now + timedelta(days=limits.max_days), reader_zone)
+        latest = format_local(now + timedelta(days=limits.max_days), reader_zone, now)
         return KeepRefusal(
             f"Curfew keeps an instance on for at most {limits.max_days} days (until {latest} at the latest). "
             "Ask a workspace admin if you need longer."
@@ -90,13 +90,15 @@ def _curfew_time_at_or_after(policy: WorkspacePolicy, instant: datetime) -> date
 
 
 def describe_plan(plan: KeepPlan, zone: ZoneInfo) -> str:
-    """ "until Sat 5 Dec 00:00 Europe/Berlin; the curfew stops it then" in the reader's zone."""
-    text = f"until {format_local(plan.until, zone)}"
+    """ "until Sat 5 Dec 00:00 Europe/Berlin; the curfew stops it then" in the reader's zone, with the
+    year whenever it is not the year the plan was made in."""
+    now = plan.starts_at
+    text = f"until {format_local(plan.until, zone, now)}"
     if plan.next_curfew is None:
         return text + "; no curfew is scheduled after that"
     if plan.next_curfew == plan.until:
         return text + "; the curfew stops it then"
-    return text + f"; the curfew stops it at {format_local(plan.next_curfew, zone)}"
+    return text + f"; the curfew stops it at {format_local(plan.next_curfew, zone, now)}"
 
 
 DELAY_HOURS = (1, 2)

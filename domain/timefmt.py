@@ -30,10 +30,17 @@ def format_clock(instant: datetime, zone: ZoneInfo) -> str:
     return f"{_local(instant, zone):%H:%M}"
 
 
-def format_day(instant: datetime, zone: ZoneInfo) -> str:
-    """The local date of `instant` in `zone`: "Sun 6 Dec"."""
+def in_another_year(instant: datetime, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether `instant` falls in another year than `now`, both as read in `zone`."""
+    return _local(instant, zone).year != _local(now, zone).year
+
+
+def format_day(instant: datetime, zone: ZoneInfo, now: datetime | None = None) -> str:
+    """The local date of `instant` in `zone`: "Sun 6 Dec"; with the year when it is not the year of
+    `now` there: "Fri 1 Jan 2027" (a confirmation never lets a far date read like a near one)."""
     local = _local(instant, zone)
-    return f"{_DAY_NAMES[local.weekday()]} {local.day} {_MONTH_NAMES[local.month - 1]}"
+    text = f"{_DAY_NAMES[local.weekday()]} {local.day} {_MONTH_NAMES[local.month - 1]}"
+    return f"{text} {local.year}" if now is not None and in_another_year(instant, now, zone) else text
 
 
 def format_clock_zone(instant: datetime, zone: ZoneInfo) -> str:
@@ -41,6 +48,7 @@ def format_clock_zone(instant: datetime, zone: ZoneInfo) -> str:
     return f"{format_clock(instant, zone)} {zone.key}"
 
 
-def format_local(instant: datetime, zone: ZoneInfo) -> str:
-    """Day, date, time and zone name: "Fri 4 Dec 00:00 Europe/Berlin"."""
-    return f"{format_day(instant, zone)} {format_clock_zone(instant, zone)}"
+def format_local(instant: datetime, zone: ZoneInfo, now: datetime | None = None) -> str:
+    """Day, date, time and zone name: "Fri 4 Dec 00:00 Europe/Berlin"; given `now`, with the year
+    whenever it is not the current one: "Fri 1 Jan 2027 00:00 Europe/Berlin"."""
+    return f"{format_day(instant, zone, now)} {format_clock_zone(instant, zone)}"

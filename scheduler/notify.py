@@ -31,6 +31,9 @@ class OwnerWarning:
     tenant_id: str | None
     curfew_at: datetime
     decisions: tuple[Decision, ...]
+    warning_id: str | None = None
+    """The opaque id Curfew stored the warning under (storage/warnings_repo.py): its card's clicks name
+    it, never the curfew's instant. None in a dry run."""
 
     @property
     def to_stop(self) -> tuple[Decision, ...]:

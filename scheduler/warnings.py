@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from domain.decide import Action, Decision, RunKind, decide, group_warnings
@@ -17,6 +17,7 @@ from scheduler.notify import Delivery, DeliveryResult, OwnerWarning
 from scheduler.ports import Notifier
 from scheduler.snapshot import read_fleet
 from storage.repositories import AuditEvent
+from storage.warnings_repo import NewWarning
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Warner:
         )
         report.warnings = self.address(decisions)
         if not dry_run and report.warnings:
+            report.warnings = await self._recorded(report.warnings, now)
             report.deliveries = await self._notifier.warn(report.warnings)
             curfew_metrics().warned(d.delivery.value for d in report.deliveries)
             await self._rt.store.call(self._rt.store.audit.record, *self._audit(report, actor, now))
@@ -79,6 +81,15 @@ class Warner:
                 instant = next(d.instant for d in owned if d.instant is not None)
                 warnings.append(OwnerWarning(recipient, tenant, instant, tuple(owned)))
         return warnings
+
+    async def _recorded(self, warnings: list[OwnerWarning], now: datetime) -> list[OwnerWarning]:
+        """Each warning stored before it is sent, so that its card's clicks can name it by id."""
+        new = [
+            NewWarning(w.owner_object_id, w.curfew_at, tuple(d.instance.key for d in w.decisions))
+            for w in warnings
+        ]
+        sent = await self._rt.store.call(self._rt.store.warnings.add, new, now)
+        return [replace(w, warning_id=s.id) for w, s in zip(warnings, sent, strict=True)]
 
     def _recipients(self, owner: str | None, owned: list[Decision]) -> list[tuple[str | None, str | None]]:
         default_tenant = self._rt.settings.teams.tenant_id

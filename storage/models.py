@@ -334,3 +334,16 @@ class LifeNoticeRow(Base):
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("workspace", "instance", "kind", "day", name="uq_life_notice_once"),)
+
+
+class WarningRow(Base):
+    """A warning card Curfew sent: its clicks name it by this opaque id, never by the curfew's instant."""
+
+    __tablename__ = "warning_card"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recipient: Mapped[str | None] = mapped_column(String(64))
+    curfew_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    instances: Mapped[list[list[str]]] = mapped_column(JSON)
+    """The instances the card lists, as [workspace, name] pairs."""

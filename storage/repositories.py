@@ -32,6 +32,7 @@ from storage.outbox import Outbox, Tx
 from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
 from storage.start_times import StartTimeRepository
+from storage.warnings_repo import WarningRepository
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -374,6 +375,7 @@ class Store:
         self.outbox = Outbox(sessions)
         self.start_times = StartTimeRepository(sessions)
         self.life = LifeRepository(sessions)
+        self.warnings = WarningRepository(sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> Store:

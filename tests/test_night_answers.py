@@ -114,7 +114,7 @@ async def test_a_stop_azure_refuses_after_the_acknowledgement_is_reported_with_w
 async def test_a_warning_card_click_with_azure_unavailable_says_so(seeded: ArmStandIn, bot: Bot) -> None:
     seeded.fail_next("GET", r"/computes/gpu-ci$", 503, times=50)
     value = {"verb": "warning", "choice": "keep_1h", "instance": "gpu-ci", "workspace": "research"}
-    value["curfew_at"] = "2026-11-30T00:00:00+01:00"
+    value["warning"] = "a-stored-warning-id"  # Azure fails before the warning is looked up
     inbound = Inbound(InboundKind.ACTION, DANA, "Dana", "t", "c", verb="warning", value=value)
     answer = str((await bot.conversation.on_action(inbound)).card)
     assert "I could not read gpu-ci. Azure is not answering: " in answer and "python app.py doctor" in answer

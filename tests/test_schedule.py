@@ -23,7 +23,7 @@ from domain.schedule import (
     next_morning,
     warning_instant,
 )
-from domain.timefmt import format_clock, format_day, format_local
+from domain.timefmt import format_clock, format_day, format_local, in_another_year
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LA = ZoneInfo("America/Los_Angeles")
@@ -342,6 +342,62 @@ def test_formats(instant: datetime, zone: ZoneInfo, full: str, clock: str, day: 
     assert format_local(instant, zone) == full
     assert format_clock(instant, zone) == clock
     assert format_day(instant, zone) == day
+
+
+# (instant, now, zone, format_local given `now`, another year there): the year whenever it is not the
+# current one, as read in the zone
+WITH_YEAR = [
+    pytest.param(
+        utc("2026-12-03 23:00"),
+        utc("2026-12-01 12:00"),
+        BERLIN,
+        "Fri 4 Dec 00:00 Europe/Berlin",
+        False,
+        id="same",
+    ),
+    pytest.param(
+        utc("2026-12-31 23:00"),
+        utc("2026-12-31 22:30"),
+        BERLIN,
+        "Fri 1 Jan 2027 00:00 Europe/Berlin",
+        True,
+        id="next-year-in-berlin",
+    ),
+    pytest.param(
+        utc("2026-12-31 23:00"),
+        utc("2026-12-31 22:30"),
+        LA,
+        "Thu 31 Dec 15:00 America/Los_Angeles",
+        False,
+        id="not-yet-in-los-angeles",
+    ),
+    pytest.param(
+        utc("2099-12-31 23:00"),
+        utc("2026-12-01 12:00"),
+        ZoneInfo("UTC"),
+        "Thu 31 Dec 2099 23:00 UTC",
+        True,
+        id="far",
+    ),
+    pytest.param(
+        utc("2026-11-30 23:00"),
+        utc("2027-01-02 12:00"),
+        BERLIN,
+        "Tue 1 Dec 2026 00:00 Europe/Berlin",
+        True,
+        id="last-year",
+    ),
+]
+
+
+@pytest.mark.parametrize(("instant", "now", "zone", "full", "other_year"), WITH_YEAR)
+def test_formats_with_the_year_when_it_is_not_the_current_one(
+    instant: datetime, now: datetime, zone: ZoneInfo, full: str, other_year: bool
+) -> None:
+    assert format_local(instant, zone, now) == full
+    assert format_day(instant, zone, now) == full.rsplit(" ", 2)[0]
+    assert in_another_year(instant, now, zone) is other_year
+    assert format_local(instant, zone) == format_local(instant, zone, instant)  # no `now`: no year
 
 
 NAIVE = datetime(2026, 12, 4, 0, 0)

@@ -87,6 +87,8 @@ def test_the_warning_card_says_since_before_rather_than_unknown() -> None:
     seen = Instance("research", "ci-seen", "Standard_DS3_v2", InstanceState.RUNNING, started_before=NOW)
     blank = Instance("research", "ci-blank", "Standard_DS3_v2", InstanceState.RUNNING)
     decisions = tuple(Decision(i, Action.WARN, "stops at 00:00", curfew) for i in (seen, blank))
-    shown = json.dumps(warning_card(WarningView(curfew, BERLIN, decisions, NOW + timedelta(hours=2))))
+    shown = json.dumps(
+        warning_card(WarningView(curfew, BERLIN, decisions, NOW + timedelta(hours=2), warning_id="w"))
+    )
     assert "on since before Thu 3 Dec 21:00 Europe/Berlin" in shown
     assert "on (since unknown)" in shown  # no bound known: still said so

@@ -12,6 +12,7 @@ from domain.model import InstanceKey, KeepOnState, MorningStart
 from storage.db import upgrade
 from storage.ledger import RunState
 from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store
+from storage.warnings_repo import NewWarning
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
 KEY = InstanceKey("team-a", "GPU-ci")
@@ -175,3 +176,26 @@ def test_morning_start_preferences(store: Store) -> None:
     store.mornings.set(MorningStart("team-a", "GPU-ci", True, time(7, 30)), "u1", NOW)
     store.mornings.set(MorningStart("team-a", "gpu-ci", False, None), "u1", NOW)
     assert store.mornings.all() == [MorningStart("team-a", "gpu-ci", False, None)]
+
+
+def test_warnings_are_stored_under_unguessable_ids_and_pruned_a_month_after_their_curfew(
+    store: Store,
+) -> None:
+    keys = (InstanceKey("team-a", "gpu-ci"), InstanceKey("team-b", "GPU-ci"))
+    old = store.warnings.add(
+        [NewWarning("owner-1", NOW - timedelta(days=40), keys[:1])], NOW - timedelta(days=40)
+    )
+    a, b = store.warnings.add(
+        [
+            NewWarning("owner-1", NOW + timedelta(hours=1), keys),
+            NewWarning(None, NOW + timedelta(hours=1), ()),
+        ],
+        NOW,
+    )
+    assert a.id != b.id and len(a.id) >= 24 and not a.id.isdigit()
+    got = store.warnings.get(a.id)
+    assert got == a and got.curfew_at == NOW + timedelta(hours=1) and got.curfew_at.tzinfo is not None
+    assert got.lists(InstanceKey("team-b", "gpu-ci")) and not got.lists(InstanceKey("team-c", "gpu-ci"))
+    assert store.warnings.get(old[0].id) is None  # pruned when the next warnings were stored
+    for forged in ("", "x" * 500, 7, None, {"id": a.id}, [a.id], a.id.upper()):
+        assert store.warnings.get(forged) is None

@@ -284,7 +284,9 @@ def test_an_owner_with_many_instances_gets_several_cards_within_the_size_rule() 
         for n in range(400)
     ]
     decisions = tuple(decide(RunKind.WARNING, WARN_AT, instances, [], [], {"demo": policy}))
-    whole = Reply(card=warning_card(WarningView(CURFEW, ZoneInfo("Europe/Berlin"), decisions, WARN_AT)))
+    whole = Reply(
+        card=warning_card(WarningView(CURFEW, ZoneInfo("Europe/Berlin"), decisions, WARN_AT, warning_id="w"))
+    )
     assert teams_bytes(whole) > MAX_MESSAGE_BYTES
     parts = fit_for_teams(whole)
     assert len(parts) > 1

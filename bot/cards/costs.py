@@ -58,10 +58,10 @@ def since_start_text(instance: Instance, per_hour: Money | None, now: datetime, 
         return f"nothing now ({instance.state.value})"
     if instance.last_started_at is None and instance.started_before is not None:
         spent = format_money(cost(per_hour, instance.started_before, now))
-        return f"at least {spent}, running since before {format_local(instance.started_before, zone)}"
+        return f"at least {spent}, running since before {format_local(instance.started_before, zone, now)}"
     if instance.last_started_at is None:
         return "unknown (start time unknown)"
-    since = format_local(instance.last_started_at, zone)
+    since = format_local(instance.last_started_at, zone, now)
     return f"{format_money(cost(per_hour, instance.last_started_at, now))} since {since}"
 
 

@@ -1,8 +1,9 @@
 """The pre-curfew warning card: what the coming curfew stops, with one click to keep it running.
 
 Pure builders. Buttons are Action.Execute (Universal Actions) with an Action.Submit fallback carrying
-the same data; the data names the instance and the curfew the card is about, never the person: who
-clicked is always the Teams-authenticated sender.
+the same data; the data says which button, for which instance, on which warning (the opaque id Curfew
+stored it under), never who, which tenant, which instant or how long: who clicked is always the
+Teams-authenticated sender, and the curfew the card is about is Curfew's own record of the warning.
 """
 
 from __future__ import annotations
@@ -40,21 +41,24 @@ class WarningView:
     decisions: tuple[Decision, ...]
     now: datetime
     notice: str | None = None
+    warning_id: str = field(kw_only=True)
+    """The stored warning this card shows (storage/warnings_repo.py); its buttons carry only this id."""
     costs: Mapping[InstanceKey, KeepCost] = field(default_factory=dict)
     """What each keep option costs, per instance (bot/costs.py); none: no cost lines."""
     done: Mapping[InstanceKey, str] = field(default_factory=dict)
     """What a click just did to an instance ("Stopping now, as Dana asked."): shown instead of choices."""
 
 
-def action_data(choice: str, decision: Decision, curfew_at: datetime) -> dict[str, Any]:
+def action_data(choice: str, decision: Decision, warning_id: str) -> dict[str, Any]:
+    """Which button, for which instance, on which stored warning: nothing a click could stretch."""
     i = decision.instance
     return {
         "curfew": True,
         "verb": VERB,
         "choice": choice,
+        "warning": warning_id,
         "instance": i.name,
         "workspace": i.workspace,
-        "curfew_at": curfew_at.isoformat(),
     }
 
 
@@ -75,7 +79,7 @@ def input_id(key: InstanceKey, name: str) -> str:
 def _running_for(decision: Decision, now: datetime, zone: ZoneInfo) -> str:
     started = decision.instance.last_started_at
     if started is None and decision.instance.started_before is not None:
-        return f"on since before {format_local(decision.instance.started_before, zone)}"
+        return f"on since before {format_local(decision.instance.started_before, zone, now)}"
     if started is None:
         return "on (since unknown)"
     hours = max(0.0, (now - started) / timedelta(hours=1))
@@ -87,7 +91,7 @@ def _keep_until_form(decision: Decision, view: WarningView) -> dict[str, Any]:
     i, zone = decision.instance, view.zone.key
     keep_cost = view.costs.get(i.key)
     cost = keep_cost.option_texts(view.zone).get("keep_until") if keep_cost else None
-    data = action_data("keep_until", decision, view.curfew_at)
+    data = action_data("keep_until", decision, view.warning_id)
     return {
         "type": "Action.ShowCard",
         "title": CHOICES["keep_until"],
@@ -159,7 +163,7 @@ def _instance_row(decision: Decision, view: WarningView) -> dict[str, Any]:
     elif not i.state.is_running:
         items.append(_status_line(f"{i.state.value}."))
     elif decision.action is Action.WARN:
-        apply = execute("Apply", action_data(CHOSEN, decision, view.curfew_at), style="positive")
+        apply = execute("Apply", action_data(CHOSEN, decision, view.warning_id), style="positive")
         items += [
             _choice_set(decision, view),
             {"type": "ActionSet", "actions": [apply, _keep_until_form(decision, view)]},
@@ -192,8 +196,8 @@ def warning_card(view: WarningView) -> Card:
     if to_stop:
         body.append(
             paragraph(
-                f"The curfew on {format_local(view.curfew_at, view.zone)} stops them unless you keep them: "
-                "pick what to do, then **Apply**.",
+                f"The curfew on {format_local(view.curfew_at, view.zone, view.now)} stops them unless you "
+                "keep them: pick what to do, then **Apply**.",
                 subtle=True,
             )
         )

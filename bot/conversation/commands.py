@@ -129,7 +129,7 @@ class InstanceCommands:
         names = await self.rt.store.call(self.rt.store.conversations.names, [e.actor for e in events])
         rows = [
             (
-                format_local(e.at, zone),
+                format_local(e.at, zone, turn.now),
                 actor(e.actor, names),
                 e.action,
                 e.outcome + (f", {e.reason}" if e.reason else ""),

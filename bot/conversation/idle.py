@@ -91,7 +91,9 @@ class IdleCommands:
         conflicts = schedule_conflicts(instance, policy, keep_ons, turn.now)
         facts = WhyFacts(instance, jobs, keep_ons, conflicts, turn.now)
         per_hour, simulated = (await PriceBook(self.rt.fleet).for_instances([instance]))[instance.key]
-        started = format_local(instance.last_started_at, zone) if instance.last_started_at else "unknown"
+        started = (
+            format_local(instance.last_started_at, zone, turn.now) if instance.last_started_at else "unknown"
+        )
         lines = [
             ("State", instance.state.value),
             ("Running since", started if instance.state.is_running else "not running"),
@@ -103,7 +105,8 @@ class IdleCommands:
             ("Running jobs", ", ".join(j.display_name or j.name for j in jobs) or "none"),
             (
                 "Keep-ons",
-                ", ".join(f"until {format_local(k.effective_until, zone)}" for k in keep_ons) or "none",
+                ", ".join(f"until {format_local(k.effective_until, zone, turn.now)}" for k in keep_ons)
+                or "none",
             ),
             ("Own schedules", "; ".join(s.describe() for s in instance.schedules) or "none"),
             ("Last operation", _operation_text(instance, zone)),

@@ -110,7 +110,9 @@ class Approvals(Creation):
                 f"keep {r.name} ({r.workspace}) on" if r.keep_on_id else f"{r.name} ({r.workspace}), {r.size}"
             )
             rows.append(
-                rc.RequestRow(r.id, what, r.state, format_local(r.created_at, turn.zone), await self.note(r))
+                rc.RequestRow(
+                    r.id, what, r.state, format_local(r.created_at, turn.zone, turn.now), await self.note(r)
+                )
             )
         return [Reply(card=rc.my_requests_card(rows))]
 

@@ -128,7 +128,7 @@ class KeepFlow:
             said = (
                 f"Keeping {instance.name} {end} needs an approver's yes, as it is over "
                 f"{self.limits.approval_over_days} days ({after}). Until someone decides, it is kept "
-                f"until {format_local(plan.in_force_until, zone)}.{why}{price}"
+                f"until {format_local(plan.in_force_until, zone, turn.now)}.{why}{price}"
             )
             return [Reply(card=cards.confirmation_card(said, undo))]
         stopped = "" if instance.state.is_running else f" ({instance.name} is {instance.state.value} now.)"
@@ -211,7 +211,7 @@ class KeepFlow:
         policy = self.rt.settings.policy(instance.workspace)
         coming = next_curfew(policy, turn.now, inclusive=True)
         zone = self.zone_for(turn, instance)
-        when = f" It stops at {format_local(coming, zone)}." if coming else ""
+        when = f" It stops at {format_local(coming, zone, turn.now)}." if coming else ""
         said = f"Released {instance.name}: the curfew applies again.{when}"
         return [Reply(card=cards.confirmation_card(said, _keep_again(instance, held, zone)))]
 

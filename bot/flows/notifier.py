@@ -90,8 +90,12 @@ class TeamsNotifier:
     async def _warn_one(self, warning: OwnerWarning) -> DeliveryResult:
         if warning.owner_object_id is None:
             return DeliveryResult(None, Delivery.UNREACHABLE, "no owner and no workspace admin to warn")
+        if warning.warning_id is None:
+            return DeliveryResult(warning.owner_object_id, Delivery.FAILED, "the warning was not recorded")
         zone = self._zone(warning)
-        view = WarningView(warning.curfew_at, zone, warning.decisions, self._clock())
+        view = WarningView(
+            warning.curfew_at, zone, warning.decisions, self._clock(), warning_id=warning.warning_id
+        )
         view = await with_costs(view, self._prices, self._settings.policy)
         # one card: a messenger splits what is over Teams' size rule into several, rows whole
         last = await self._messenger.send(

@@ -143,8 +143,9 @@ class Flow:
         assert r.keep_on_id is not None
         keep = await self.db(self.rt.store.keep_ons.get, r.keep_on_id)
         zone = self.rt.settings.policy(r.workspace).zone
-        until = format_local(keep.until, zone) if keep else "unknown"
-        meanwhile = format_local(keep.in_force_until or keep.starts_at, zone) if keep else "unknown"
+        now = self.rt.clock()
+        until = format_local(keep.until, zone, now) if keep else "unknown"
+        meanwhile = format_local(keep.in_force_until or keep.starts_at, zone, now) if keep else "unknown"
         requester = r.requester_name or r.requester_object_id
         return rc.KeepView(r.id, requester, r.workspace, r.name, until, meanwhile, r.purpose)
 

@@ -2,14 +2,14 @@
 request form's end date
 
 Revision ID: 0007_i18
-Revises: 0003_i19
+Revises: 0006_i12c
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_i18"
-down_revision = "0003_i19"
+down_revision = "0006_i12c"
 branch_labels = None
 depends_on = None
 
