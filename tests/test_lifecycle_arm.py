@@ -296,3 +296,36 @@ async def test_a_stale_instance_gets_one_card_a_month_and_retire_ends_it(
         end = await env.store.call(env.store.life.get, InstanceKey("research", "ci-old"))
         assert end is not None and end.end == date(2026, 12, 4)
         assert not arm.requests_matching("POST", r"/computes/ci-old/stop$")  # already stopped: no call
+
+
+async def test_delete_auto_gives_a_last_notice_then_deletes_and_tells_the_owner(
+    arm: ArmStandIn, azure_fleet: AzureMLFleet, sqlite_store: Store
+) -> None:
+    seed_instance(arm, RESEARCH, "proj-ci", owner_object_id=DANA.aad_id, state="Stopped")
+    auto = settings().model_copy(
+        update={"lifecycle": settings().lifecycle.model_copy(update={"delete": "auto"})}
+    )
+    async with arm_chat(azure_fleet, sqlite_store, auto, MORNING) as env:
+        policy, end = env.runtime.settings.policy("research"), date(2026, 11, 20)  # grace ends Fri 4 Dec
+        key = InstanceKey("research", "proj-ci")
+        await env.store.call(env.store.life.set_end, key, end, ends_at(policy, end), DANA.aad_id, MORNING)
+        before = len(env.connector.sent())
+        notice = await daily_pass(env)
+        assert [(o.action, o.outcome) for o in notice.outcomes] == [("last notice", "sent")]
+        [last] = cards_to(env, DANA, before)
+        assert text_of(last).startswith("proj-ci is deleted tomorrow\nproj-ci (research) ended on Fri 20 Nov")
+        assert not arm.requests_matching("DELETE")
+        env.clock.advance(days=1)
+        deleted = await daily_pass(env)
+        assert [(o.action, o.outcome) for o in deleted.outcomes] == [("delete", "deleted")]
+        [call] = arm.requests_matching("DELETE", DELETE_CALL.format("proj-ci"))
+        assert call.status == 202 and call.query["underlyingResourceAction"] == "Delete"
+        await env.service.bot.drain()
+        told = [
+            r.body.get("text", "")
+            for r in env.connector.sent()
+            if r.is_activity and r.conversation_id == DANA.chat_id
+        ]
+        assert any(t.startswith("proj-ci (research) was deleted: ended on Fri 20 Nov") for t in told)
+        trail = await env.store.call(env.store.audit.for_instance, key)
+        assert ("lifecycle delete", "deleted") in [(e.action, e.outcome) for e in trail]

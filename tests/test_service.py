@@ -136,6 +136,23 @@ def test_sweep_stops_the_demo_instances_and_leaves_the_busy_one(tmp_path: Path) 
     }
 
 
+def test_lifecycle_on_the_demo_reminds_once_and_proposes_the_deletion(tmp_path: Path) -> None:
+    dry = run_cli(tmp_path, "lifecycle", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert dry.stdout.splitlines()[0].split() == ["WORKSPACE", "INSTANCE", "END", "DATE", "ACTION", "OUTCOME"]
+    rows = {line.split()[1]: line for line in dry.stdout.splitlines() if line.startswith("demo ")}
+    assert set(rows) == {"train-ci", "proj-old"} and "would remind" in rows["train-ci"]
+    first = run_cli(tmp_path, "lifecycle")
+    assert first.returncode == 0, first.stdout + first.stderr
+    rows = {line.split()[1]: line for line in first.stdout.splitlines() if line.startswith("demo ")}
+    assert " remind " in rows["train-ci"] and rows["train-ci"].endswith("sent")
+    assert rows["proj-old"].endswith("listed: no admin of demo to ask")  # demo_admins is empty
+    again = run_cli(tmp_path, "lifecycle")
+    assert again.returncode == 0 and "already sent" in again.stdout  # once per instance, kind and day
+    unknown = run_cli(tmp_path, "lifecycle", "--workspace", "nope")
+    assert unknown.returncode == 2 and "unknown workspace nope; known: demo" in unknown.stdout
+
+
 def test_sweep_of_an_unknown_workspace_says_which_exist(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "sweep", "--workspace", "nope")
     assert result.returncode == 2 and "unknown workspace nope; known: demo" in result.stdout
