@@ -84,7 +84,8 @@ class LifePass:
             keys = [i.key for i in instances]
             ends = await self._rt.store.call(self._rt.store.life.ends, keys)
             keep_ons = await self._rt.store.call(self._rt.store.keep_ons.in_force, now, keys)
-            decisions = plan_lifecycle(instances, ends, keep_ons, self._rt.policies(), life, now)
+            stops = await self._rt.store.call(self._rt.store.start_times.last_stops, keys)
+            decisions = plan_lifecycle(instances, ends, keep_ons, self._rt.policies(), life, now, stops)
             for d in decisions:
                 outcome = await self._apply(d, now, run_id, dry_run)
                 report.outcomes.append(LifeOutcome(alias, d.instance.name, d.end, d.action.value, outcome))

@@ -185,3 +185,12 @@ def test_the_lifecycle_configuration(tmp_path: Path) -> None:
     assert "lifecycle.delete: Input should be 'ask', 'auto' or 'never'" in problems
     assert "lifecycle.grace_days: Input should be greater than or equal to 0" in problems
     assert "lifecycle.remind: unknown key" in problems
+
+
+def test_stale_by_curfews_own_audit_when_azure_gives_no_last_operation() -> None:
+    stopped = instance(STOPPED)  # no lastOperation from Azure
+    key = InstanceKey("team-a", "gpu-ci")
+    assert plan_lifecycle([stopped], {}, [], {"team-a": POLICY}, LIFE, NOW) == []
+    stops = {key: NOW - timedelta(days=35)}  # the curfew's stop, from the audit trail
+    [d] = plan_lifecycle([stopped], {}, [], {"team-a": POLICY}, LIFE, NOW, stops)
+    assert (d.action, d.reason) == (LifeAction.STALE, "stopped 35 days; no end date")
