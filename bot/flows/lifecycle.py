@@ -30,7 +30,7 @@ from domain.lifecycle import (
     stopped_since,
 )
 from domain.model import Instance, InstanceKey
-from domain.money import cost, format_total, total
+from domain.money import cost, format_rate, format_total, total
 from domain.people import person
 from domain.timefmt import format_local
 from runtime import Runtime
@@ -253,20 +253,24 @@ class LifeFlow:
         )
 
     async def cost_since_created(self, instance: Instance, now: datetime) -> str:
-        """Its price times the hours Curfew saw it run (usage spans), and the price."""
+        """Its price times the hours Curfew knows it ran: the usage spans it saw, and the run going on
+        now since Azure's last start when no span covers it."""
         per_hour, simulated = await PriceBook(self.rt.fleet).per_hour(instance.workspace, instance.size)
         spans = await self.rt.store.call(self.rt.store.money.ran, EPOCH, now, now)
-        mine = [
-            s
+        ran = [
+            (s.span.start, s.span.end)
             for s in spans
             if (s.workspace, s.instance.lower()) == (instance.workspace, instance.name.lower())
         ]
+        started = instance.last_started_at if instance.state.is_running else None
+        if started is not None and not any(start <= started < end or start >= started for start, end in ran):
+            ran.append((started, now))
         if per_hour is None:
             return "unknown (Azure gives no price for its size)"
-        spent = format_total(total(cost(per_hour, s.span.start, s.span.end) for s in mine))
-        hours = sum((s.span.end - s.span.start).total_seconds() for s in mine) / 3600
+        spent = format_total(total(cost(per_hour, start, end) for start, end in ran))
+        hours = sum((end - start).total_seconds() for start, end in ran) / 3600
         estimate = " (simulated prices)" if simulated else ""
-        return f"{spent} for the {hours:.0f} h Curfew saw it run{estimate}"
+        return f"{spent} for the {hours:.0f} h Curfew knows it ran, at {format_rate(per_hour)}{estimate}"
 
     async def notice(self, decision: LifeDecision, kind: str, day: date, now: datetime) -> DeliveryResult:
         """One card of the daily pass, claimed once per instance, kind and day; queued in the outbox."""
