@@ -68,6 +68,25 @@ def create_app(
     return app
 
 
+def listen_host(settings: Settings) -> str:
+    """Every interface with authentication on; loopback only without it, and the log says so."""
+    bot = settings.bot
+    if not bot.authenticated:
+        log.warning(
+            "MicrosoftAppId is empty: authentication is off, so Curfew listens on 127.0.0.1:%d only "
+            "(local use with the Agents Playground); set MicrosoftAppId and MicrosoftAppType to serve Teams",
+            settings.port,
+        )
+        return "127.0.0.1"
+    if bot.kind == "MultiTenant":
+        log.warning(
+            "MicrosoftAppType is MultiTenant: Azure no longer creates multi-tenant bots; "
+            "move to SingleTenant or UserAssignedMSI"
+        )
+    log.info("authentication on for MicrosoftAppId %s (%s)", bot.app_id, bot.kind)
+    return "0.0.0.0"  # noqa: S104 - every request is checked against the Bot Framework token
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python app.py", description="Curfew for Azure ML compute instances"
@@ -92,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_telemetry()
         loop = asyncio.new_event_loop()
         loop.set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="curfew"))
-        web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None, loop=loop)  # noqa: S104
+        host = listen_host(settings)
+        web.run_app(create_app(settings), host=host, port=settings.port, print=None, loop=loop)
         return 0
     return asyncio.run(COMMANDS[name].run(settings, args))
 

@@ -38,6 +38,9 @@ class Inbound:
     value: Mapping[str, Any] | None = None
     verb: str | None = None
     local_timezone: str | None = None
+    """The sender's IANA zone from Teams, only when it is one Curfew knows (checked by the adapter)."""
+    unknown_timezone: str | None = None
+    """What Teams gave as the zone when it is none Curfew knows (shortened): the reply says so."""
     reply_to_id: str | None = None
     activity_id: str | None = None
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Protocol
 
+from cli.audit_cmd import Audit
 from cli.doctor_cmd import Doctor
 from cli.idle_cmd import Idle
 from cli.lifecycle_cmd import Lifecycle
@@ -105,4 +106,5 @@ COMMANDS: dict[str, Command] = {
     "manifest": Manifest(),
     "doctor": Doctor(),
     "report": Report(),
+    "audit": Audit(),
 }

@@ -84,20 +84,26 @@ async def _connections(c: Checkup, store: Store) -> None:
 
 async def bot_identity(c: Checkup) -> None:
     bot = c.settings.bot
-    if not bot.app_id:
+    if not bot.authenticated:
         c.found.warn(
-            "MicrosoftAppId is empty: authentication is off (fine on a laptop with the Playground only)"
+            "MicrosoftAppId is empty: authentication is off, so the service listens on 127.0.0.1 only "
+            "(fine on a laptop with the Playground; set MicrosoftAppId and MicrosoftAppType to serve Teams)"
         )
         return
+    if bot.kind == "MultiTenant":
+        c.found.warn(
+            "MicrosoftAppType is MultiTenant: Azure no longer creates multi-tenant bots; move to "
+            "SingleTenant or UserAssignedMSI"
+        )
     try:
         audience = await bot_token(bot, c.settings.teams.service_url)
     except BotTokenError as error:
         c.found.fail(
-            f"no Bot Framework token for MicrosoftAppId {bot.app_id} ({bot.app_type}): {error}; "
-            f"{BOT_TOKEN_FIX[bot.app_type]}"
+            f"no Bot Framework token for MicrosoftAppId {bot.app_id} ({bot.kind}): {error}; "
+            f"{BOT_TOKEN_FIX[bot.kind]}"
         )
         return
-    c.found.ok(f"Bot Framework token for {bot.app_id} ({bot.app_type}) for {audience}")
+    c.found.ok(f"Bot Framework token for {bot.app_id} ({bot.kind}) for {audience}")
 
 
 async def teams(c: Checkup) -> None:
@@ -111,11 +117,14 @@ async def teams(c: Checkup) -> None:
         )
     tenant = s.teams.tenant_id
     if not tenant:
-        found.warn("teams.tenant_id is not set: Curfew can only message people who already chatted with it")
-    elif s.bot.app_type != "MultiTenant" and s.bot.app_tenant_id and s.bot.app_tenant_id.lower() != tenant:
+        found.warn(
+            "teams.tenant_id is not set: Curfew answers every tenant (the demo only; workspaces need it) "
+            "and can only message people who already chatted with it"
+        )
+    elif s.bot.kind != "MultiTenant" and s.bot.app_tenant_id and s.bot.app_tenant_id.lower() != tenant:
         found.fail(
             f"teams.tenant_id {tenant} is not MicrosoftAppTenantId {s.bot.app_tenant_id}: a "
-            f"{s.bot.app_type} bot serves its own tenant only; set both to your Teams tenant"
+            f"{s.bot.kind} bot serves its own tenant only; set both to your Teams tenant"
         )
     else:
         found.ok(f"Teams tenant {tenant}")

@@ -266,6 +266,16 @@ class Settings(_Section):
             seen.add(ws.alias)
         return self
 
+    @model_validator(mode="after")
+    def _one_tenant(self) -> Settings:
+        """Real workspaces serve one Teams tenant: without it, anyone's tenant would be served."""
+        if self.workspaces and not self.teams.tenant_id:
+            raise ValueError(
+                "teams.tenant_id: required when workspaces are configured (your Microsoft Entra tenant "
+                "id); Curfew answers only people of that tenant"
+            )
+        return self
+
     @property
     def simulated(self) -> bool:
         """With no workspace configured, Curfew runs its simulated demo fleet."""
@@ -323,15 +333,38 @@ class Settings(_Section):
         )
 
 
+AppType = Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"]
+
+
 class BotSettings(_Section):
     """Bot Framework identity; from the environment (MicrosoftAppId, ...), never the YAML file."""
 
     app_id: str = ""
     app_password: str = Field("", repr=False)
-    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    app_type: AppType | None = None
+    """Required with an app id (no default: botbuilder's MultiTenant can no longer be created in Azure)."""
     app_tenant_id: str = ""
     channel_service: str = ""
     """Bot Framework channel service; https://botframework.azure.us for GCC High and DoD (else public)."""
+
+    @model_validator(mode="after")
+    def _explicit_type(self) -> BotSettings:
+        if self.app_id and self.app_type is None:
+            raise ValueError(
+                "MicrosoftAppType: required when MicrosoftAppId is set; SingleTenant or UserAssignedMSI "
+                "(MultiTenant only for an old registration)"
+            )
+        return self
+
+    @property
+    def authenticated(self) -> bool:
+        """With an empty app id botbuilder checks no token: fine on a laptop, never on a network."""
+        return bool(self.app_id)
+
+    @property
+    def kind(self) -> AppType:
+        """The bot type botbuilder is configured with (its own default without an app id)."""
+        return self.app_type or "MultiTenant"
 
 
 Settings.model_rebuild()
@@ -395,7 +428,7 @@ def _problems(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
             message = "unknown key; check the spelling against the README's configuration reference"
         elif error["type"] == "missing":
             message = "required key is missing"
-        lines.append(f"{key}: {message}" if key else message)
+        lines.append(f"{key}: {message}" if key and key != "bot" else message)  # bot: named by env
     return lines
 
 

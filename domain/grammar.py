@@ -46,6 +46,7 @@ from domain.grammar_types import (
     UntilInstant,
     Why,
 )
+from domain.limits import too_long
 
 __all__ = [
     "AmbiguousKeep",
@@ -131,6 +132,8 @@ def _read_keep(words: str, now: datetime, zone: ZoneInfo) -> Command | ParseErro
     if isinstance(read, ParseError):
         return read
     ends, reason = read
+    if reason and (problem := too_long("A reason", reason)):
+        return ParseError(problem, hint=f"keep {target.name} until Friday because training")
     return Keep(target, ends[0], reason) if len(ends) == 1 else AmbiguousKeep(target, ends, reason)
 
 

@@ -57,8 +57,13 @@ _HOURS_THEN_MINUTES: Final = re.compile(r"(\d)\s*h\s*(\d{1,2})$", re.IGNORECASE)
 _AMOUNT_START: Final = re.compile(rf"(?:{_NUMBER})|(?:{alternatives(_UNIT_OF)})$", re.IGNORECASE)
 
 
+FOREVER: Final = timedelta.max
+"""What `read_duration` gives for an amount too large to hold: longer than any limit Curfew has."""
+
+
 def read_duration(text: str) -> timedelta | None:
-    """A sum of amounts in minutes, hours, days or weeks; zero or negative sums are returned as read."""
+    """A sum of amounts in minutes, hours, days or weeks; zero or negative sums are returned as read,
+    and sums too large for a `timedelta` as `FOREVER`."""
     text = _HOURS_THEN_MINUTES.sub(r"\1h \2m", text.strip())
     if text.lower() in _UNIT_OF:  # "for the next hour"
         text = f"1 {text}"
@@ -69,7 +74,10 @@ def read_duration(text: str) -> timedelta | None:
             return None
         spelled = part["n"].lower()
         amount = _NUMBER_WORDS[spelled] if spelled in _NUMBER_WORDS else float(spelled.replace(",", "."))
-        total += timedelta(**{_UNIT_OF[part["unit"].lower()]: amount + (0.5 if part["half"] else 0)})
+        try:
+            total += timedelta(**{_UNIT_OF[part["unit"].lower()]: amount + (0.5 if part["half"] else 0)})
+        except OverflowError:  # "for 999999999999 weeks": longer than any limit, never an error
+            return FOREVER
         separator = _SEPARATOR.match(text, part.end())
         position = separator.end() if separator else part.end()
     return total if position else None

@@ -5,7 +5,8 @@ Rules (tests/test_grammar.py has rows for each):
 * A day without a time gives `UntilDay`; with a time ("tomorrow 9am", "Dec 4 18:00") `UntilInstant`.
   "midnight" ends the day it is said of ("friday midnight" is Saturday 00:00); "morning" is 09:00.
   A time alone ("until 18:00") is its next occurrence: today if still ahead, else tomorrow.
-* "today"/"tonight", "tomorrow", "the day after tomorrow".
+* "today"/"tonight", "tomorrow", "the day after tomorrow". Days in the past are read too ("yesterday",
+  "last friday", "friday last week", "2 days ago"), so that the answer says they are in the past.
 * A weekday ("friday", "this fri", "on friday") is the next such day counting today: said on a Friday it
   is that Friday, so the keep ends at tonight's curfew. "next friday" is the first Friday strictly after
   today (1 to 7 days on), the reading dateparser gives with PREFER_DATES_FROM='future'; "friday next
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from dateparser.date import DateDataParser
 
-from domain.grammar_clock import CLOCK_PATTERN, Clock, alternatives, read_clock
+from domain.grammar_clock import CLOCK_PATTERN, Clock, alternatives, read_clock, read_duration
 from domain.grammar_types import ParseError, UntilDay, UntilInstant
 
 _WEEKDAY_SPELLINGS: Final = (
@@ -44,11 +45,23 @@ _WEEKDAY_SPELLINGS: Final = (
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WEEKDAYS: Final = {name: number for number, names in enumerate(_WEEKDAY_SPELLINGS) for name in names}
 _WEEKDAY: Final = rf"(?P<weekday>{alternatives(_WEEKDAYS)})\.?"
-_DAYS_FROM_TODAY: Final = {"today": 0, "tonight": 0, "tomorrow": 1, "tmrw": 1, "day after tomorrow": 2}
+_DAYS_FROM_TODAY: Final = {
+    "today": 0,
+    "tonight": 0,
+    "tomorrow": 1,
+    "tmrw": 1,
+    "day after tomorrow": 2,
+    "yesterday": -1,  # in the past: read, so the answer can say so
+    "last night": -1,
+    "day before yesterday": -2,
+}
 _THIS_WEEKDAY: Final = re.compile(rf"(?:(?:this|on|coming|this coming)\s+)?{_WEEKDAY}")
 _NEXT_WEEKDAY: Final = re.compile(rf"next\s+{_WEEKDAY}")
 _WEEKDAY_NEXT_WEEK: Final = re.compile(rf"{_WEEKDAY}\s+(?:of\s+)?next\s+week")
 _NEXT_WEEK_WEEKDAY: Final = re.compile(rf"next\s+week\s+(?:on\s+)?{_WEEKDAY}")
+_LAST_WEEKDAY: Final = re.compile(rf"(?:last|past|previous)\s+{_WEEKDAY}")
+_WEEKDAY_LAST_WEEK: Final = re.compile(rf"{_WEEKDAY}\s+(?:of\s+)?last\s+week")
+_AGO: Final = re.compile(r"(?P<amount>.{1,40}?)\s+ago")
 _WEEKDAY_AND_DATE: Final = re.compile(rf"{_WEEKDAY}\s+(?:the\s+)?(?P<date>.+)")
 _ISO: Final = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _NUMERIC: Final = re.compile(r"(\d{1,2})[./-](\d{1,2})(?:[./-](\d{4}|\d{2}))?\.?")
@@ -72,6 +85,10 @@ UntilEnd = UntilDay | UntilInstant
 def read_until(text: str, now: datetime, zone: ZoneInfo) -> tuple[UntilEnd, ...] | ParseError:
     """One end, or two for an ambiguous date, none of them past; `now` is aware and in `zone`."""
     words = " ".join(re.sub(r"(\d)t(\d)", r"\1 \2", text.lower()).replace(",", " ").split())
+    if found := _AGO.fullmatch(words):  # "2 days ago": in the past, whatever the amount
+        ago = read_duration(found["amount"])
+        if ago is not None and ago > timedelta(0):
+            return ParseError(f"“{text}” is in the past.", hint="Name a time from now on.")
     split = _split_clock(words)
     if split is None:
         return ParseError(f"I could not read the time in “{text}”.", hint=_UNTIL_HINT)
@@ -81,11 +98,22 @@ def read_until(text: str, now: datetime, zone: ZoneInfo) -> tuple[UntilEnd, ...]
     days = _read_days(day_words, now.date())
     if not isinstance(days, tuple):
         return days or _unreadable(text)
-    ends = tuple(UntilInstant(_at(day, clock, zone)) if clock else UntilDay(day) for day in days)
+    ends = tuple(_end(day, clock, zone) for day in days)
     upcoming = tuple(end for end in ends if not _is_past(end, now))
     if not upcoming:
         return ParseError(f"{_describe(ends[-1])} is in the past.", hint="Name a time from now on.")
     return upcoming
+
+
+def _end(day: date, clock: Clock | None, zone: ZoneInfo) -> UntilEnd:
+    """The end on `day` (at `clock`); a time past what a datetime holds (9999-12-31 midnight) is its day
+    (the keep-on's planning refuses either as longer than `keep.max_days`)."""
+    if clock is None:
+        return UntilDay(day)
+    try:
+        return UntilInstant(_at(day, clock, zone))
+    except OverflowError:
+        return UntilDay(day)
 
 
 def _split_clock(words: str) -> tuple[str, Clock | None] | None:
@@ -104,6 +132,11 @@ def _read_days(words: str, today: date) -> tuple[date, ...] | ParseError | None:
         return (_coming(today, _WEEKDAYS[found["weekday"]], first=0),)
     if found := _NEXT_WEEKDAY.fullmatch(words):
         return (_coming(today, _WEEKDAYS[found["weekday"]], first=1),)
+    if found := _LAST_WEEKDAY.fullmatch(words):  # "last friday": the latest one before today
+        return (today - timedelta(days=1 + (today.weekday() - _WEEKDAYS[found["weekday"]] - 1) % 7),)
+    if found := _WEEKDAY_LAST_WEEK.fullmatch(words):
+        last_monday = today - timedelta(days=today.weekday() + 7)
+        return (last_monday + timedelta(days=_WEEKDAYS[found["weekday"]]),)
     if found := _WEEKDAY_NEXT_WEEK.fullmatch(words) or _NEXT_WEEK_WEEKDAY.fullmatch(words):
         next_monday = today + timedelta(days=7 - today.weekday())
         return (next_monday + timedelta(days=_WEEKDAYS[found["weekday"]]),)
@@ -143,8 +176,15 @@ def _calendar_days(words: str, today: date) -> tuple[date, ...]:
     return tuple(filter(None, [_dated(*written, today)]))
 
 
+_LONGEST_WRITTEN_DATE: Final = 40
+"""Longer than "wednesday the 31st of december 2026": not a date, and not worth dateparser's time (its
+regexes are super-linear in what they are given: 130 ms for 2,000 characters of weekdays)."""
+
+
 def _month_and_day(words: str) -> tuple[int | None, int, int] | None:
     """(year if written, month, day) of a date that names its month, read by dateparser."""
+    if len(words) > _LONGEST_WRITTEN_DATE:
+        return None
     data = cast(Any, _DATE_READER).get_date_data(words)
     found = cast(datetime | None, data.date_obj)
     parts = set(cast(tuple[str, ...], data.parts))

@@ -46,20 +46,43 @@ def plan_keep(
     end: KeepEnd, now: datetime, policy: WorkspacePolicy, reader_zone: ZoneInfo, limits: KeepLimits
 ) -> KeepPlan | KeepRefusal:
     require_aware(now, "now")
-    until = resolve_end(end, now, policy, reader_zone)
+    if _far_beyond(end, now, limits):  # "for 999999999 days", "until 9999-12-31": never computed
+        return _too_long(now, reader_zone, limits)
+    try:
+        until = resolve_end(end, now, policy, reader_zone)
+    except OverflowError:  # past what a datetime holds: longer than any limit
+        return _too_long(now, reader_zone, limits)
     if until is None:
         return KeepRefusal("There is no curfew coming to skip: the curfew runs on no day.")
     if until <= now:
         return KeepRefusal(f"{format_local(until, reader_zone, now)} is in the past; choose a later time.")
     if until - now > timedelta(days=limits.max_days):
-        latest = format_local(now + timedelta(days=limits.max_days), reader_zone, now)
-        return KeepRefusal(
-            f"Curfew keeps an instance on for at most {limits.max_days} days (until {latest} at the latest). "
-            "Ask a workspace admin if you need longer."
-        )
+        return _too_long(now, reader_zone, limits)
     needs_approval = until - now > timedelta(days=limits.approval_over_days)
     in_force = now + timedelta(days=limits.approval_over_days) if needs_approval else None
     return KeepPlan(now, until, next_curfew(policy, until, inclusive=True), needs_approval, in_force)
+
+
+def _far_beyond(end: KeepEnd, now: datetime, limits: KeepLimits) -> bool:
+    """True when `end` is past `max_days` by more than a day, judged without adding to `now` (which
+    overflows for ends near the year 9999)."""
+    bound = timedelta(days=limits.max_days + 1)
+    match end:
+        case ForDuration(duration):
+            return duration > bound
+        case UntilInstant(at):
+            return at - now > bound
+        case UntilDay(day):
+            return day - now.date() > bound
+    return False
+
+
+def _too_long(now: datetime, reader_zone: ZoneInfo, limits: KeepLimits) -> KeepRefusal:
+    latest = format_local(now + timedelta(days=limits.max_days), reader_zone, now)
+    return KeepRefusal(
+        f"Curfew keeps an instance on for at most {limits.max_days} days (until {latest} at the latest). "
+        "Ask a workspace admin if you need longer."
+    )
 
 
 def resolve_end(

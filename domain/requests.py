@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from domain.limits import REASON_MAX, too_long
 from domain.timefmt import require_aware
 
 
@@ -119,7 +120,7 @@ def is_expired(since: datetime, now: datetime, pending_days: int) -> bool:
 # -- the request form ---------------------------------------------------------------------------
 
 NAME_RULE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,23}$")
-PURPOSE_MAX: Final = 500
+PURPOSE_MAX: Final = REASON_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,7 @@ def validate(form: RequestForm, rules: FormRules) -> FormErrors:
     if not form.purpose.strip():
         errors["purpose"] = "Say what the instance is for; the approvers decide on it."
     elif len(form.purpose) > PURPOSE_MAX:
-        errors["purpose"] = f"Keep the purpose under {PURPOSE_MAX} characters."
+        errors["purpose"] = too_long("The purpose", form.purpose, PURPOSE_MAX) or ""
     if rules.end is not None and (problem := _end_problem(form, rules.end)):
         errors["end_date"] = problem
     quota = quota_error(rules)

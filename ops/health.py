@@ -30,6 +30,9 @@ async def readyz(request: web.Request) -> web.Response:
     scheduler = request.app.get(SCHEDULER)
     checks["scheduler"] = "running" if scheduler is not None and scheduler.running else "not running"
     checks["last_curfew"] = await _last_curfew(rt)
+    checks["authentication"] = (
+        "on" if rt.settings.bot.authenticated else "off: MicrosoftAppId is empty, listening on 127.0.0.1 only"
+    )
     ready = checks["database"] == "ok" and checks["scheduler"] == "running"
     return web.json_response(
         {"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503

@@ -347,3 +347,24 @@ class WarningRow(Base):
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
     instances: Mapped[list[list[str]]] = mapped_column(JSON)
     """The instances the card lists, as [workspace, name] pairs."""
+
+
+class SecurityEventRow(Base):
+    """A refused attempt (another tenant, not the owner, not an approver, a forged click): for admins,
+    never in an instance's history. Repeats of one sender's attempt within a window share one row."""
+
+    __tablename__ = "security_event"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    actor: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    workspace: Mapped[str | None] = mapped_column(String(64))
+    instance: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_security_event_actor", "actor", "last_at"),)

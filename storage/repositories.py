@@ -31,6 +31,7 @@ from storage.money_repo import MoneyLedgerRepository
 from storage.outbox import Outbox, Tx
 from storage.prices_repo import PriceRepository
 from storage.requests_repo import RequestRepository
+from storage.security_log import SecurityLog
 from storage.start_times import StartTimeRepository
 from storage.warnings_repo import WarningRepository
 
@@ -312,10 +313,14 @@ class AuditLog:
         with self._sessions() as session:
             return [_event(r) for r in session.scalars(query)]
 
-    def since(self, start: datetime, *, run_id: str | None = None) -> list[AuditEvent]:
+    def since(
+        self, start: datetime, *, run_id: str | None = None, instance: str | None = None
+    ) -> list[AuditEvent]:
         query = select(AuditRow).where(AuditRow.at >= start)
         if run_id is not None:
             query = query.where(AuditRow.run_id == run_id)
+        if instance is not None:
+            query = query.where(AuditRow.instance == instance.lower())
         with self._sessions() as session:
             return [_event(r) for r in session.scalars(query.order_by(AuditRow.at, AuditRow.id))]
 
@@ -367,6 +372,7 @@ class Store:
         self.keep_ons = KeepOnRepository(sessions, self.guard)
         self.conversations = ConversationRepository(sessions)
         self.audit = AuditLog(sessions)
+        self.security = SecurityLog(sessions)
         self.runs = RunLedger(sessions)
         self.requests = RequestRepository(sessions)
         self.mornings = MorningStartRepository(sessions)

@@ -27,6 +27,7 @@ from compute.port import Workspace
 from config.settings import Settings
 from tests.arm_standin import ArmStandIn
 from tests.arm_state import ComputeRecord, JobRecord
+from tests.connector_standin import DEFAULT_TENANT as TEAMS_TENANT
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000a1"
 OTHER_SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b2"
@@ -121,7 +122,8 @@ def seed_job(
 
 
 def workspace_settings(*workspaces: Workspace, **extra: Any) -> Settings:
-    """Curfew's settings for these stand-in workspaces (each in its own zone), plus `extra` keys."""
+    """Curfew's settings for these stand-in workspaces (each in its own zone), plus `extra` keys; the
+    Teams tenant is the protocol harness's unless `extra` says otherwise (one is required)."""
     entries = [
         {
             "alias": ws.alias,
@@ -132,4 +134,7 @@ def workspace_settings(*workspaces: Workspace, **extra: Any) -> Settings:
         }
         for ws in workspaces
     ]
-    return Settings.model_validate({"timezone": "Europe/Berlin", **extra, "workspaces": entries})
+    teams = {"tenant_id": TEAMS_TENANT, **extra.pop("teams", {})}
+    return Settings.model_validate(
+        {"timezone": "Europe/Berlin", **extra, "teams": teams, "workspaces": entries}
+    )

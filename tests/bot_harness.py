@@ -332,12 +332,21 @@ async def open_bot_env(
     app_id: str = "",
     handler: TurnHandler | None = None,
     tuning: BotTuning | None = None,
+    settings_update: dict[str, Any] | None = None,
 ) -> AsyncIterator[BotEnv]:
-    """The service on the simulated fleet, with the connector stand-in as Teams' serviceUrl."""
+    """The service on the simulated fleet, with the connector stand-in as Teams' serviceUrl;
+    `settings_update` changes top-level settings of the demo (e.g. `demo_admins`)."""
     async with ConnectorStandIn() as connector:
         teams = TeamsSettings(tenant_id=TENANT, service_url=connector.url)
-        bot = BotSettings(app_id=app_id, app_password="not-a-real-secret" if app_id else "")
-        settings = demo_settings().model_copy(update={"teams": teams, "bot": bot})
+        bot = (
+            BotSettings(
+                app_id=app_id, app_password="not-a-real-secret", app_type="SingleTenant", app_tenant_id=TENANT
+            )
+            if app_id
+            else BotSettings()
+        )
+        update = {**(settings_update or {}), "teams": teams, "bot": bot}
+        settings = demo_settings().model_copy(update=update)
         rt, fleet = demo_runtime(store, clock, settings)
         switch = SwitchableHandler(handler)
         app = create_app(

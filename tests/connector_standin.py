@@ -9,6 +9,8 @@ and behaves like Teams where it matters to Curfew:
 - ``POST /v3/conversations/{id}/activities[/{activityId}]`` sends (or replies) and answers ``{id}``;
   ``PUT /v3/conversations/{id}/activities/{activityId}`` updates and answers ``{id}``.
 - ``block_user(aad)``: sends to that user's 1:1 chat answer 403 ``MessageWritesBlocked``.
+- a send or update over Teams' 100 KB (counted in UTF-16 bytes, as Teams counts) answers 413
+  ``MessageSizeTooBig``, as Teams does; ``too_big`` counts them.
 - ``fail_next(path_regex, status, headers, times)``: the next matching requests fail (429, 412, 503, ...).
 - ``limit_tenant(rate, burst)``: a token bucket per tenant (Teams: 50 requests/s); over it, 429 with a
   ``Retry-After`` and ``throttled`` counts them.
@@ -24,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Callable
@@ -36,6 +39,8 @@ from compute.budget import AsyncTokenBucket
 from tests import card_check
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+TEAMS_LIMIT_BYTES = 100_000
+"""Teams refuses a message over 100 KB of UTF-16 (FIELD-NOTES: Teams limits)."""
 DEFAULT_TENANT = "00000000-0000-0000-0000-000000000001"
 
 
@@ -104,6 +109,8 @@ class ConnectorStandIn:
     unknown_status: int = 403
     requests: list[Recorded] = field(default_factory=list)
     throttled: int = 0
+    too_big: int = 0
+    """Sends and updates refused with 413 for being over `TEAMS_LIMIT_BYTES`."""
     conversations: dict[str, tuple[str, str]] = field(default_factory=dict)
     """conversation id -> (AAD object id, tenant id) of the 1:1 chats the stand-in knows."""
     _faults: list[_Fault] = field(default_factory=list)
@@ -214,7 +221,7 @@ class ConnectorStandIn:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
-        refused = self._refusal(request) or self._blocked_refusal(request)
+        refused = self._refusal(request) or self._blocked_refusal(request) or self._size_refusal(body)
         if refused is not None:
             return await self._answer(request, body, *refused)
         self._next_id += 1
@@ -222,7 +229,7 @@ class ConnectorStandIn:
 
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()
-        refused = self._refusal(request) or self._blocked_refusal(request)
+        refused = self._refusal(request) or self._blocked_refusal(request) or self._size_refusal(body)
         if refused is not None:
             return await self._answer(request, body, *refused)
         return await self._answer(request, body, 200, {"id": request.match_info["activity"]})
@@ -263,6 +270,14 @@ class ConnectorStandIn:
             error = {"error": {"code": "MessageWritesBlocked", "message": "Thread is blocked for writes"}}
             return 403, error, {}
         return None
+
+    def _size_refusal(self, body: Any) -> tuple[int, Any, dict[str, str]] | None:
+        """Teams' own limit, counted its way: the activity's JSON in UTF-16 bytes."""
+        if len(json.dumps(body).encode("utf-16-le")) <= TEAMS_LIMIT_BYTES:
+            return None
+        self.too_big += 1
+        error = {"error": {"code": "MessageSizeTooBig", "message": "Message size too large"}}
+        return 413, error, {}
 
     def _owner(self, conversation_id: str) -> tuple[str, str]:
         """(AAD object id, tenant) of a 1:1 chat; ("", default tenant) for other conversations."""

@@ -329,6 +329,7 @@ def test_the_government_channel_service_switches_the_bot_framework_endpoints(
         "CURFEW_CONFIG": str(config),
         "MicrosoftAppId": "00000000-0000-0000-0000-0000000000aa",
         "MicrosoftAppPassword": "not-a-secret",
+        "MicrosoftAppType": "MultiTenant",  # written out: no longer a default
     }
     public = load_settings(env=bot)
     government = load_settings(env={**bot, "ChannelService": "https://botframework.azure.us"})

@@ -159,8 +159,12 @@ async def test_someone_elses_instance_is_refused_and_audited(chat: Any) -> None:
     bot, rt, _ = chat
     reply = said(await say(bot, "stop alex-gpu"))
     assert "alex-gpu is not yours, so I cannot stop it" in reply
-    events = await rt.store.call(rt.store.audit.for_instance, InstanceKey("demo", "alex-gpu"))
-    assert [(e.actor, e.action, e.outcome) for e in events] == [(DANA, "chat stop", "refused")]
+    # in the security log, not in alex-gpu's history
+    assert await rt.store.call(rt.store.audit.for_instance, InstanceKey("demo", "alex-gpu")) == []
+    logged = await rt.store.call(rt.store.security.since)
+    assert [(e.actor, e.action, e.kind, e.instance, e.count) for e in logged] == [
+        (DANA, "chat stop", "not authorized", "alex-gpu", 1)
+    ]
     assert (await rt.fleet.get_instance("demo", "alex-gpu")).state is InstanceState.RUNNING
 
 

@@ -12,7 +12,15 @@ from bot.turns import Inbound, InboundKind, Reply
 from config.settings import Settings
 from runtime import Runtime
 from storage.repositories import Store
-from tests.arm_fixtures import OTHER_SUBSCRIPTION, RESEARCH, SUBSCRIPTION, VISION, make_fleet, seed_instance
+from tests.arm_fixtures import (
+    OTHER_SUBSCRIPTION,
+    RESEARCH,
+    SUBSCRIPTION,
+    TEAMS_TENANT,
+    VISION,
+    make_fleet,
+    seed_instance,
+)
 from tests.arm_standin import ArmStandIn
 from tests.bot_harness import words
 from wiring import build_bot
@@ -25,6 +33,7 @@ def chat(arm: ArmStandIn, store: Store) -> Conversation:
     settings = Settings.model_validate(
         {
             "timezone": "Europe/Berlin",
+            "teams": {"tenant_id": TEAMS_TENANT},
             "workspaces": [
                 {
                     "alias": "research",

@@ -84,8 +84,14 @@ def test_environment_overrides(tmp_path: Path) -> None:
         ("curfew: {colour: red}\n", ["curfew.colour: unknown key"]),
         ("curfew: {days: [mon, funday]}\n", ["curfew.days: unknown day 'funday'"]),
         (
+            "teams: {tenant_id: 11111111-2222-3333-4444-555555555555}\n"
             "workspaces:\n  - {alias: team-a, subscription_id: aaaaaaaa-0000-0000-0000-000000000001, workspace: w}\n",
             ["workspaces[team-a].resource_group: required key is missing"],
+        ),
+        (
+            "workspaces:\n  - {alias: a, subscription_id: aaaaaaaa-0000-0000-0000-000000000001, "
+            "resource_group: r, workspace: w}\n",
+            ["teams.tenant_id: required when workspaces are configured"],
         ),
         (
             "azure: {resource_manager_url: 'http://x/'}\n",
@@ -145,3 +151,29 @@ def test_the_readme_configuration_reference_is_a_valid_configuration(tmp_path: P
     s = load_settings(write(tmp_path, yaml_text), env={})
     assert [w.alias for w in s.workspaces] == ["team-a"]
     assert s.curfew.stop_at == time(0, 0) and s.keep.approval_over_days == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"MicrosoftAppId": "9b2a6c1e-0000-4000-8000-00000000c11e"}, "MicrosoftAppType: required"),
+        (
+            {"MicrosoftAppId": "9b2a6c1e-0000-4000-8000-00000000c11e", "MicrosoftAppType": "Public"},
+            "app_type",
+        ),
+    ],
+)
+def test_an_app_id_needs_its_app_type_written_out(tmp_path: Path, env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "timezone: UTC\n"), env=env)
+    assert [line for line in caught.value.problems if problem in line], caught.value.problems
+
+
+def test_without_an_app_id_the_type_is_not_needed_and_authentication_is_off(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, "timezone: UTC\n"), env={})
+    assert (s.bot.app_type, s.bot.authenticated) == (None, False)
+    written = load_settings(
+        write(tmp_path, "timezone: UTC\n"),
+        env={"MicrosoftAppId": "9b2a6c1e-0000-4000-8000-00000000c11e", "MicrosoftAppType": "MultiTenant"},
+    )
+    assert (written.bot.kind, written.bot.authenticated) == ("MultiTenant", True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, TENANT, seed_instance
+from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, TEAMS_TENANT, TENANT, seed_instance
 from tests.arm_standin import ArmStandIn, Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +27,7 @@ def write_config(tmp_path: Path, arm: ArmStandIn, *, stop_at: str = "00:00", lea
 timezone: UTC
 azure: {{resource_manager_url: "{arm.url}", writes_per_second: 2, write_burst: 2}}
 curfew: {{stop_at: "{stop_at}", verify_seconds: 3, verify_interval_seconds: 0.5, run_lease_seconds: {lease}}}
+teams: {{tenant_id: "{TEAMS_TENANT}"}}
 workspaces:
   - {{alias: research, subscription_id: "{SUBSCRIPTION}", resource_group: rg-ml, workspace: ws-research}}
 """

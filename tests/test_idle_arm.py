@@ -40,6 +40,7 @@ IDLE_CALL = r"/computes/[^/]+/updateIdleShutdownSetting$"
 def settings() -> Settings:
     return Settings.model_validate(
         {
+            "teams": {"tenant_id": TEAMS_TENANT},
             "workspaces": [
                 {
                     "alias": ws.alias,

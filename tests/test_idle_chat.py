@@ -31,7 +31,11 @@ async def test_someone_else_changes_nothing(curfew_env: BotEnv) -> None:
     assert await idle_of(curfew_env, "gpu-ci") is None
     assert ("idle", "demo", "gpu-ci") not in curfew_env.fleet.calls
     trail = await curfew_env.store.call(curfew_env.store.audit.for_instance, InstanceKey("demo", "gpu-ci"))
-    assert [e.outcome for e in trail] == ["refused"]
+    assert trail == []  # the attempt is the security log's, not gpu-ci's history
+    logged = await curfew_env.store.call(curfew_env.store.security.since)
+    assert [(e.actor, e.action, e.instance) for e in logged] == [
+        (MORGAN.aad_id, "chat change the idle shutdown of", "gpu-ci")
+    ]
 
 
 async def test_the_owner_stays_within_the_bound_and_cannot_switch_it_off(curfew_env: BotEnv) -> None:

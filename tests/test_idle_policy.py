@@ -144,6 +144,7 @@ def test_the_policy_is_global_with_workspace_overrides(tmp_path: object) -> None
     settings = Settings.model_validate(
         {
             "idle_shutdown": {"minutes": 30, "max_minutes": 120},
+            "teams": {"tenant_id": "00000000-0000-0000-0000-000000000001"},
             "workspaces": [
                 {
                     "alias": "a",

@@ -16,7 +16,7 @@ from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from storage.repositories import Store
 from tests import arm_json
-from tests.arm_fixtures import RESEARCH, TENANT, VISION, make_fleet, seed_instance
+from tests.arm_fixtures import RESEARCH, TEAMS_TENANT, TENANT, VISION, make_fleet, seed_instance
 from tests.arm_standin import ArmStandIn
 
 NOW = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
@@ -57,6 +57,7 @@ def runtime(arm: ArmStandIn, store: Store) -> Runtime:
         {
             "timezone": "UTC",
             "curfew": {"verify_seconds": 3, "verify_interval_seconds": 0.3},
+            "teams": {"tenant_id": TEAMS_TENANT},
             "workspaces": workspaces,
         }
     )

@@ -155,7 +155,7 @@ async def test_doctor_says_what_to_fix_when_azure_refuses(tmp_path: Path, arm: A
     config = tmp_path / "curfew.yaml"
     config.write_text(f"""
 azure: {{resource_manager_url: "{arm.url}"}}
-teams: {{service_url: "http://not-https/"}}
+teams: {{service_url: "http://not-https/", tenant_id: "00000000-0000-0000-0000-000000000001"}}
 workspaces:
   - {{alias: research, subscription_id: "{SUBSCRIPTION}", resource_group: rg-ml, workspace: ws-research}}
 """)

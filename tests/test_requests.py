@@ -292,8 +292,21 @@ async def test_self_approval_and_a_non_approver_are_refused_and_audited(env: Env
     assert await audit(env.rt, "alex-box") == [
         (ALEX, "request submit", "pending"),
         ("curfew", "request route", "sent"),
-        (ALEX, "request approve", "refused"),
-        (SAM, "request approve", "refused"),
+    ]
+    logged = await env.rt.store.call(env.rt.store.security.since)
+    assert [(e.actor, e.action, e.instance, e.reason.split(" ", 1)[1]) for e in logged] == [
+        (
+            ALEX,
+            "request approve",
+            "alex-box",
+            "You cannot decide on your own request; another approver of demo must.",
+        ),
+        (
+            SAM,
+            "request approve",
+            "alex-box",
+            "Only an approver of workspace demo can decide on this; nothing changed.",
+        ),
     ]
 
 

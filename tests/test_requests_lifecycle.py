@@ -131,9 +131,10 @@ FORMS = [
         {"purpose": "Say what the instance is for; the approvers decide on it."},
     ),
     (
-        RequestForm("demo", "abc", "Standard_DS3_v2", "x" * 501),
-        {"purpose": "Keep the purpose under 500 characters."},
+        RequestForm("demo", "abc", "Standard_DS3_v2", "x" * 201),
+        {"purpose": "The purpose may have at most 200 characters (this one has 201); please shorten it."},
     ),
+    (RequestForm("demo", "abc", "Standard_DS3_v2", "x" * 200), {}),  # REASON_MAX itself is fine
 ]
 
 

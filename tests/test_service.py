@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -65,14 +68,16 @@ async def test_healthz(tmp_path: Path) -> None:
         assert (await response.json())["status"] == "ok"
 
 
-def test_python_app_py_serves_healthz(tmp_path: Path) -> None:
+@contextmanager
+def serving(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """`python app.py` on a free port, once it answers /healthz: (its port, its process)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"PATH": os.environ["PATH"], "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+    base = {"PATH": os.environ["PATH"], "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py")],
-        env=env,
+        env={**base, **(env or {})},
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -89,9 +94,15 @@ def test_python_app_py_serves_healthz(tmp_path: Path) -> None:
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
                 assert time.monotonic() < deadline, "the service did not answer /healthz within 60 s"
                 time.sleep(0.3)
+        yield port, proc
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_python_app_py_serves_healthz(tmp_path: Path) -> None:
+    with serving(tmp_path) as (port, _), urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as answer:
+        assert json.loads(answer.read()) == {"status": "ok"}
 
 
 def _empty(tmp_path: Path) -> str:

@@ -11,7 +11,7 @@ from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from storage.repositories import NewKeepOn, Store
-from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, TENANT, make_fleet, seed_instance
+from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, TEAMS_TENANT, TENANT, make_fleet, seed_instance
 from tests.arm_standin import ArmStandIn, Limits
 
 OWNER = "00000000-0000-0000-0000-000000000020"
@@ -22,6 +22,7 @@ def runtime(arm: ArmStandIn, store: Store, **fleet: object) -> Runtime:
         {
             "timezone": "UTC",
             "curfew": {"verify_seconds": 3, "verify_interval_seconds": 0.3},
+            "teams": {"tenant_id": TEAMS_TENANT},
             "workspaces": [
                 {
                     "alias": "research",

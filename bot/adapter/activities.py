@@ -5,7 +5,8 @@ Pure functions over botbuilder's schema objects (no I/O). Facts they rely on (bo
 - `activity.conversation.tenant_id` is always None (the schema maps it to `tenantID`, Teams sends
   `tenantId`); the tenant is read from `channelData.tenant.id`.
 - `localTimezone` is mapped by the schema (`activity.local_timezone`); the `clientInfo` entity also
-  carries `timezone` (in `entity.additional_properties`), used when the field is missing.
+  carries `timezone` (in `entity.additional_properties`), used when the field is missing. Either is
+  any string a client sends: only a known IANA zone is taken (issue 12).
 - Mention entities keep `text` and `mentioned` in `additional_properties`.
 """
 
@@ -19,6 +20,8 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, Attachment
 
 from bot.turns import Inbound, InboundKind, Reply
+from domain.grammar_text import MAX_MESSAGE_CHARS
+from domain.limits import bounded_name, known_zone, shown
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
@@ -44,8 +47,9 @@ def sender_aad_id(activity: Activity) -> str | None:
 
 
 def sender_name(activity: Activity) -> str | None:
+    """`from.name`, cut to the length Curfew keeps (domain.limits.PERSON_NAME_MAX)."""
     sender = activity.from_property
-    return str(sender.name) if sender is not None and sender.name else None
+    return bounded_name(str(sender.name)) if sender is not None and sender.name else None
 
 
 def conversation_type(activity: Activity) -> str:
@@ -55,16 +59,26 @@ def conversation_type(activity: Activity) -> str:
     )
 
 
-def local_timezone(activity: Activity) -> str | None:
-    """The IANA zone Teams reports for the sender's client, if any."""
-    if activity.local_timezone:
-        return str(activity.local_timezone)
+def _sent_timezones(activity: Activity) -> list[str]:
+    """What the activity says of the client's zone: `localTimezone`, then clientInfo's `timezone`."""
+    sent = [activity.local_timezone]
     for entity in activity.entities or []:
         if (entity.type or "").lower() == "clientinfo":
-            zone = (entity.additional_properties or {}).get("timezone")
-            if zone:
-                return str(zone)
-    return None
+            sent.append((entity.additional_properties or {}).get("timezone"))
+    return [str(zone) for zone in sent if zone]
+
+
+def local_timezone(activity: Activity) -> str | None:
+    """The IANA zone Teams reports for the sender's client, if it is one Curfew knows
+    (`domain.limits.known_zone`: a known IANA name, at most 64 characters); else None."""
+    return next((zone for zone in _sent_timezones(activity) if known_zone(zone)), None)
+
+
+def unknown_timezone(activity: Activity) -> str | None:
+    """What the activity gave as the client's zone when it names no zone Curfew knows, shortened to
+    quote back; None when it gave a known zone or none."""
+    sent = _sent_timezones(activity)
+    return shown(sent[0]) if sent and local_timezone(activity) is None else None
 
 
 def _bot_mentions(activity: Activity) -> list[dict[str, Any]]:
@@ -83,10 +97,19 @@ def mentions_bot(activity: Activity) -> bool:
     return bool(_bot_mentions(activity))
 
 
+MAX_MENTIONS = 10
+"""Mentions of the bot removed from one message; more are left for the grammar to refuse."""
+
+
 def text_without_bot_mention(activity: Activity) -> str:
-    """The message text with the bot's `<at>…</at>` mention(s) removed and whitespace tidied."""
+    """The message text with the bot's `<at>…</at>` mention(s) removed and whitespace tidied.
+
+    A text far over the grammar's length limit is passed on as it is (the grammar answers it before
+    reading it): removing mentions from it would cost as much as the text times its mentions."""
     text = activity.text or ""
-    for mention in _bot_mentions(activity):
+    if len(text) > 2 * MAX_MESSAGE_CHARS:
+        return text
+    for mention in _bot_mentions(activity)[:MAX_MENTIONS]:
         name = (mention.get("mentioned") or {}).get("name") or ""
         at_text = mention.get("text") or f"<at>{name}</at>"
         text = text.replace(at_text, " ")
@@ -103,6 +126,7 @@ def inbound(activity: Activity, kind: InboundKind, **fields: Any) -> Inbound:
         "conversation_id": activity.conversation.id if activity.conversation else "",
         "conversation_type": conversation_type(activity),
         "local_timezone": local_timezone(activity),
+        "unknown_timezone": unknown_timezone(activity),
         "reply_to_id": activity.reply_to_id,
         "activity_id": activity.id,
     }
@@ -118,9 +142,11 @@ def message_inbound(activity: Activity) -> Inbound:
 def action_inbound(activity: Activity) -> Inbound:
     """An Action.Execute click: `value.action.verb` and `value.action.data` (a plain dict)."""
     value = activity.value if isinstance(activity.value, Mapping) else {}
-    action = value.get("action") or {}
+    found = value.get("action")
+    action: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     data = action.get("data") if isinstance(action.get("data"), Mapping) else {}
-    return inbound(activity, InboundKind.ACTION, verb=action.get("verb"), value=data)
+    verb = action.get("verb") if isinstance(action.get("verb"), str) else None
+    return inbound(activity, InboundKind.ACTION, verb=verb, value=data)
 
 
 def reference_of(activity: Activity, tenant_id: str | None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 `CurfewActivityHandler` is botbuilder's `ActivityHandler` around Curfew's `TurnHandler`:
 
+- first the tenant gate (bot/adapter/tenant.py): an activity of another tenant, or of none, is
+  refused in one line and logged, and nothing below happens for it;
 - every inbound activity in a personal chat stores the 1:1 conversation reference (keyed by
   `from.aadObjectId` and the tenant from `channelData`), with the user's name and zone;
 - messages become `Inbound(MESSAGE)`; in a channel or group chat only those that @mention the bot
@@ -24,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.adapter import activities as acts
 from bot.adapter.teams_size import fit_for_teams, shorten_card
+from bot.adapter.tenant import TenantGate
 from bot.turns import InboundKind, Reply, TurnHandler
 from storage.repositories import ConversationRef, StorageError, Store
 
@@ -42,14 +45,18 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
         store: Store,
         clock: Callable[[], datetime],
         approvals_channel: str | None = None,
+        tenant_id: str | None = None,
     ) -> None:
         super().__init__()
         self._handler = handler
         self._store = store
         self._clock = clock
         self._approvals_channel = approvals_channel
+        self._gate = TenantGate(tenant_id, store, clock)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        if await self._gate.refuse(turn_context):  # before anything is stored or answered
+            return
         try:
             turn_context.turn_state[FIRST_TIME] = await self._remember(turn_context.activity)
         except StorageError as error:  # the turn still runs: its handler answers what it can
@@ -80,8 +87,11 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
-        if activity.name != acts.CARD_ACTION_INVOKE:
-            return await super().on_invoke_activity(turn_context)
+        if activity.name != acts.CARD_ACTION_INVOKE:  # botbuilder answers 501 for what it does not know
+            answered: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+            if answered is None or answered.status >= 500:
+                return InvokeResponse(status=400, body={"error": "Curfew does not answer this invoke"})
+            return answered
         result = await self._handler.on_action(acts.action_inbound(activity))
         turn_context.turn_state[FOLLOWUPS] = tuple(result.followups)
         return acts.card_invoke_response(shorten_card(result.card))

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.cards.basics import Card, card, facts, heading, paragraph
-from domain.requests import NAME_RULE
+from domain.limits import REASON_MAX
+from domain.requests import NAME_RULE, PURPOSE_MAX
 
 SUBMIT, APPROVE, REJECT, RETRY = "request_submit", "request_approve", "request_reject", "request_retry"
 KEEP_APPROVE, KEEP_REJECT = "keep_approve", "keep_reject"
@@ -154,7 +155,12 @@ def request_form_card(view: FormView) -> Card:
         ),
         _choices("size", "Size", sizes, v.get("size", "")),
         _text(
-            "purpose", "Purpose", v.get("purpose", ""), isMultiline=True, errorMessage="Say what it is for"
+            "purpose",
+            "Purpose",
+            v.get("purpose", ""),
+            isMultiline=True,
+            maxLength=PURPOSE_MAX,
+            errorMessage="Say what it is for",
         ),
     ]
     body: list[dict[str, Any]] = [heading("Request a compute instance"), *_error(view.errors, "quota")]
@@ -205,9 +211,8 @@ def _request_facts(view: RequestView) -> dict[str, Any]:
 
 
 def _comment_box() -> dict[str, Any]:
-    return _text(
-        "comment", "Comment (sent to the requester)", "", isRequired=False, isMultiline=True, maxLength=500
-    )
+    label = "Comment (sent to the requester)"
+    return _text("comment", label, "", isRequired=False, isMultiline=True, maxLength=REASON_MAX)
 
 
 def approval_card(view: RequestView) -> Card:

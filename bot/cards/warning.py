@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.cards.basics import Card, card, command_button, facts, heading, paragraph
 from bot.cards.costs import KeepCost
 from domain.decide import Action, Decision
+from domain.limits import REASON_MAX
 from domain.model import Instance, InstanceKey
 from domain.timefmt import format_clock, format_clock_zone, format_day, format_local
 
@@ -116,7 +117,7 @@ def _keep_until_form(decision: Decision, view: WarningView) -> dict[str, Any]:
                     "id": input_id(i.key, "reason"),
                     "label": "Reason",
                     "placeholder": f"why {i.name} stays on",
-                    "maxLength": 500,
+                    "maxLength": REASON_MAX,
                 },
                 *([paragraph(f"Costs {cost}.", subtle=True)] if cost else []),
             ],

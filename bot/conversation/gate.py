@@ -81,6 +81,9 @@ class Refusal:
     """For the audit trail."""
     message: str
     """For the person, in chat."""
+    trespass: bool = True
+    """Someone acting on what is not theirs to act on: the security log's, not the instance's history.
+    False for an owner's own choice outside a bound, which is part of what happened to the instance."""
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -115,7 +118,9 @@ def authorize(
             why = choice_refused(c.minutes, policy, admin=admin)
             if why is not None:
                 return Refusal(
-                    f"idle shutdown {c.minutes} outside what the sender may choose", why + " Nothing changed."
+                    f"idle shutdown {c.minutes} outside what the sender may choose",
+                    why + " Nothing changed.",
+                    trespass=False,
                 )
             return None
         case Acts.START, Starting() as st:
@@ -126,6 +131,7 @@ def authorize(
                 "past its end date",
                 f"{st.instance.name} ended on {short_day(st.ended_on)}: extend it first "
                 f"(`extend {st.instance.name} until DATE`).",
+                trespass=False,
             )
         case Acts.END_DECISION, EndRequest() as er:
             ws = er.instance.workspace

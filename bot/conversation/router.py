@@ -20,16 +20,17 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.cards import basics as cards
 from bot.conversation.directory import Found, InSeveralWorkspaces, find
 from bot.conversation.gate import Acts, Refusal, Subject, authorize, instance_of
-from bot.flows.audit import audit_event, record
+from bot.flows.audit import audit_event, record, record_refusal
 from bot.flows.failures import NOT_SAVED, fleet_answer
 from bot.turns import CardAnswer, Inbound, Reply, Turn
 from compute.port import FleetError
 from domain import grammar as g
+from domain.limits import known_zone
 from runtime import Runtime
 from storage.repositories import StorageError
 
@@ -162,22 +163,23 @@ class Conversation:
         command = g.parse_command(wording, turn.now, turn.zone)
         if isinstance(command, g.ParseError):
             if command.not_understood:
-                return [Reply(card=cards.help_card(command.message))]
-            return text(command.message + (f" {command.hint}" if command.hint else ""))
+                return [Reply(card=cards.help_card(command.message)), *zone_note(turn, turn.zone)]
+            return text(command.message + (f" {command.hint}" if command.hint else "")) + zone_note(
+                turn, turn.zone
+            )
         route = self.routes.commands.get(type(command))
         if route is None:
             return text("I understood that, but this version of Curfew cannot do it yet.")
         if route.acts_on is Acts.NOTHING:
-            return await route.handler(turn, command, None)
+            return await route.handler(turn, command, None) + zone_note(turn, turn.zone)
         return await self._on_instance(turn, command, route)
 
     def turn(self, inbound: Inbound, wording: str) -> Turn:
+        """The turn of a known sender; the zone Teams gave only when it is a known IANA zone (the
+        adapter checked it; `known_zone` again here, so no other way in can bring an unknown one)."""
         zone, explicit = ZoneInfo(self.rt.settings.timezone), False
-        if inbound.local_timezone:
-            try:
-                zone, explicit = ZoneInfo(inbound.local_timezone), True
-            except (ZoneInfoNotFoundError, ValueError):
-                log.info("ignoring unknown localTimezone %r", inbound.local_timezone)
+        if (given := known_zone(inbound.local_timezone)) is not None:
+            zone, explicit = given, True
         assert inbound.user_aad_id is not None
         return Turn(inbound, wording, inbound.user_aad_id.lower(), self.rt.clock(), zone, explicit)
 
@@ -200,7 +202,8 @@ class Conversation:
         refusal = await self._gate(turn, route.acts_on, subject, route.action, f"chat {route.action}")
         if refusal is not None:
             return text(refusal.message)
-        return await route.handler(turn, command, found.instance)
+        used = turn.zone if turn.explicit_zone else self.rt.settings.policy(found.instance.workspace).zone
+        return await route.handler(turn, command, found.instance) + zone_note(turn, used)
 
     async def _click(self, verb: str, turn: Turn, value: Payload) -> cards.Card:
         route = self.routes.verbs[verb]
@@ -227,13 +230,26 @@ class Conversation:
             by_reason = (Acts.INSTANCE, Acts.IDLE_SHUTDOWN, Acts.START, Acts.END_DECISION)
             reason = refusal.reason if acts_on in by_reason else refusal.message
             audited = instance_of(subject)
-            event = audit_event(turn.now, turn.user, audit_as, "refused", reason, audited)
-            await record(self.rt.store, event)
+            if refusal.trespass:  # the security log's, so the owner's history shows what happened
+                await record_refusal(
+                    self.rt.store, turn.now, turn.user, turn.tenant_id, audit_as, reason, audited
+                )
+            else:
+                event = audit_event(turn.now, turn.user, audit_as, "refused", reason, audited)
+                await record(self.rt.store, event)
         return refusal
 
 
 def text(message: str) -> list[Reply]:
     return [Reply(text=message)]
+
+
+def zone_note(turn: Turn, used: ZoneInfo) -> list[Reply]:
+    """When Teams gave a zone Curfew does not know: one line saying which zone the answer used."""
+    given = turn.inbound.unknown_timezone
+    if not given:
+        return []
+    return text(f"Teams gave your time zone as “{given}”, which is no time zone I know; I used {used.key}.")
 
 
 def failure_answer(error: FleetError | StorageError) -> str:

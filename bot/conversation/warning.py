@@ -23,6 +23,7 @@ from bot.cards.basics import Card
 from bot.cards.warning import CHOICES, CHOSEN, VERB, WarningView, input_id, outdated_card, warning_card
 from bot.conversation.gate import Acts, Subject
 from bot.conversation.router import Routes, fleet_subject
+from bot.flows.audit import record_refusal
 from bot.flows.followups import ask
 from bot.flows.keeping import KeepFlow
 from bot.flows.pricing import with_costs
@@ -31,6 +32,7 @@ from compute.prices import PriceBook
 from domain.decide import RunKind
 from domain.grammar import KeepEnd, Tonight, UntilDay, UntilInstant
 from domain.keep import KeepPlan, KeepRefusal, describe_plan, plan_delay, plan_keep
+from domain.limits import too_long
 from domain.model import Instance, InstanceKey
 from domain.schedule import local_instant, next_curfew
 from domain.timefmt import format_clock_zone, format_local, in_another_year
@@ -69,7 +71,9 @@ def read_click(value: Mapping[str, Any]) -> Click | str:
         choice = value.get(input_id(key, "choice")) or CHOSEN  # none chosen: the card says so
     if not isinstance(choice, str) or (choice not in CHOICES and choice != CHOSEN):
         return INCOMPLETE
-    reason = str(value.get(input_id(key, "reason")) or "").strip()[:500]
+    reason = str(value.get(input_id(key, "reason")) or "").strip()
+    if problem := too_long("The reason", reason):
+        return f"{problem} Nothing changed."
     until_date = _text(value, input_id(key, "until_date"))
     until_time = _text(value, input_id(key, "until_time"))
     return Click(choice, name, workspace, value.get("warning"), until_date, until_time, reason)
@@ -127,6 +131,18 @@ class WarningClicks:
         stale = (
             warning if isinstance(warning, str) else await self._stale(turn, click, warning, instance, zone)
         )
+        if isinstance(warning, str):  # a warning Curfew never sent, or not for this instance: forged
+            await record_refusal(
+                self.rt.store,
+                turn.now,
+                turn.user,
+                turn.tenant_id,
+                f"warning {click.choice}",
+                warning,
+                instance,
+                kind="forged",
+            )
+            return outdated_card(warning, instance, zone)
         if stale:
             await self.keeps.audit_as(turn, instance, f"warning {click.choice}", "outdated", stale)
             return outdated_card(stale, instance, zone)

@@ -30,6 +30,7 @@ from bot.flows.worker import Handler
 from bot.turns import Reply, Turn
 from domain import grammar as g
 from domain import requests as req
+from domain.limits import REASON_MAX
 from domain.model import Instance, KeepOn, KeepOnState
 from domain.requests import RequestState
 from domain.timefmt import format_local
@@ -123,7 +124,7 @@ class Approvals(Creation):
     ) -> Card:
         """The first decision wins; with its audit row, the keep-on's settlement and what must follow
         (refresh every copy, tell the requester, create what was approved), in one transaction."""
-        comment = str(value.get("comment") or "").strip()[:500] or None
+        comment = str(value.get("comment") or "").strip()[:REASON_MAX] or None  # the box holds REASON_MAX
 
         def write(tx: Tx) -> tuple[ComputeRequest | None, str | None]:
             moved = self.move_within(

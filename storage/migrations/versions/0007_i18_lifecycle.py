@@ -2,14 +2,14 @@
 request form's end date
 
 Revision ID: 0007_i18
-Revises: 0006_i12c
+Revises: 0006_i12
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_i18"
-down_revision = "0006_i12c"
+down_revision = "0006_i12"
 branch_labels = None
 depends_on = None
 
