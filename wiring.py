@@ -25,11 +25,13 @@ from bot.adapter.messenger import TeamsMessenger
 from bot.adapter.teams import TeamsAdapter
 from bot.conversation import commands, report, requests
 from bot.conversation.idle import IdleCommands
+from bot.conversation.lifecycle import LifeCommands
 from bot.conversation.router import Conversation, Routes
 from bot.conversation.warning import WarningClicks
 from bot.flows.approvals import Approvals
 from bot.flows.followups import FollowUps
 from bot.flows.keeping import KeepFlow
+from bot.flows.lifecycle import LifeFlow
 from bot.flows.notifier import TeamsNotifier
 from bot.flows.worker import OutboxWorker
 from bot.turns import Messenger
@@ -91,7 +93,8 @@ def notifier_for(rt: Runtime, messenger: Messenger) -> TeamsNotifier:
     async def names(ids: list[str]) -> dict[str, str]:
         return await rt.store.call(rt.store.conversations.names, ids)
 
-    return TeamsNotifier(rt.settings, messenger, rt.clock, PriceBook(rt.fleet), names)
+    life = LifeFlow(rt, lambda: messenger)
+    return TeamsNotifier(rt.settings, messenger, rt.clock, PriceBook(rt.fleet), names, life)
 
 
 def build_bot(
@@ -114,12 +117,16 @@ def build_bot(
     if approvals is not None:
         worker.add(approvals.handlers())
     keeps = KeepFlow(rt, approvals)
+    life = LifeFlow(rt, messenger)
+    worker.add(life.handlers())
     routes = Routes()
-    commands.InstanceCommands(rt, keeps, mornings_changed).register(routes)
+    life_commands = LifeCommands(rt, life)
+    commands.InstanceCommands(rt, keeps, mornings_changed, life_commands.starting).register(routes)
     WarningClicks(rt, keeps).register(routes)
     requests.register(routes, approvals)
     report.register(routes, rt)
     IdleCommands(rt, keeps).register(routes)
+    life_commands.register(routes)
     return Bot(Conversation(rt, routes), followups, approvals, keeps, routes, worker)
 
 

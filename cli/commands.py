@@ -9,11 +9,13 @@ from typing import Protocol
 from cli.audit_cmd import Audit
 from cli.doctor_cmd import Doctor
 from cli.idle_cmd import Idle
+from cli.lifecycle_cmd import Lifecycle
 from cli.manifest_cmd import Manifest
 from cli.report_cmd import Report
 from cli.runs import Scheduled, Sweep, Warn
 from cli.tables import render_table
 from config.settings import Settings
+from domain.lifecycle import lifetime_text
 from runtime import open_runtime
 from storage.db import make_engine, upgrade
 
@@ -46,7 +48,10 @@ class FleetTable:
         async with open_runtime(settings) as rt:
             instances = await rt.fleet.list_instances(args.workspace)
             keeps = await rt.store.call(rt.store.keep_ons.in_force, rt.clock(), [i.key for i in instances])
+            ends = await rt.store.call(rt.store.life.ends, [i.key for i in instances])
+            now = rt.clock()
         kept = {k.key: k for k in keeps}
+        life = settings.lifecycle.policy()
         rows = []
         for i in sorted(instances, key=lambda i: (i.workspace, i.name)):
             keep = kept.get(i.key)
@@ -61,9 +66,10 @@ class FleetTable:
                     f"until {keep.until.astimezone(zone):%a %d %b %H:%M} ({keep.state.value})"
                     if keep
                     else "",
+                    lifetime_text(i, ends, settings.policy(i.workspace), life, now),
                 ]
             )
-        print(render_table(["WORKSPACE", "NAME", "SIZE", "STATE", "OWNER", "KEEP-ON"], rows))
+        print(render_table(["WORKSPACE", "NAME", "SIZE", "STATE", "OWNER", "KEEP-ON", "END"], rows))
         if settings.simulated:
             print("(simulated demo fleet: no Azure ML workspace is configured)")
         return 0
@@ -94,6 +100,7 @@ COMMANDS: dict[str, Command] = {
     "db": Db(),
     "sweep": Sweep(),
     "idle": Idle(),
+    "lifecycle": Lifecycle(),
     "warn": Warn(),
     "scheduled": Scheduled(),
     "manifest": Manifest(),

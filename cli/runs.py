@@ -7,8 +7,8 @@ the scheduled-run ledger (DECISIONS.md, rule 4).
 from __future__ import annotations
 
 import argparse
-import getpass
 
+from cli.passes import operator
 from cli.tables import render_table
 from config.settings import Settings
 from runtime import open_runtime
@@ -16,13 +16,6 @@ from scheduler.service import CurfewScheduler
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
 from wiring import open_notifying
-
-
-def _operator() -> str:
-    try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "operator"
 
 
 def _targets(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +43,7 @@ class Sweep:
                 )
                 return 2
             report = await Sweeper(rt).curfew(
-                forced=True, dry_run=args.dry_run, workspaces=args.workspace, run_id=None, actor=_operator()
+                forced=True, dry_run=args.dry_run, workspaces=args.workspace, run_id=None, actor=operator()
             )
         rows = [
             [
@@ -76,7 +69,7 @@ class Warn:
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:
         async with open_notifying(settings) as (rt, notifier, _):
             report = await Warner(rt, notifier).warn(
-                dry_run=args.dry_run, workspaces=args.workspace, actor=_operator()
+                dry_run=args.dry_run, workspaces=args.workspace, actor=operator()
             )
         rows = []
         for index, w in enumerate(report.warnings):
@@ -97,7 +90,7 @@ class Scheduled:
     help = "run a scheduled job now as the scheduler would: claimed once across processes and restarts"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("kind", choices=["curfew", "warning", "morning", "digest", "idle"])
+        parser.add_argument("kind", choices=["curfew", "warning", "morning", "digest", "idle", "lifecycle"])
         parser.add_argument("--zone", help="only this time zone (default: every zone with a workspace)")
 
     async def run(self, settings: Settings, args: argparse.Namespace) -> int:

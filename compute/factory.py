@@ -5,6 +5,7 @@ from __future__ import annotations
 from compute.port import Fleet, Workspace
 from compute.simulated import SimulatedFleet, demo_workspace
 from config.settings import Settings
+from domain.lifecycle import ends_at
 from storage.repositories import Store
 
 
@@ -21,7 +22,8 @@ def build_fleet(settings: Settings, store: Store) -> Fleet:
     """The simulated fleet when no workspace is configured, else Azure ML (imported only then)."""
     if settings.simulated:
         simulated = SimulatedFleet(store, demo_workspace(settings.timezone))
-        simulated.seed_demo()
+        policy = settings.policy(demo_workspace(settings.timezone).alias)
+        simulated.seed_demo(lambda day: ends_at(policy, day))
         return simulated
     from compute.azureml import AzureMLFleet  # azure.ai.ml costs seconds to import: only when used
 

@@ -52,6 +52,9 @@ NEEDS: tuple[Need, ...] = (
         WORKSPACE_ROLE,
         None,
     ),
+    Need(
+        f"{ML}/workspaces/computes/delete", "delete instances at the end of their life", WORKSPACE_ROLE, None
+    ),
 )
 """Every action Curfew performs (tests/test_roles_rbac.py checks each call against this list)."""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from compute.port import ActionResult, Busy, CreateSpec, InvalidRequest, NotFoun
 from compute.prices import simulated_prices
 from domain.model import Instance, InstanceState, Job, Person, owner_of
 from domain.money import PriceList
-from storage.models import SimInstanceRow, SimJobRow
+from storage.models import InstanceLifeRow, SimInstanceRow, SimJobRow
 from storage.repositories import Store
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,14 @@ DEMO_INSTANCES = (
     ("train-ci", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_OWNER, 30, "train-42", 60),
     ("old-ci", "Standard_DS11_v2", InstanceState.STOPPED, DEMO_OWNER, 72, None, 60),
     ("alex-gpu", "Standard_NC6s_v3", InstanceState.RUNNING, DEMO_COLLEAGUE, 5, None, 120),
+    ("proj-old", "Standard_DS3_v2", InstanceState.STOPPED, DEMO_COLLEAGUE, 21 * 24, None, 60),
 )
+DEMO_ENDS = {"train-ci": 3, "proj-old": -20}
+"""End dates, in days from the day the demo is seeded: train-ci ends in three days (its owner gets a
+reminder), proj-old ended twenty days ago and is stopped (past its grace: a deletion proposal);
+the others have none."""
+DEMO_STOPPED_DAYS = {"proj-old": 20}
+"""Stopped instances whose last operation is a Stop this many days ago (stale ones)."""
 """gpu-ci has no idle shutdown; cpu-ci has its own Azure ML schedule, which started it this morning."""
 DEMO_SCHEDULES = {
     "cpu-ci": [
@@ -88,8 +96,9 @@ class SimulatedFleet:
     def workspaces(self) -> Sequence[Workspace]:
         return (self._workspace,)
 
-    def seed_demo(self) -> bool:
-        """Create the demo instances once; False when the demo workspace already has instances."""
+    def seed_demo(self, ends_at: Callable[[date], datetime] | None = None) -> bool:
+        """Create the demo instances once; False when the demo workspace already has instances.
+        `ends_at`: the instant an end date ends (its curfew), for the demo's end dates."""
         now = self._clock()
         with self._store.sessions.begin() as session:
             if session.scalars(select(SimInstanceRow).where(SimInstanceRow.workspace == DEMO_ALIAS)).first():
@@ -115,7 +124,7 @@ class SimulatedFleet:
                         schedules=DEMO_SCHEDULES.get(name),
                         last_operation=_operation("Start", started, "Succeeded", trigger)
                         if state.is_running
-                        else None,
+                        else _stopped(name, now),
                     )
                 )
                 if job:
@@ -128,8 +137,27 @@ class SimulatedFleet:
                             display_name=f"{job} (fine-tuning)",
                         )
                     )
+            self._seed_ends(session, now, ends_at)
         log.info("seeded the simulated demo fleet with %d instances", len(DEMO_INSTANCES))
         return True
+
+    def _seed_ends(self, session: Session, now: datetime, ends_at: Callable[[date], datetime] | None) -> None:
+        zone = ZoneInfo(self._workspace.timezone)
+        today = now.astimezone(zone).date()
+        for name, days in DEMO_ENDS.items():
+            end = today + timedelta(days=days)
+            instant = ends_at(end) if ends_at else datetime.combine(end + timedelta(days=1), time(), zone)
+            session.add(
+                InstanceLifeRow(
+                    workspace=DEMO_ALIAS,
+                    instance=name,
+                    end_date=end,
+                    ends_at=instant,
+                    kept=False,
+                    set_by=DEMO_OWNER,
+                    updated_at=now,
+                )
+            )
 
     async def list_instances(self, workspace: str | None = None) -> list[Instance]:
         return await self._store.call(self._list, workspace)
@@ -324,6 +352,11 @@ def _instance(row: SimInstanceRow) -> Instance:
         last_operation=shapes.last_operation(row.last_operation),
         schedules=shapes.schedules(row.schedules),
     )
+
+
+def _stopped(name: str, now: datetime) -> dict[str, str] | None:
+    days = DEMO_STOPPED_DAYS.get(name)
+    return _operation("Stop", now - timedelta(days=days), "Succeeded", "User") if days else None
 
 
 def _operation(name: str, at: datetime, status: str, trigger: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from domain.idle import IdlePolicy
+from domain.lifecycle import DeleteMode, LifecyclePolicy
 from domain.model import WEEKDAYS, CurfewPolicy, MorningPolicy, WorkspacePolicy
 
 DEMO_OWNER_ID = "00000000-0000-0000-0000-000000000020"
@@ -203,6 +204,29 @@ class IdleShutdownSettings(_Section):
         return IdlePolicy(self.minutes, self.max_minutes, self.enforce)
 
 
+class LifecycleSettings(_Section):
+    """The end of an instance's life: reminders, the end, deletion after a grace (domain/lifecycle.py)."""
+
+    at: Clock = time(10, 0)
+    """When the daily pass runs, in each workspace's zone."""
+    remind_days: list[Annotated[int, Field(ge=0, le=365)]] = [7, 1]
+    grace_days: int = Field(14, ge=0, le=365)
+    delete: Literal["ask", "auto", "never"] = "ask"
+    stale_after_days: int = Field(30, ge=1, le=3650)
+    max_lifetime_days: int = Field(180, ge=1, le=3650)
+    require_end_date: bool = True
+
+    def policy(self) -> LifecyclePolicy:
+        return LifecyclePolicy(
+            tuple(sorted(set(self.remind_days), reverse=True)),
+            self.grace_days,
+            DeleteMode(self.delete),
+            self.stale_after_days,
+            self.max_lifetime_days,
+            self.require_end_date,
+        )
+
+
 class WorkspaceSettings(_Section):
     alias: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     subscription_id: Guid
@@ -230,6 +254,7 @@ class Settings(_Section):
     requests: RequestSettings = RequestSettings()
     outbox: OutboxSettings = OutboxSettings()
     idle_shutdown: IdleShutdownSettings = IdleShutdownSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     workspaces: list[WorkspaceSettings] = []
     demo_admins: list[Guid] = []
     demo_approvers: list[Guid] = ["00000000-0000-0000-0000-000000000021"]

@@ -18,6 +18,7 @@ from domain.grammar_clock import looks_like_duration, read_duration
 from domain.grammar_commands import read_fixed, read_morning_start, read_report, read_request, read_targeted
 from domain.grammar_dates import read_until
 from domain.grammar_idle import read_idle, read_why
+from domain.grammar_life import read_end_date, read_retire
 from domain.grammar_text import MAX_MESSAGE_CHARS, markup_removed, plain_words, read_target
 from domain.grammar_types import (
     AmbiguousKeep,
@@ -32,6 +33,8 @@ from domain.grammar_types import (
     Release,
     Report,
     RequestInstance,
+    Retire,
+    SetEndDate,
     SetIdleShutdown,
     SetMorningStart,
     Start,
@@ -58,6 +61,8 @@ __all__ = [
     "Release",
     "Report",
     "RequestInstance",
+    "Retire",
+    "SetEndDate",
     "SetIdleShutdown",
     "SetMorningStart",
     "Start",
@@ -173,6 +178,8 @@ _READERS: Final[tuple[_Reader, ...]] = (
     read_morning_start,
     read_idle,
     read_why,
+    read_retire,
+    read_end_date,
     _read_keep,
     read_targeted,
     read_request,

@@ -136,6 +136,22 @@ class Why:
 
 
 @dataclass(frozen=True, slots=True)
+class SetEndDate:
+    """`end NAME on DATE`, `NAME ends DATE`, `extend NAME until DATE`: the instance's last day."""
+
+    target: Target
+    day: date
+    extend: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Retire:
+    """`retire NAME`: it ends now (stopped at once)."""
+
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
 class ParseError:
     """What went wrong, in words for the person who typed it, and what to type instead."""
 
@@ -160,4 +176,6 @@ Command: TypeAlias = (
     | Report
     | SetIdleShutdown
     | Why
+    | SetEndDate
+    | Retire
 )

@@ -240,3 +240,5 @@ class MoneyView:
     digest: bool = False
     names: Mapping[str, str] = field(default_factory=dict)
     """AAD object id (lower case) -> the person's display name, for everyone the view names."""
+    sprawl: Sequence[str] = ()
+    """Stale instances and, per owner, instances without an end date, one line each (digest)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -132,6 +132,24 @@ class RequestForm:
     size: str
     purpose: str
     morning_start: bool = False
+    end_date: str = ""
+    """The project's end date as the date input sent it (ISO), or empty."""
+
+    @property
+    def ends(self) -> date | None:
+        try:
+            return date.fromisoformat(self.end_date) if self.end_date else None
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class EndRule:
+    """The request form's end date (`lifecycle:`): required or not, from `today`, within `max_days`."""
+
+    today: date
+    required: bool
+    max_days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +165,8 @@ class FormRules:
     used: int
     """The requester's instances plus open requests, counted once each."""
     max_per_user: int
+    end: EndRule | None = None
+    """How the end date is checked; None: the form has none."""
 
 
 FormErrors = dict[str, str]
@@ -168,10 +188,29 @@ def validate(form: RequestForm, rules: FormRules) -> FormErrors:
         errors["purpose"] = "Say what the instance is for; the approvers decide on it."
     elif len(form.purpose) > PURPOSE_MAX:
         errors["purpose"] = too_long("The purpose", form.purpose, PURPOSE_MAX) or ""
+    if rules.end is not None and (problem := _end_problem(form, rules.end)):
+        errors["end_date"] = problem
     quota = quota_error(rules)
     if quota:
         errors["quota"] = quota
     return errors
+
+
+def _end_problem(form: RequestForm, rule: EndRule) -> str | None:
+    if not form.end_date:
+        return "Give the project's end date: the instance is stopped then." if rule.required else None
+    if form.ends is None:
+        return "Pick the end date in the date field."
+    if form.ends < rule.today:
+        return "The end date is in the past; pick a day from today on."
+    return None
+
+
+def end_needs_approver(form: RequestForm, rule: EndRule) -> bool:
+    """An end date further than `lifecycle.max_lifetime_days` sends even an auto-approved size to the
+    approvers."""
+    ends = form.ends
+    return ends is not None and (ends - rule.today).days > rule.max_days
 
 
 def quota_error(rules: FormRules) -> str | None:
@@ -199,13 +238,14 @@ def form_rules(
     workspaces: Collection[str],
     sizes: Collection[str],
     max_per_user: int,
+    end: EndRule | None = None,
 ) -> FormRules:
     """The rules for `user`'s form from (workspace, name, owner) of every instance and (workspace, name,
     requester) of every open request. Names compare case-insensitively; owners by lower-case id."""
     owned = {(ws, name.lower()) for ws, name, owner in instances if (owner or "").lower() == user.lower()}
     mine = {(ws, name.lower()) for ws, name, requester in open_requests if requester.lower() == user.lower()}
     taken = {(ws, name.lower()) for ws, name, _ in [*instances, *open_requests]}
-    return FormRules(workspaces, sizes, taken, quota_used(owned, mine), max_per_user)
+    return FormRules(workspaces, sizes, taken, quota_used(owned, mine), max_per_user, end)
 
 
 def quota_used(owned: Collection[tuple[str, str]], open_requests: Collection[tuple[str, str]]) -> int:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from domain.model import WEEKDAYS, KeepOn
+from compute.port import FleetError
+from domain.lifecycle import stale_reason
+from domain.model import WEEKDAYS, Instance, InstanceKey, KeepOn
 from domain.money import format_total
 from domain.money_report import MoneyView, Period, Priced
 from domain.people import person
@@ -96,11 +99,54 @@ class MoneyReports:
         people = {i.owner_object_id for i in report.most_expensive if i.owner_object_id}
         people |= {m.group(1) for e in seen if (m := _TO.match(e.reason))}
         names = await self._names(people)
+        sprawl: list[str] = []
         if digest:
             unreachable = _unreachable(seen, period.zone, names)
+            sprawl = await self._sprawl(audience, now)
         return MoneyView(
-            title, report, period.zone, lines, unreachable, failed, audience.owner is not None, digest, names
+            title,
+            report,
+            period.zone,
+            lines,
+            unreachable,
+            failed,
+            audience.owner is not None,
+            digest,
+            names,
+            sprawl,
         )
+
+    async def _sprawl(self, audience: Audience, now: datetime) -> list[str]:
+        """The digest's sprawl section: stale instances, then per owner the instances without an end date."""
+        life, store = self._rt.settings.lifecycle.policy(), self._rt.store
+        stale: list[tuple[Instance, str]] = []
+        no_end: dict[str | None, list[Instance]] = defaultdict(list)
+        unread: list[str] = []
+        for ws in self._rt.fleet.workspaces:
+            if not audience.admits(ws.alias, None):
+                continue
+            try:
+                instances = await self._rt.fleet.list_instances(ws.alias)
+            except FleetError:
+                unread.append(f"workspace {ws.alias} could not be read just now")
+                continue
+            ends = await store.call(store.life.ends, [i.key for i in instances])
+            for i in sorted(instances, key=lambda i: i.name):
+                if (why := stale_reason(i, life, now)) is not None:
+                    stale.append((i, why))
+                if InstanceKey(i.workspace, i.name.lower()) not in ends:
+                    no_end[i.owner_object_id].append(i)
+        names = await self._names(
+            {i.owner_object_id for i, _ in stale if i.owner_object_id} | {o for o in no_end if o}
+        )
+        lines = [
+            f"**{i.name}** ({i.workspace}), owner {person(i.owner_object_id, names)}: {why}"
+            for i, why in stale
+        ]
+        for owner, found in sorted(no_end.items(), key=lambda kv: person(kv[0], names)):
+            listed = ", ".join(f"{i.name} ({i.workspace})" for i in found)
+            lines.append(f"{person(owner, names)}: no end date on {listed}")
+        return lines + unread
 
     async def _names(self, people: Collection[str]) -> dict[str, str]:
         """Display names, by object id in lower case: Teams' (conversation references), else Azure's."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from domain.decide import Action, Decision
 from domain.idle import IdleNotice
+from domain.lifecycle import LifeDecision
 
 if TYPE_CHECKING:
     from domain.money_report import MoneyView
@@ -78,3 +79,8 @@ class LoggingNotifier:
         names = ", ".join(f"{n.name} {n.before} -> {n.after}" for n in notices)
         log.info("idle shutdown changed for %s: %s", aad_object_id, names)
         return DeliveryResult(aad_object_id, Delivery.SKIPPED, "logged")
+
+    async def lifecycle(self, decision: LifeDecision, kind: str, day: date, now: datetime) -> DeliveryResult:
+        i = decision.instance
+        log.info("lifecycle %s for %s@%s: %s", kind, i.name, i.workspace, decision.reason)
+        return DeliveryResult(i.owner_object_id, Delivery.SKIPPED, "logged")

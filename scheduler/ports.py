@@ -8,10 +8,11 @@ line and tests may plug in the logging ones from scheduler/notify.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from domain.idle import IdleNotice
+from domain.lifecycle import LifeDecision
 from domain.money_report import MoneyView
 from scheduler.notify import DeliveryResult, OwnerWarning
 
@@ -33,6 +34,11 @@ class Notifier(Protocol):
         self, aad_object_id: str, tenant_id: str | None, notices: Sequence[IdleNotice]
     ) -> DeliveryResult:
         """One card to an owner: the idle shutdown Curfew set on their instances."""
+        ...
+
+    async def lifecycle(self, decision: LifeDecision, kind: str, day: date, now: datetime) -> DeliveryResult:
+        """One lifecycle card (kind: remind, propose, last notice, stale) to the owner or, for
+        propose, the workspace's admins; sent once per instance, kind and `day` (SKIPPED: already)."""
         ...
 
 

@@ -26,6 +26,7 @@ from domain.schedule import last_curfew, last_morning, next_curfew
 from runtime import Runtime
 from scheduler.digest import MoneyReports, last_digest
 from scheduler.idle import IdlePass, last_daily
+from scheduler.lifecycle import LifePass
 from scheduler.outcomes import OutcomeKind
 from scheduler.ports import NoPendingWork, Notifier, PendingWork
 from scheduler.sweep import Sweeper
@@ -35,7 +36,7 @@ from storage.repositories import AuditEvent
 
 log = logging.getLogger(__name__)
 
-KINDS = ("warning", "curfew", "morning", "digest", "idle")
+KINDS = ("warning", "curfew", "morning", "digest", "idle", "lifecycle")
 
 
 class LeaseLost(Exception):
@@ -114,6 +115,9 @@ class CurfewScheduler:
             )
             jobs[f"idle:{zone}"] = CronTrigger(
                 hour=s.idle_shutdown.at.hour, minute=s.idle_shutdown.at.minute, timezone=zone
+            )
+            jobs[f"lifecycle:{zone}"] = CronTrigger(
+                hour=s.lifecycle.at.hour, minute=s.lifecycle.at.minute, timezone=zone
             )
             for at in sorted(set(morning_times) - {s.morning_start.at}):
                 jobs[f"morning:{zone}@{at:%H:%M}"] = CronTrigger(
@@ -202,6 +206,8 @@ class CurfewScheduler:
             return next_curfew(policy, now, inclusive=True)
         if kind == "idle":
             return last_daily(policy.zone, self._rt.settings.idle_shutdown.at, now)
+        if kind == "lifecycle":
+            return last_daily(policy.zone, self._rt.settings.lifecycle.at, now)
         if kind == "digest":
             report = self._rt.settings.report
             return last_digest(policy.zone, report.weekday, report.at, now)
@@ -266,6 +272,7 @@ class CurfewScheduler:
             "morning": self._morning,
             "digest": self._digest,
             "idle": self._idle,
+            "lifecycle": self._lifecycle,
         }
         return bodies[kind]
 
@@ -287,6 +294,10 @@ class CurfewScheduler:
 
     async def _idle(self, claim: Claim, aliases: list[str], now: datetime) -> str:
         report = await IdlePass(self._rt, self._notifier).run(now, workspaces=aliases, run_id=claim.run_id)
+        return report.summary()
+
+    async def _lifecycle(self, claim: Claim, aliases: list[str], now: datetime) -> str:
+        report = await LifePass(self._rt, self._notifier).run(now, workspaces=aliases, run_id=claim.run_id)
         return report.summary()
 
     async def _heartbeat(self, claim: Claim, since: datetime) -> None:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from compute.port import ActionResult, FleetError
 from domain.decide import Action, Decision, RunKind, decide
+from domain.lifecycle import ended
 from domain.model import Instance, InstanceKey, InstanceState, KeepOn
 from ops.metrics import curfew_metrics
 from runtime import Runtime
@@ -92,10 +93,13 @@ class Sweeper:
         report = RunReport(RunKind.MORNING, run_id or f"morning@{now.isoformat()}", now, dry_run=dry_run)
         snap = await read_fleet(self._ctx, workspaces, now, jobs=False)
         mornings = await self._ctx.store.call(self._ctx.store.mornings.all)
+        ends = await self._ctx.store.call(self._ctx.store.life.ends, [i.key for i in snap.instances])
+        policies = self._ctx.policies()
+        living = [i for i in snap.instances if not ended(i, ends, policies[i.workspace], now)]
         decisions = decide(
             RunKind.MORNING,
             now,
-            snap.instances,
+            living,
             snap.keep_ons,
             snap.jobs,
             self._ctx.policies(),

@@ -6,12 +6,13 @@ The schema is owned by the Alembic migrations in storage/migrations; keep both i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -136,6 +137,8 @@ class ComputeRequestRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     keep_on_id: Mapped[int | None] = mapped_column(_ID)
     cards: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    """The project's end date from the form: the instance's end date once it is created."""
 
 
 class ScheduledRunRow(Base):
@@ -296,6 +299,41 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_outbox_due", "done_at", "due_at"),)
+
+
+class InstanceLifeRow(Base):
+    """An instance's end date and what Curfew decided about its end (domain/lifecycle.py)."""
+
+    __tablename__ = "instance_life"
+
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    """The curfew of the end date, computed when it was set: no keep-on reaches past it."""
+    kept: Mapped[bool] = mapped_column(default=False)
+    """An admin chose Keep on the deletion card."""
+    set_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    pending_end: Mapped[date | None] = mapped_column(Date)
+    """An end date past `max_lifetime_days` that waits for an approver."""
+    pending_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class LifeNoticeRow(Base):
+    """A reminder, deletion card or notice sent: once per instance, kind and day, across replicas."""
+
+    __tablename__ = "life_notice"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("workspace", "instance", "kind", "day", name="uq_life_notice_once"),)
 
 
 class WarningRow(Base):

@@ -20,10 +20,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.lifecycle import clamp_keep
 from domain.model import UNNAMED_PERSON, InstanceKey, KeepOn, KeepOnState, MorningStart
 from storage.db import DEFAULT_MAX_CONNECTIONS, begun, make_engine, make_sessions, upgrade
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
+from storage.life_repo import LifeRepository, end_instants
 from storage.models import AuditRow, ConversationRefRow, KeepOnRow, MorningStartRow
 from storage.money_repo import MoneyLedgerRepository
 from storage.outbox import Outbox, Tx
@@ -177,7 +179,9 @@ def in_force_within(
     """`KeepOnRepository.in_force` in a given session (the sweep's re-check, on its guard's connection)."""
     query = select(KeepOnRow).where(KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until > now)
     if keys is None:
-        return [_keep_on(r) for r in session.scalars(query.order_by(KeepOnRow.id))]
+        return _within_life(
+            session, now, [_keep_on(r) for r in session.scalars(query.order_by(KeepOnRow.id))]
+        )
     wanted = {(k.workspace, k.name.lower()) for k in keys}
     if not wanted:
         return []
@@ -185,7 +189,20 @@ def in_force_within(
     names = {n for _, n in wanted}
     query = query.where(KeepOnRow.workspace.in_(workspaces), KeepOnRow.instance.in_(names))
     rows = session.scalars(query.order_by(KeepOnRow.id)).all()
-    return [_keep_on(r) for r in rows if (r.workspace, r.instance) in wanted]
+    return _within_life(session, now, [_keep_on(r) for r in rows if (r.workspace, r.instance) in wanted])
+
+
+def _within_life(session: Session, now: datetime, keep_ons: list[KeepOn]) -> list[KeepOn]:
+    """No keep-on reaches past its instance's end (issue 18): each is clamped to the end's instant,
+    and one whose instance has ended holds no more."""
+    if not keep_ons:
+        return keep_ons
+    ends = end_instants(session, [k.key for k in keep_ons])
+    clamped = [
+        clamp_keep(k, ends[(k.workspace, k.instance)]) if (k.workspace, k.instance) in ends else k
+        for k in keep_ons
+    ]
+    return [k for k in clamped if k.until > now]
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +380,7 @@ class Store:
         self.money = MoneyLedgerRepository(sessions)
         self.outbox = Outbox(sessions)
         self.start_times = StartTimeRepository(sessions)
+        self.life = LifeRepository(sessions)
         self.warnings = WarningRepository(sessions)
 
     @classmethod

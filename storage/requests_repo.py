@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -33,6 +33,7 @@ class ComputeRequest:
     error: str | None = None
     keep_on_id: int | None = None
     cards: list[dict[str, Any]] = field(default_factory=list)
+    end_date: date | None = None
 
 
 _FIELDS = tuple(ComputeRequest.__dataclass_fields__)

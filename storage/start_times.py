@@ -67,3 +67,22 @@ class StartTimeRepository:
             for pair, key in wanted.items()
             if started.get(pair) or pair in seen
         }
+
+    def last_stops(self, keys: Collection[InstanceKey]) -> dict[InstanceKey, datetime]:
+        """When Curfew itself last stopped each instance (its audit trail), keyed (workspace, lower-case
+        name): how long a stopped instance has not run when Azure gives no last operation."""
+        wanted = {(k.workspace, k.name.lower()) for k in keys}
+        if not wanted:
+            return {}
+        query = select(AuditRow).where(
+            AuditRow.workspace.in_({w for w, _ in wanted}),
+            AuditRow.instance.in_({n for _, n in wanted}),
+            AuditRow.action.in_({a for a, _ in _STOPS}),
+        )
+        found: dict[InstanceKey, datetime] = {}
+        with self._sessions() as session:
+            for row in session.scalars(query.order_by(AuditRow.at)):
+                pair = (row.workspace or "", (row.instance or "").lower())
+                if pair in wanted and (row.action, row.outcome) in _STOPS:
+                    found[InstanceKey(*pair)] = row.at
+        return found

@@ -386,8 +386,18 @@ class ArmStandIn(SeedMixin):
         return _answer("ComputeResource", arm_json.compute_json(record), 201, self._lro_headers(request, op))
 
     async def _delete_compute(self, request: web.Request) -> web.Response:
+        """Compute_Delete as the specification has it: `underlyingResourceAction` (Delete or Detach) is a
+        required query parameter; 202 with Azure-AsyncOperation and Location, the operation followed."""
+        action = request.query.get("underlyingResourceAction")
+        if action not in ("Delete", "Detach"):
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The query parameter underlyingResourceAction is required: Delete or Detach.",
+            )
         op = self.state.delete(self._ws(request), request.match_info["name"])
-        return web.Response(status=202, headers=self._lro_headers(request, op))
+        headers = self._lro_headers(request, op)
+        return web.Response(status=202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
 
     async def _act(self, request: web.Request) -> web.Response:
         op = self.state.act(self._ws(request), request.match_info["name"], request.match_info["action"])

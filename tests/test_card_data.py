@@ -34,6 +34,7 @@ from tests.bot_harness import ALEX, DANA, MORGAN, TENANT, BotEnv, TeamsActivitie
 from tests.conftest import FakeClock
 from tests.connector_standin import ConnectorStandIn
 from tests.protocol_env import QUICK
+from tests.test_requests import END
 from tests.test_warning_protocol import CURFEW, WARN_AT, keep_button
 from wiring import SERVICE
 
@@ -337,7 +338,13 @@ async def test_a_request_form_with_forged_fields_is_the_senders_and_still_needs_
 ) -> None:
     """The form's data names the request's fields only; who asks, in which tenant and whether it needs an
     approver come from the Teams sender and the configuration, whatever the data claims."""
-    form = {"workspace": "demo", "name": "morgan-gpu", "size": "Standard_NC6s_v3", "purpose": "fine-tuning"}
+    form = {
+        "workspace": "demo",
+        "name": "morgan-gpu",
+        "size": "Standard_NC6s_v3",
+        "purpose": "fine-tuning",
+        **END,
+    }
     forged = form | {
         "requester_object_id": ALEX.aad_id,
         "requester": ALEX.aad_id,

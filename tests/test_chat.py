@@ -81,7 +81,8 @@ async def test_status_lists_my_instances_with_tonights_fate(chat: Any) -> None:
     assert "stops at 00:00 Europe/Berlin (Mon 30 Nov)" in content
     assert "job train-42 running" in content
     assert cells[0] == ["Name", "State", "Tonight", "USD/h"]  # one row per instance, details on demand
-    assert [row[0] for row in cells[1:]] == ["cpu-ci", "gpu-ci", "old-ci", "train-ci"]
+    assert [row[0] for row in cells[1:]] == ["cpu-ci", "gpu-ci", "old-ci", "train-ci  \nends Thu 3 Dec"]
+    assert "End: no end date" in content  # the demo's train-ci ends in three days, the others have no end
     assert [a["title"] for a in replies[0].card["actions"]] == ["Details"]  # shows the hidden details
     details = [d for b in replies[0].card["body"] if b.get("isVisible") is False for d in b["items"]]
     assert details[0]["text"].startswith("**cpu-ci** (demo) · Standard_DS3_v2")

@@ -171,12 +171,16 @@ async def test_azure_refuses_an_idle_time_outside_its_range(
 
 
 @asynccontextmanager
-async def arm_chat(azure_fleet: AzureMLFleet, store: Store) -> AsyncIterator[BotEnv]:
-    """The service over the Azure ML fleet (ARM stand-in) with the connector stand-in as Teams."""
+async def arm_chat(
+    azure_fleet: AzureMLFleet, store: Store, base: Settings | None = None, now: datetime = NOON
+) -> AsyncIterator[BotEnv]:
+    """The service over the Azure ML fleet (ARM stand-in) with the connector stand-in as Teams;
+    `base`: other settings than this module's, `now`: the fake clock's start."""
     async with ConnectorStandIn() as connector:
         teams = TeamsSettings(tenant_id=TEAMS_TENANT, service_url=connector.url)
-        clock = FakeClock(NOON)
-        rt = Runtime(settings().model_copy(update={"teams": teams}), store, FleetSpy(azure_fleet), clock)
+        clock = FakeClock(now)
+        configured = (base or settings()).model_copy(update={"teams": teams})
+        rt = Runtime(configured, store, FleetSpy(azure_fleet), clock)
         switch = SwitchableHandler(None)
         app = create_app(
             rt.settings, runtime=rt, clock=clock, scheduler=False, tuning=QUICK, handler=switch.wrap

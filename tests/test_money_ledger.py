@@ -200,7 +200,7 @@ async def test_status_shows_each_price_and_the_cost_since_it_started(demo: tuple
     hours = (rt.clock() - started["gpu-ci"]) / timedelta(hours=1)  # type: ignore[operator]
     assert " · USD 3.06/h (simulated)  \nCost since started: " in by_name["gpu-ci"]
     assert f"Cost since started: USD {Decimal('3.06') * Decimal(hours):,.2f} since " in by_name["gpu-ci"]
-    assert by_name["old-ci"].endswith("Cost since started: nothing now (Stopped)")
+    assert by_name["old-ci"].endswith("Cost since started: nothing now (Stopped)  \nEnd: no end date")
     [table] = [b for b in answer.card["body"] if b["type"] == "Table"]  # type: ignore[index]
     assert [c["items"][0]["text"] for c in table["rows"][2]["cells"]][::3] == ["gpu-ci", "3.06"]
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from bot.flows.failures import NOT_SAVED
 from storage.repositories import Store
 from tests.conftest import FakeClock
-from tests.test_requests import ALEX, DANA, Env, action, click, make_env, say
+from tests.test_requests import ALEX, DANA, END, Env, action, click, make_env, say
 
 STATE_TABLES = ("keep_on", "audit_event", "compute_request", "outbox", "morning_start")
 _WRITE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
@@ -93,7 +93,7 @@ async def _long_keep(env: Env) -> None:
 async def _send_form(env: Env) -> Any:
     form = (await say(env.chat, "I need a GPU"))[0].card
     assert form is not None
-    inputs = {"workspace": "demo", "name": "dana-gpu", "size": "Standard_NC6s_v3", "purpose": "tuning"}
+    inputs = {"workspace": "demo", "name": "dana-gpu", "size": "Standard_NC6s_v3", "purpose": "tuning", **END}
     return await click(env.chat, action(dict(form), "Send request"), DANA, **inputs)
 
 

@@ -24,6 +24,7 @@ from bot.cards.requests import APPROVE, SUBMIT
 from storage.repositories import Store
 from tests.bot_harness import ALEX, DANA, TENANT, TeamsActivities
 from tests.connector_standin import ConnectorStandIn
+from tests.test_requests import END
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -182,7 +183,7 @@ async def test_killed_after_an_approval_the_next_process_creates_and_tells_once(
     await curfew.start()
     for user in (DANA, ALEX):
         await curfew.post(teams.installation_update(user))
-    form = {"workspace": "demo", "name": "dana-new", "size": "Standard_NC6s_v3", "purpose": "tuning"}
+    form = {"workspace": "demo", "name": "dana-new", "size": "Standard_NC6s_v3", "purpose": "tuning", **END}
     status, _ = await curfew.post(teams.card_action(SUBMIT, form, DANA))
     assert status == 200
 

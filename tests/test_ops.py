@@ -97,7 +97,9 @@ async def test_counters_count_runs_and_outcomes(demo: tuple[Runtime, FleetSpy]) 
     }
     assert points[("curfew.runs", (("kind", "curfew"),))] == 1
     assert points[("curfew.instances", (("kind", "curfew"), ("outcome", "stopped")))] == 3
-    assert points[("curfew.instances", (("kind", "curfew"), ("outcome", "left")))] == 2
+    assert (
+        points[("curfew.instances", (("kind", "curfew"), ("outcome", "left")))] == 3
+    )  # train-ci (job), old-ci and proj-old (stopped)
 
 
 def test_json_logs_hide_tokens(capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +141,7 @@ def test_doctor_on_the_demo_finds_nothing_to_fix(tmp_path: Path) -> None:
     )
     result = doctor(tmp_path, {})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok    workspace demo: 5 compute instance(s)" in result.stdout
+    assert "ok    workspace demo: 6 compute instance(s)" in result.stdout
     assert "warn  MicrosoftAppId is empty" in result.stdout and result.stdout.strip().endswith(
         "nothing to fix"
     )

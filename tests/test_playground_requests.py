@@ -51,6 +51,10 @@ async def test_a_request_approved_by_a_second_user_appears_in_status(tmp_path: P
             await step(dana, "request a GPU instance", "Request a compute instance", card=True)
             await fill(dana, 'input[placeholder^="3 to 24 letters"]', "dana-gpu-2")
             await fill(dana, "textarea", "fine-tuning the summariser")
+            picker = dana.page.locator('.ac-adaptiveCard input[placeholder="Select a date..."]').last
+            await picker.fill("2027-03-01")  # the project's end date, in Teams' date picker
+            await picker.press("Enter")
+            assert await picker.input_value() == "March 1, 2027"
             await dana.click_card_button("Send request")
             await alex.wait_for_card_text("asks for a compute instance", timeout=20)
             await alex.click_card_button("Approve")

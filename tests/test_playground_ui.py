@@ -10,7 +10,9 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -120,4 +122,38 @@ async def test_warn_puts_the_card_in_the_chat_and_keep_one_hour_survives_the_swe
         except BaseException:
             await page.screenshot(tmp_path / "warning-failure.png")
             print(f"screenshot: {tmp_path / 'warning-failure.png'}\n{playground.log_text()[-3000:]}")
+            raise
+
+
+async def test_an_end_date_set_in_chat_shows_in_status_and_the_pass_reminds_in_the_chat(
+    tmp_path: Path,
+) -> None:
+    require_playground()
+    ends = datetime.now(ZoneInfo("Europe/Berlin")).date() + timedelta(days=10)
+    shown = f"{ends:%a} {ends.day} {ends:%b}"  # "Sun 13 Dec", as the status card writes it
+    async with (
+        curfew_service(tmp_path) as (endpoint, _rt),
+        run_playground(endpoint, timezone="Europe/Berlin") as playground,
+        playground.page() as page,
+    ):
+        try:
+            await step(page, "status", "Your compute instances", card=True)
+            said = await step(page, f"end gpu-ci on {ends.isoformat()}", "gpu-ci (demo) ends on", card=True)
+            assert f"ends on {shown} {ends.year}: the curfew at" in said
+            status = await step(page, "status", f"ends {shown}", card=True)
+            assert "gpu-ci" in status and "train-ci" in status
+            passed = await asyncio.to_thread(app_py, tmp_path, "lifecycle")
+            assert passed.returncode == 0, passed.stdout + passed.stderr
+            rows = {line.split()[1]: line for line in passed.stdout.splitlines() if line.startswith("demo ")}
+            assert " remind " in rows["train-ci"] and rows["train-ci"].rstrip().endswith("sent"), (
+                passed.stdout
+            )
+            assert " propose deletion " in rows["proj-old"], (
+                passed.stdout
+            )  # the demo's instance past its grace
+            reminder = await page.wait_for_card_text("train-ci ends in 3 days", timeout=30)
+            assert "Lost when it is deleted" in reminder
+        except BaseException:
+            await page.screenshot(tmp_path / "lifecycle-failure.png")
+            print(f"screenshot: {tmp_path / 'lifecycle-failure.png'}\n{playground.log_text()[-3000:]}")
             raise

@@ -99,7 +99,7 @@ async def test_report_on_the_command_line(tmp_path: Path, capsys: pytest.Capture
     assert "instances stopped:   3 over 1 night(s)" in out
     assert "saved by the curfew: USD 0.0" in out  # seconds ago: nearly nothing yet, but counted
     rows = {line.split()[1]: line.split() for line in out.splitlines() if line.startswith("demo ")}
-    assert set(rows) == {"gpu-ci", "cpu-ci", "alex-gpu", "train-ci"}
+    assert set(rows) == {"gpu-ci", "cpu-ci", "alex-gpu", "train-ci", "proj-old"}
     assert rows["train-ci"][-2:] == ["USD", "91.80"]  # running for 30 h at USD 3.06/h (simulated)
 
     future = argparse.Namespace(since=date(2999, 1, 1), workspace=None)

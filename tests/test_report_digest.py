@@ -19,7 +19,7 @@ from bot.cards.money import MAX_LINES, money_card
 from bot.flows.notifier import TeamsNotifier
 from compute.port import Unavailable
 from config.settings import ConfigError, Settings, load_settings
-from domain.model import KeepOnState
+from domain.model import InstanceKey, KeepOnState
 from domain.money import Money, Span
 from domain.money_report import EntryKind, MoneyView, Period, Priced, build_report
 from runtime import Runtime
@@ -90,6 +90,8 @@ async def a_week(rt: Runtime, spy: Any) -> None:
     await rt.store.call(rt.store.audit.record, warned)
     alex = ConversationRef(ALEX, "t", "Alex Approver", {}, None, CURFEW - timedelta(days=1))
     await rt.store.call(rt.store.conversations.upsert, alex)  # Alex talked to Curfew once: his name is known
+    end = (InstanceKey("demo", "train-ci"), None, None, DEMO_OWNER, CURFEW)
+    await rt.store.call(rt.store.life.set_end, *end)  # no end date: a keep-on past the demo's end is cut
     kept = NewKeepOn(
         "demo",
         "train-ci",
@@ -113,6 +115,7 @@ async def test_the_digest_card_tells_the_admins_what_the_week_saved(
 ) -> None:
     rt, spy, inbox = admin_runtime(sqlite_store, clock)
     await a_week(rt, spy)
+    stopped_by_azure(sqlite_store, "old-ci", "User", DIGEST - timedelta(days=41))  # stale: the sprawl section
     rt.clock.now = DIGEST + timedelta(seconds=5)  # type: ignore[attr-defined]
     claim = await CurfewScheduler(rt, TeamsNotifier(rt.settings, inbox, rt.clock), owner="a").run(
         "digest", ZONE
@@ -148,6 +151,13 @@ async def test_the_digest_card_tells_the_admins_what_the_week_saved(
     assert "Most expensive instances" in shown and "**train-ci** (demo, Standard_NC6s_v3" in shown
     assert "**train-ci** (demo) until Wed 9 Dec 09:00 Europe/Berlin by Dana Scientist: long training" in shown
     assert "**alex-gpu** (demo): owner Alex Approver, " in shown  # could not be warned: named, no GUID
+    sprawl = shown[shown.index("Stale instances and instances without an end date") :]
+    assert "**old-ci** (demo), owner Dana Scientist: stopped 41 days" in sprawl  # by Azure's last operation
+    assert "Alex Approver: no end date on alex-gpu (demo)" in sprawl
+    assert (
+        "Dana Scientist: no end date on cpu-ci (demo), gpu-ci (demo), old-ci (demo), train-ci (demo)"
+        in sprawl
+    )
     assert ALEX not in shown and DEMO_OWNER not in shown
     assert not re.search(
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", shown
@@ -173,7 +183,8 @@ async def test_two_replicas_send_the_digest_once_a_week(sqlite_store: Store, clo
     assert len(inbox.cards_for(ADMIN)) == 1
     rt.clock.now = DIGEST + timedelta(hours=1)  # type: ignore[attr-defined]
     assert await second.run("digest", ZONE) is None  # a restart within the hour: the week's digest is done
-    assert [c.schedule_id for c in await second.catch_up()] == [f"morning:{ZONE}"]  # no second digest
+    caught = [c.schedule_id for c in await second.catch_up()]
+    assert caught == [f"morning:{ZONE}", f"lifecycle:{ZONE}"]  # no second digest (lifecycle is at 10:00)
     rt.clock.now = DIGEST + timedelta(days=7)  # type: ignore[attr-defined]
     assert await second.run("digest", ZONE) is not None and len(inbox.cards_for(ADMIN)) == 2
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -38,6 +39,9 @@ SUNDAY = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
 STUDIO = (
     "https://ml.azure.com/compute/list/instances?wsid=/subscriptions/00000000-0000-0000-0000-000000000001"
 )
+
+END = {"end_date": "2027-03-01"}
+"""The project's end date every form here gives (`lifecycle.require_end_date`), within max_lifetime_days."""
 
 
 @dataclass
@@ -99,7 +103,7 @@ class Env:
         """Dana asks for the form and sends it filled in; the card that replaces the form."""
         form = (await say(self.chat, "I need a GPU"))[0].card
         assert form is not None
-        inputs = {"workspace": "demo", "name": name, "size": size, "purpose": "fine-tuning", **more}
+        inputs = {"workspace": "demo", "name": name, "size": size, "purpose": "fine-tuning", **END, **more}
         answer = await click(self.chat, action(dict(form), "Send request"), DANA, **inputs)
         await self.settle()
         return answer
@@ -204,6 +208,7 @@ async def test_approved_request_is_created_for_the_requester_and_she_is_told_it_
     assert len(env.inbox.cards_for(MORGAN)) == 1 and env.inbox.cards_for(DANA) == []
     shown = text_of(alex_card)
     assert "Dana Scientist asks for a compute instance" in shown and "fine-tuning" in shown
+    assert '"title": "Ends", "value": "Mon 1 Mar 2027"' in shown  # the project's end date, for approvers
     assert "Standard_NC6s_v3 (6 cores, 112 GB, 1 V100 GPU)" in shown
     assert (
         "Current instances of Dana Scientist** (4)" in shown
@@ -218,7 +223,13 @@ async def test_approved_request_is_created_for_the_requester_and_she_is_told_it_
     workspace, spec = env.fleet.creates[0]
     assert (workspace, spec.name, spec.size) == ("demo", "dana-gpu", "Standard_NC6s_v3")
     assert (spec.owner_object_id, spec.owner_tenant_id, spec.idle_shutdown_minutes) == (DANA, TENANT, 60)
-    assert spec.tags == {"curfew-request": "1", "curfew-purpose": "fine-tuning"}
+    assert spec.tags == {
+        "curfew-request": "1",
+        "curfew-purpose": "fine-tuning",
+        "curfew-end-date": "2027-03-01",
+    }
+    life = await env.rt.store.call(env.rt.store.life.get, InstanceKey("demo", "dana-gpu"))
+    assert life is not None and life.end == date(2027, 3, 1)  # its end date, in Curfew's database
     created = await env.fleet.get_instance("demo", "dana-gpu")
     assert (created.owner_object_id, created.state, created.idle_shutdown_minutes) == (
         DANA,
@@ -267,7 +278,7 @@ async def test_reject_with_comment_tells_the_requester_and_creates_nothing(env: 
 async def test_self_approval_and_a_non_approver_are_refused_and_audited(env: Env) -> None:
     form = (await say(env.chat, "request an instance", ALEX))[0].card
     assert form is not None
-    inputs = {"workspace": "demo", "name": "alex-box", "size": "Standard_NC6s_v3", "purpose": "eval"}
+    inputs = {"workspace": "demo", "name": "alex-box", "size": "Standard_NC6s_v3", "purpose": "eval", **END}
     await click(env.chat, action(dict(form), "Send request"), ALEX, **inputs)
     await env.settle()
     assert env.inbox.cards_for(ALEX) == [] and len(env.inbox.cards_for(MORGAN)) == 1
@@ -380,6 +391,23 @@ async def test_an_auto_approved_size_is_created_at_once(env: Env) -> None:
     mine = text_of((await say(env.chat, "my requests"))[0].card)
     assert "dana-cpu (demo), Standard_DS3_v2: **ready**" in mine
     assert "Approved automatically: this size needs no approval" in mine
+
+
+async def test_the_forms_end_date_is_required_and_one_past_the_limit_needs_an_approver(env: Env) -> None:
+    form = (await say(env.chat, "I need a GPU"))[0].card
+    assert form is not None
+    [field] = [b for b in form["body"] if b.get("id") == "end_date"]
+    today = env.rt.clock().astimezone(ZoneInfo(env.rt.settings.timezone)).date()
+    assert field["type"] == "Input.Date" and field["isRequired"] is True and field["min"] == today.isoformat()
+    missing = await env.request("dana-cpu", "Standard_DS3_v2", end_date="")
+    assert beside(missing, "end_date") == "Give the project's end date: the instance is stopped then."
+    past = await env.request("dana-cpu", "Standard_DS3_v2", end_date="2026-11-01")
+    assert beside(past, "end_date") == "The end date is in the past; pick a day from today on."
+    assert env.fleet.creates == [] and env.inbox.cards_for(ALEX) == []
+    far = await env.request("dana-cpu", "Standard_DS3_v2", end_date="2027-12-31")  # 396 days: over 180
+    assert "more than 180 days away, so it needs an approver" in text_of(far)
+    assert env.fleet.creates == [] and len(env.inbox.cards_for(ALEX)) == 1  # not created at once
+    assert '"title": "Ends", "value": "Fri 31 Dec 2027"' in text_of(env.inbox.cards_for(ALEX)[0])
 
 
 async def test_a_failed_auto_approved_creation_goes_to_approvers_and_admins_to_retry(

@@ -22,6 +22,7 @@ from tests.arm_fixtures import RESEARCH, SUBSCRIPTION, make_fleet
 from tests.arm_standin import ArmStandIn
 from tests.bot_harness import ALEX, DANA, MORGAN, TEAM_CHANNEL, TENANT, TeamsActivities
 from tests.connector_standin import ConnectorStandIn
+from tests.test_requests import END
 from wiring import BotTuning
 
 
@@ -92,6 +93,7 @@ def form(name: str, size: str = "Standard_NC6s_v3") -> dict[str, Any]:
         "size": size,
         "purpose": "fine-tuning",
         "morning_start": "false",
+        **END,
     }
 
 

@@ -3,7 +3,8 @@ enforces RBAC with the role files of infra/ assigned at the scopes infra/ assign
 
 Each Curfew operation is one test whose id names the REST operation and the RBAC action it needs; a 403 fails
 it with the action and the scope ARM refused. A data scientist (infra/role-data-scientist.json on the
-workspace) can start their instance and cannot create one. Curfew's role cannot delete.
+workspace) can start their instance and cannot create or delete one. Curfew's role can delete (the end of an
+instance's life), and nothing beyond compute.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ CALLS = [
         lambda f: f.set_idle_shutdown("research", "ci-running", 60),
         ("Compute_UpdateIdleShutdownSetting",),
     ),
+    CurfewCall("delete at the end", lambda f: f.delete("research", "ci-stopped"), ("Compute_Delete",)),
     CurfewCall(
         "prices", lambda f: f.hourly_prices("research"), ("Workspaces_Get", "VirtualMachineSizes_List")
     ),
@@ -133,19 +135,34 @@ async def test_the_permission_listing_shows_the_shipped_roles_grant_every_write(
     assert missing(listed) == []
     stop = "Microsoft.MachineLearningServices/workspaces/computes/stop/action"
     assert any(p.allows(stop) for p in listed)
-    assert not any(p.allows("Microsoft.MachineLearningServices/workspaces/computes/delete") for p in listed)
+    assert any(p.allows("Microsoft.MachineLearningServices/workspaces/computes/delete") for p in listed)
+    assert not any(p.allows("Microsoft.MachineLearningServices/workspaces/listKeys/action") for p in listed)
     assert [
         n.action for n in missing([Permission(("Microsoft.MachineLearningServices/workspaces/*",), (stop,))])
     ] == [stop]
 
 
-async def test_curfew_cannot_delete(arm: ArmStandIn, curfew: AzureMLFleet) -> None:
+async def test_curfew_deletes_as_the_specification_says_and_only_at_its_workspaces(
+    arm: ArmStandIn, curfew: AzureMLFleet
+) -> None:
+    """Compute_Delete with underlyingResourceAction=Delete, allowed by the shipped role at the workspace
+    infra/ assigns it; at a workspace without the assignment ARM refuses it."""
     assert arm.rbac is not None
-    with pytest.raises(Forbidden, match="workspaces/computes/delete"):
-        await curfew.delete("research", "ci-running")
+    await curfew.delete("research", "ci-stopped")
+    [sent] = arm.requests_matching("DELETE", r"/computes/ci-stopped$")
+    assert sent.status == 202 and sent.query["underlyingResourceAction"] == "Delete"
+    assert arm.instance("ci-stopped").state == "Deleting"  # a long-running operation, followed by Azure
+    outside = Workspace("elsewhere", RESEARCH.subscription_id, "rg-other", "ml-other", "UTC")
+    arm.add_workspace(outside.subscription_id, outside.resource_group, outside.workspace)
+    seed_instance(arm, outside, "ci-other", owner_object_id=DANA)
+    fleet = make_fleet(arm, workspaces=[outside])
+    try:
+        with pytest.raises(Forbidden, match="workspaces/computes/delete"):
+            await fleet.delete("elsewhere", "ci-other")
+    finally:
+        await fleet.close()
     [denial] = arm.rbac.denials
     assert denial.operation is not None and denial.operation.operation_id == "Compute_Delete"
-    assert arm.instance("ci-running").state == "Running"
 
 
 class StaticToken:

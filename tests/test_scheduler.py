@@ -38,6 +38,7 @@ def test_triggers_per_zone_with_stable_ids(demo: tuple[Runtime, FleetSpy]) -> No
         f"morning:{ZONE}",
         f"digest:{ZONE}",
         f"idle:{ZONE}",
+        f"lifecycle:{ZONE}",
         "recover",
     }
     curfew, warning, morning = (triggers[f"{k}:{ZONE}"] for k in ("curfew", "warning", "morning"))
@@ -55,6 +56,9 @@ def test_triggers_per_zone_with_stable_ids(demo: tuple[Runtime, FleetSpy]) -> No
     idle = triggers[f"idle:{ZONE}"]
     assert isinstance(idle, CronTrigger) and str(idle.timezone) == ZONE
     assert (fields(idle)["hour"], fields(idle)["minute"], fields(idle)["day_of_week"]) == ("12", "0", "*")
+    life = triggers[f"lifecycle:{ZONE}"]
+    assert isinstance(life, CronTrigger) and str(life.timezone) == ZONE
+    assert (fields(life)["hour"], fields(life)["minute"], fields(life)["day_of_week"]) == ("10", "0", "*")
 
 
 def test_a_2330_curfew_warns_the_same_day(sqlite_store: Store, clock: FakeClock) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -39,9 +40,12 @@ def test_fleet_lists_the_demo_instances(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "fleet")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["WORKSPACE", "NAME", "SIZE", "STATE", "OWNER", "KEEP-ON"]
+    assert lines[0].split() == ["WORKSPACE", "NAME", "SIZE", "STATE", "OWNER", "KEEP-ON", "END"]
+    rows = {line.split()[1]: line for line in lines[1:] if line.startswith("demo ")}
+    assert set(rows) == {"gpu-ci", "cpu-ci", "train-ci", "old-ci", "alex-gpu", "proj-old"}
+    assert rows["gpu-ci"].endswith("no end date") and " ends " in rows["train-ci"]  # in three days
+    assert re.search(r"ended \d+ \w+, deleted after \d+ \w+$", rows["proj-old"])  # twenty days ago
     rows = {line.split()[1]: line.split() for line in lines[1:] if line.startswith("demo ")}
-    assert set(rows) == {"gpu-ci", "cpu-ci", "train-ci", "old-ci", "alex-gpu"}
     assert rows["old-ci"][3] == "Stopped"
     assert rows["gpu-ci"][4] == "00000000-0000-0000-0000-000000000020"
     assert "simulated demo fleet" in result.stdout
@@ -138,8 +142,26 @@ def test_sweep_stops_the_demo_instances_and_leaves_the_busy_one(tmp_path: Path) 
         "cpu-ci": "Stopped",
         "alex-gpu": "Stopped",
         "old-ci": "Stopped",
+        "proj-old": "Stopped",
         "train-ci": "Running",
     }
+
+
+def test_lifecycle_on_the_demo_reminds_once_and_proposes_the_deletion(tmp_path: Path) -> None:
+    dry = run_cli(tmp_path, "lifecycle", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert dry.stdout.splitlines()[0].split() == ["WORKSPACE", "INSTANCE", "END", "DATE", "ACTION", "OUTCOME"]
+    rows = {line.split()[1]: line for line in dry.stdout.splitlines() if line.startswith("demo ")}
+    assert set(rows) == {"train-ci", "proj-old"} and "would remind" in rows["train-ci"]
+    first = run_cli(tmp_path, "lifecycle")
+    assert first.returncode == 0, first.stdout + first.stderr
+    rows = {line.split()[1]: line for line in first.stdout.splitlines() if line.startswith("demo ")}
+    assert " remind " in rows["train-ci"] and rows["train-ci"].endswith("sent")
+    assert rows["proj-old"].endswith("listed: no admin of demo to ask")  # demo_admins is empty
+    again = run_cli(tmp_path, "lifecycle")
+    assert again.returncode == 0 and "already sent" in again.stdout  # once per instance, kind and day
+    unknown = run_cli(tmp_path, "lifecycle", "--workspace", "nope")
+    assert unknown.returncode == 2 and "unknown workspace nope; known: demo" in unknown.stdout
 
 
 def test_sweep_of_an_unknown_workspace_says_which_exist(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ async def test_a_manual_sweep_stops_running_instances_and_leaves_the_busy_one(
     assert (await states(rt))["gpu-ci"] is InstanceState.STOPPED
     assert sorted(spy.writes("stop")) == ["alex-gpu", "cpu-ci", "gpu-ci"]
     audit = await rt.store.call(rt.store.audit.since, report.started_at - timedelta(1))
-    assert len(audit) == 5 and {e.actor for e in audit} == {"operator:test"}
+    assert len(audit) == 6 and {e.actor for e in audit} == {"operator:test"}
     assert {e.run_id for e in audit} == {report.run_id}
 
 
@@ -162,7 +162,9 @@ async def test_the_morning_start_starts_opted_in_stopped_instances(demo: tuple[R
     monday_8 = datetime(2026, 11, 30, 7, 0, 30, tzinfo=UTC)  # Mon 30 Nov 08:00:30 Europe/Berlin
     rt.clock.now = monday_8  # type: ignore[attr-defined]
     await rt.store.call(rt.store.mornings.set, MorningStart("demo", "old-ci", True), DEMO_OWNER, monday_8)
+    await rt.store.call(rt.store.mornings.set, MorningStart("demo", "proj-old", True), DEMO_OWNER, monday_8)
     report = await Sweeper(rt).morning()
     assert outcomes(report)["old-ci"] == ("started", "morning start at 08:00 Europe/Berlin")
+    assert "proj-old" not in outcomes(report)  # the demo's proj-old ended twenty days ago: no morning start
     assert spy.writes("start") == ["old-ci"]
     assert (await states(rt))["old-ci"] is InstanceState.RUNNING

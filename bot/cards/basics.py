@@ -23,6 +23,7 @@ HELP = (
     ("history NAME", "the last ten things that happened to it"),
     ("idle NAME 120 / idle NAME off", "Azure ML stops it after 120 minutes idle (off: admins only)"),
     ("why NAME", "why it is still on: jobs, keep-ons, idle setting, its own schedules"),
+    ("end NAME on DATE / retire NAME", "its last day (extend NAME until DATE); retire: it ends now"),
     ("report [week|month] [WORKSPACE]", "what the curfew saved and what keep-ons cost"),
     ("NAME@WORKSPACE", "pick the workspace when a name exists in several"),
 )
@@ -102,6 +103,8 @@ class StatusRow:
     """Its price per hour: "USD 3.06/h (simulated)"."""
     since_start: str | None = None
     """What it has cost since it last started."""
+    life: str | None = None
+    """Its end: "ends Fri 18 Dec", "ended 3 Dec, deleted after 17 Dec", "no end date"; "stopped 41 days"."""
 
 
 def _cell(text: str, *, bold: bool = False, subtle: bool = False) -> dict[str, Any]:
@@ -144,7 +147,7 @@ def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
         )
     currency = next((r.price.split()[0] for r in rows if r.price and "/h" in r.price), "USD")
     simulated = any(r.price and "simulated" in r.price for r in rows)
-    lines = [(r.name, r.state, r.tonight, _price_only(r.price)) for r in rows]
+    lines = [(_name_line(r), r.state, r.tonight, _price_only(r.price)) for r in rows]
     body: list[dict[str, Any]] = [
         heading(f"Your compute instances ({len(rows)})"),
         table(("Name", "State", "Tonight", f"{currency}/h"), lines, (3, 2, 4, 2)),
@@ -162,7 +165,8 @@ def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
         paragraph(
             f"**{r.name}** ({r.workspace}) · {r.size}"
             + (f" · {r.price}" if r.price else "")
-            + (f"  \nCost since started: {r.since_start}" if r.since_start else ""),
+            + (f"  \nCost since started: {r.since_start}" if r.since_start else "")
+            + (f"  \nEnd: {r.life}" if r.life else ""),
         )
         for r in rows
     ]
@@ -181,6 +185,13 @@ def status_card(rows: Sequence[StatusRow], note: str | None = None) -> Card:
         "targetElements": [block["id"] for block in hidden],
     }
     return card(*body, *hidden, actions=[toggle])
+
+
+def _name_line(row: StatusRow) -> str:
+    """The name, and under it its end or staleness when it has one ("no end date" stays in Details)."""
+    if row.life and row.life != "no end date":
+        return f"{row.name}  \n{row.life.removeprefix('no end date; ')}"
+    return row.name
 
 
 DETAILS_SLICE = 10

@@ -53,6 +53,7 @@ def money_card(view: MoneyView) -> Card:
     if view.digest:
         body += _section("Owners I could not warn", view.unreachable, empty="none")
         body += _section("Stops that failed", view.failed_stops, empty="none")
+        body += _section("Stale instances and instances without an end date", view.sprawl, empty="none")
     return card(*body)
 
 

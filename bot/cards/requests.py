@@ -104,6 +104,33 @@ class FormView:
     errors: Mapping[str, str]
     prices: Sequence[tuple[str, Sequence[tuple[str, str]]]] = ()
     """(where, [(size, its price per hour and per month)]) for each price list the workspaces use."""
+    ends: EndField | None = None
+    """The project's end date field (`lifecycle:`), or None for a form without one."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndField:
+    required: bool
+    earliest: str
+    """Today, ISO: the date input's minimum."""
+    grace_days: int
+
+
+def _end_field(view: FormView) -> list[dict[str, Any]]:
+    if view.ends is None:
+        return []
+    e = view.ends
+    field: dict[str, Any] = {
+        "type": "Input.Date",
+        "id": "end_date",
+        "label": f"Project end date: it is stopped then, deleted {e.grace_days} days later",
+        "isRequired": e.required,
+        "errorMessage": "Pick the project's end date",
+        "min": e.earliest,
+    }
+    if view.values.get("end_date"):
+        field["value"] = view.values["end_date"]
+    return [field, *_error(view.errors, "end_date")]
 
 
 def _price_blocks(view: FormView) -> list[dict[str, Any]]:
@@ -141,6 +168,7 @@ def request_form_card(view: FormView) -> Card:
         body += [field, *_error(view.errors, field["id"])]
         if field["id"] == "size":
             body += _price_blocks(view)
+    body += _end_field(view)
     toggle = {"type": "Input.Toggle", "id": "morning_start", "title": "Start it on weekday mornings"}
     body.append(toggle | {"valueOn": "true", "valueOff": "false", "value": v.get("morning_start", "false")})
     return card(*body, actions=[execute("Send request", SUBMIT, {})])
@@ -162,6 +190,8 @@ class RequestView:
     """The size's price per hour: "USD 3.06/h (simulated)"."""
     monthly: str | None = None
     """Its cost if left on around the clock for a month (730 h)."""
+    ends: str | None = None
+    """The project's end date, "Fri 18 Dec 2026"."""
 
 
 def _request_facts(view: RequestView) -> dict[str, Any]:
@@ -175,6 +205,7 @@ def _request_facts(view: RequestView) -> dict[str, Any]:
             ("Size", f"{view.size} ({size_details(view.size)})"),
             *money,
             ("Purpose", view.purpose),
+            *([("Ends", view.ends)] if view.ends else []),
         ]
     )
 

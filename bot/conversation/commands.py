@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.cards import basics as cards
 from bot.cards.costs import rate_text, since_start_text
-from bot.conversation.gate import Acts
+from bot.conversation.gate import Acts, Subject
 from bot.conversation.idle import status_notes
 from bot.conversation.router import Routes, text
 from bot.flows.audit import audit_event
@@ -18,6 +18,7 @@ from bot.flows.keeping import KeepFlow
 from bot.turns import Reply, Turn
 from compute.prices import PriceBook
 from domain import grammar as g
+from domain.lifecycle import lifetime_text
 from domain.model import Instance, InstanceKey, MorningStart
 from domain.people import actor
 from domain.timefmt import format_local
@@ -32,10 +33,13 @@ class InstanceCommands:
         rt: Runtime,
         keeps: KeepFlow,
         mornings_changed: Callable[[], Awaitable[None]] | None = None,
+        starting: Callable[[g.Start, Instance], Awaitable[Subject]] | None = None,
     ) -> None:
-        """`mornings_changed`: tells the scheduler that an owner's morning time changed."""
+        """`mornings_changed`: tells the scheduler that an owner's morning time changed; `starting`:
+        the gate's subject for `start NAME` (its end date, bot/conversation/lifecycle.py)."""
         self.rt, self.keeps = rt, keeps
         self._mornings_changed = mornings_changed
+        self._starting = starting
 
     def register(self, routes: Routes) -> None:
         routes.command(g.Help, acts_on=Acts.NOTHING, handler=self.help)
@@ -43,7 +47,12 @@ class InstanceCommands:
         routes.command(g.Keep, g.AmbiguousKeep, acts_on=Acts.INSTANCE, action="keep", handler=self.keep)
         routes.command(g.Release, acts_on=Acts.INSTANCE, action="release", handler=self.release)
         routes.command(g.Stop, acts_on=Acts.INSTANCE, action="stop", handler=self.stop)
-        routes.command(g.Start, acts_on=Acts.INSTANCE, action="start", handler=self.start)
+        if self._starting is not None:
+            routes.command(
+                g.Start, acts_on=Acts.START, action="start", handler=self.start, subject=self._starting
+            )
+        else:
+            routes.command(g.Start, acts_on=Acts.INSTANCE, action="start", handler=self.start)
         routes.command(g.SetMorningStart, acts_on=Acts.INSTANCE, action="change", handler=self.morning)
         routes.command(g.History, acts_on=Acts.INSTANCE, action="read the history of", handler=self.history)
 
@@ -55,14 +64,18 @@ class InstanceCommands:
         snap = await read_fleet(self.rt, None, turn.now, owner=user)
         mine = sorted(snap.instances, key=lambda i: (i.name, i.workspace))
         prices = await PriceBook(self.rt.fleet).for_instances(mine)
+        ends = await self.rt.store.call(self.rt.store.life.ends, [i.key for i in mine])
+        life = self.rt.settings.lifecycle.policy()
         rows = []
         for i in mine:
             fate = snap.tonight(turn.now, i, self.rt.settings.policy(i.workspace))
             per_hour, simulated = prices[i.key]
             spent = since_start_text(i, per_hour, turn.now, self.keeps.zone_for(turn, i))
             price = rate_text(per_hour, simulated)
+            policy = self.rt.settings.policy(i.workspace)
+            ended = lifetime_text(i, ends, policy, life, turn.now)
             rows.append(
-                cards.StatusRow(i.name, i.workspace, i.size, i.state.value, fate.reason, price, spent)
+                cards.StatusRow(i.name, i.workspace, i.size, i.state.value, fate.reason, price, spent, ended)
             )
         notes = [  # the detail stays in the log and the audit: it may be a bug's text, not a person's words
             f"I could not read workspace {f.instance.workspace} just now; try again in a few minutes."

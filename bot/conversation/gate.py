@@ -4,7 +4,9 @@ something. The router asks it before any handler runs; handlers never check agai
 - an instance: its owner (DECISIONS rule 3) or an admin of its workspace; an instance without owner
   only its admins;
 - a decision on a request: an approver of its workspace who is not the requester;
-- retrying a failed creation: an approver or an admin of its workspace.
+- retrying a failed creation: an approver or an admin of its workspace;
+- starting an instance past its end date: only an admin of its workspace (the owner extends it first);
+- an end date past `lifecycle.max_lifetime_days`: an approver of its workspace who did not ask for it.
 
 The identity is the Teams-authenticated sender's AAD object id (`Turn.user`), never anything a card
 or message carries.
@@ -13,10 +15,12 @@ or message carries.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from config.settings import Settings
 from domain.idle import choice_refused
+from domain.lifecycle import short_day
 from domain.model import Instance
 from storage.requests_repo import ComputeRequest
 
@@ -29,6 +33,10 @@ class Acts(StrEnum):
     INSTANCE = "instance"
     IDLE_SHUTDOWN = "idle shutdown"
     """An instance's idle setting: owner or admin, and the owner only within the workspace's bound."""
+    START = "start"
+    """Starting an instance: owner or admin, and after its end date only an admin."""
+    END_DECISION = "end date decision"
+    """An end date past the limit: an approver of the workspace who did not ask for it."""
     REQUEST_DECISION = "request decision"
     REQUEST_RETRY = "request retry"
 
@@ -41,7 +49,30 @@ class IdleChoice:
     minutes: int | None
 
 
-Subject = Instance | ComputeRequest | IdleChoice
+@dataclass(frozen=True, slots=True)
+class Starting:
+    """Someone wants `instance` started; `ended_on` is its end date when that has passed."""
+
+    instance: Instance
+    ended_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndRequest:
+    """An end date past the limit that waits for an approver; `requester` asked for it."""
+
+    instance: Instance
+    requester: str
+
+
+Subject = Instance | ComputeRequest | IdleChoice | Starting | EndRequest
+
+
+def instance_of(subject: Subject | None) -> Instance | ComputeRequest | None:
+    """What the audit trail names for a subject."""
+    if isinstance(subject, IdleChoice | Starting | EndRequest):
+        return subject.instance
+    return subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +121,28 @@ def authorize(
                     f"idle shutdown {c.minutes} outside what the sender may choose",
                     why + " Nothing changed.",
                     trespass=False,
+                )
+            return None
+        case Acts.START, Starting() as st:
+            refusal = authorize(settings, user, Acts.INSTANCE, st.instance, action)
+            if refusal is not None or st.ended_on is None or is_admin(settings, user, st.instance.workspace):
+                return refusal
+            return Refusal(
+                "past its end date",
+                f"{st.instance.name} ended on {short_day(st.ended_on)}: extend it first "
+                f"(`extend {st.instance.name} until DATE`).",
+                trespass=False,
+            )
+        case Acts.END_DECISION, EndRequest() as er:
+            ws = er.instance.workspace
+            if _same(user, er.requester):
+                return Refusal(
+                    "the requester's own end date",
+                    f"You cannot approve your own end date; another approver of {ws} must. Nothing changed.",
+                )
+            if not _member(user, settings.approvers_of(ws)):
+                return Refusal(
+                    "not an approver", f"Only an approver of workspace {ws} can decide this; nothing changed."
                 )
             return None
         case Acts.REQUEST_DECISION, ComputeRequest() as r:

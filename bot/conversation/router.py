@@ -15,6 +15,7 @@ transaction with its audit and outbox rows (storage/outbox.py). A click keeps it
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cards import basics as cards
 from bot.conversation.directory import Found, InSeveralWorkspaces, find
-from bot.conversation.gate import Acts, IdleChoice, Refusal, Subject, authorize
+from bot.conversation.gate import Acts, Refusal, Subject, authorize, instance_of
 from bot.flows.audit import audit_event, record, record_refusal
 from bot.flows.failures import NOT_SAVED, fleet_answer
 from bot.turns import CardAnswer, Inbound, Reply, Turn
@@ -52,8 +53,9 @@ class CommandRoute:
     acts_on: Acts
     action: str
     """The verb a refusal names ("keep", "read the history of")."""
-    subject: Callable[[Any, Any], Subject] | None = None
-    """What the gate judges, from (command, instance), when it is more than the instance."""
+    subject: Callable[[Any, Any], Subject | Awaitable[Subject]] | None = None
+    """What the gate judges, from (command, instance), when it is more than the instance (it may
+    read Curfew's own state: an awaitable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +84,9 @@ class Routes:
         acts_on: Acts,
         handler: CommandHandler,
         action: str = "",
-        subject: Callable[[Any, Any], Subject] | None = None,
+        subject: Callable[[Any, Any], Subject | Awaitable[Subject]] | None = None,
     ) -> None:
-        if acts_on in (Acts.INSTANCE, Acts.IDLE_SHUTDOWN) and not action:
+        if acts_on in (Acts.INSTANCE, Acts.IDLE_SHUTDOWN, Acts.START) and not action:
             raise ValueError("a command that acts on an instance names its action for refusals")
         for t in types:
             if t in self.commands:
@@ -198,6 +200,8 @@ class Conversation:
         if not isinstance(found, Found):
             return text(found.message)
         subject = route.subject(command, found.instance) if route.subject else found.instance
+        if inspect.isawaitable(subject):
+            subject = await subject
         refusal = await self._gate(turn, route.acts_on, subject, route.action, f"chat {route.action}")
         if refusal is not None:
             return text(refusal.message)
@@ -226,8 +230,9 @@ class Conversation:
     ) -> Refusal | None:
         refusal = authorize(self.rt.settings, turn.user, acts_on, subject, action)
         if refusal is not None:
-            reason = refusal.reason if acts_on in (Acts.INSTANCE, Acts.IDLE_SHUTDOWN) else refusal.message
-            audited = subject.instance if isinstance(subject, IdleChoice) else subject
+            by_reason = (Acts.INSTANCE, Acts.IDLE_SHUTDOWN, Acts.START, Acts.END_DECISION)
+            reason = refusal.reason if acts_on in by_reason else refusal.message
+            audited = instance_of(subject)
             if refusal.trespass:  # the security log's, so the owner's history shows what happened
                 await record_refusal(
                     self.rt.store, turn.now, turn.user, turn.tenant_id, audit_as, reason, audited

@@ -80,10 +80,12 @@ class Approvals(Creation):
     async def record(self, turn: Turn, form: req.RequestForm, tenant: str) -> Card:
         """Store a valid request; create it at once or send it to the approvers (one transaction)."""
         fields = (form.workspace, form.name, form.size, form.purpose)
-        auto = self.rt.settings.requests.sizes[form.size].auto_approve
+        far = req.end_needs_approver(form, self.end_rule())
+        auto = self.rt.settings.requests.sizes[form.size].auto_approve and not far
 
         def write(tx: Tx) -> ComputeRequest:
-            added = self.add_within(tx, turn, tenant, *fields, morning_start=form.morning_start)
+            more = {"morning_start": form.morning_start, "end_date": form.ends}
+            added = self.add_within(tx, turn, tenant, *fields, **more)
             r = self.move_within(tx, added.id, E.AUTO_APPROVE if auto else E.SUBMIT)
             assert r is not None
             tx.audit(self.event(turn.user, r, "submit", r.state, f"{r.size}: {r.purpose}"))
@@ -97,6 +99,9 @@ class Approvals(Creation):
         detail = (
             f"The approvers of {r.workspace} decide; I tell you what they say. Say `my requests` to check."
         )
+        if far:
+            limit = self.rt.settings.lifecycle.max_lifetime_days
+            detail = f"Its end date is more than {limit} days away, so it needs an approver. " + detail
         return self.outcome(r, f"Request #{r.id} sent", detail)
 
     async def mine(self, turn: Turn) -> list[Reply]:
@@ -201,12 +206,15 @@ def _read_form(value: Mapping[str, Any]) -> req.RequestForm:
         return item.strip() if isinstance(item, str) else ""
 
     morning = field("morning_start").lower() == "true" or value.get("morning_start") is True
-    return req.RequestForm(field("workspace"), field("name"), field("size"), field("purpose"), morning)
+    return req.RequestForm(
+        field("workspace"), field("name"), field("size"), field("purpose"), morning, field("end_date")
+    )
 
 
 def _values(form: req.RequestForm) -> dict[str, str]:
     """The form's fields as the card shows them again."""
     morning = "true" if form.morning_start else "false"
     return {"workspace": form.workspace, "name": form.name, "size": form.size, "purpose": form.purpose} | {
-        "morning_start": morning
+        "morning_start": morning,
+        "end_date": form.end_date,
     }

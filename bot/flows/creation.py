@@ -19,7 +19,8 @@ from bot.flows.followups import enqueue_tell
 from bot.flows.worker import Finished, Handler, Later, Outcome
 from compute.port import CreateSpec, FleetError, NotFound
 from domain import requests as req
-from domain.model import InstanceState, KeepOnState, MorningStart
+from domain.lifecycle import ends_at
+from domain.model import InstanceKey, InstanceState, KeepOnState, MorningStart
 from domain.requests import RequestState
 from storage.outbox import OutboxItem, Tx, wall_clock
 from storage.requests_repo import ComputeRequest
@@ -54,6 +55,8 @@ class Creation(ApprovalRouting):
             return None  # done before (a row run again), retried, or moved on
         if not await self._exists(r):
             tags = {"curfew-request": str(r.id), "curfew-purpose": r.purpose[:256]}
+            if r.end_date is not None:
+                tags["curfew-end-date"] = r.end_date.isoformat()
             minutes = self.rt.settings.requests.idle_shutdown_minutes
             spec = CreateSpec(r.name, r.size, r.requester_object_id, r.requester_tenant_id, minutes, tags)
             try:
@@ -63,7 +66,7 @@ class Creation(ApprovalRouting):
             except Exception:
                 log.exception("creating %s for request #%s failed unexpectedly", r.name, r.id)
                 return await self.failed(item, r, f"Something went wrong on my side. {BUSY_ADVICE}")
-        mornings = self.rt.store.mornings
+        mornings, life = self.rt.store.mornings, self.rt.store.life
 
         def write(tx: Tx) -> None:
             moved = self.move_within(tx, r.id, E.CREATE)
@@ -76,6 +79,12 @@ class Creation(ApprovalRouting):
                 if r.morning_start:
                     wish = MorningStart(r.workspace, r.name, True)
                     mornings.set(wish, r.requester_object_id, self.rt.clock(), session=tx.session)
+                if r.end_date is not None:
+                    at = ends_at(self.rt.settings.policy(r.workspace), r.end_date)
+                    key = InstanceKey(r.workspace, r.name)
+                    life.set_end(
+                        key, r.end_date, at, r.requester_object_id, self.rt.clock(), session=tx.session
+                    )
                 tx.enqueue(FOLLOW, {"request": r.id}, delay=self._poll)
             tx.complete(item)
 

@@ -10,7 +10,7 @@ a release and its audit row too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,8 @@ from compute.prices import PriceBook
 from domain import grammar as g
 from domain.idle import schedule_stops_during
 from domain.keep import KeepLimits, KeepPlan, KeepRefusal, describe_plan, plan_keep
-from domain.model import Instance, KeepOn, KeepOnState
+from domain.lifecycle import clamp_plan, day_text, ends_at, has_ended
+from domain.model import Instance, InstanceKey, KeepOn, KeepOnState
 from domain.schedule import next_curfew
 from domain.timefmt import format_local
 from runtime import Runtime
@@ -71,12 +72,47 @@ class KeepFlow:
             return [Reply(card=self._choices(instance, cmd))]
         policy = self.rt.settings.policy(instance.workspace)
         plan = plan_keep(cmd.end, turn.now, policy, zone, self.limits)
+        found = await self.rt.store.call(
+            self.rt.store.life.get, InstanceKey(instance.workspace, instance.name)
+        )
+        end = found.end if found else None
+        if not isinstance(plan, KeepRefusal) and found is not None and end is not None:
+            end_at = found.at or ends_at(policy, end)
+            if has_ended(policy, end, turn.now, found.at):
+                plan = KeepRefusal(f"{instance.name} ended on {day_text(end)}: extend it first.")
+            elif plan.until > end_at:
+                clamped = clamp_plan(plan, end_at, self.limits)
+                return await self._record(turn, instance, clamped, cmd.reason or "", zone, end)
         if isinstance(plan, KeepRefusal):
             await self.audit(turn, instance, "keep", "refused", plan.message)
             return [Reply(text=plan.message)]
         return await self._record(turn, instance, plan, cmd.reason or "", zone)
 
     async def _record(
+        self,
+        turn: Turn,
+        instance: Instance,
+        plan: KeepPlan,
+        reason: str,
+        zone: ZoneInfo,
+        cut_at_end: date | None = None,
+    ) -> list[Reply]:
+        """`cut_at_end`: the instance's end date, when the keep-on was cut there (the reply says so)."""
+        replies = await self._recorded(turn, instance, plan, reason, zone)
+        if cut_at_end is None:
+            return replies
+        later = (cut_at_end + timedelta(days=7)).isoformat()
+        note = (
+            f" {instance.name} ends on {day_text(cut_at_end)}, so the keep-on stops there, at its end; "
+            "to keep it longer, extend its end date first."
+        )
+        extend = cards.command_button("Extend", f"extend {instance.name}@{instance.workspace} until {later}")
+        shown = replies[0].card or {}
+        said = " ".join(b.get("text", "") for b in shown.get("body", []))
+        actions = [*shown.get("actions", []), extend]
+        return [Reply(card=cards.card(cards.paragraph(said + note), actions=actions))]
+
+    async def _recorded(
         self, turn: Turn, instance: Instance, plan: KeepPlan, reason: str, zone: ZoneInfo
     ) -> list[Reply]:
         described = describe_plan(plan, zone)

@@ -11,18 +11,20 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.cards.basics import card, heading, paragraph
 from bot.cards.idle import idle_changed_card
 from bot.cards.money import money_card
 from bot.cards.warning import WarningView, warning_card
+from bot.flows.lifecycle import LifeFlow
 from bot.flows.pricing import with_costs
 from bot.turns import Messenger, Reply, SendOutcome
 from compute.prices import PriceBook
 from config.settings import Settings
 from domain.idle import IdleNotice
+from domain.lifecycle import LifeDecision
 from domain.money_report import MoneyView
 from domain.people import person
 from domain.timefmt import format_local
@@ -45,6 +47,7 @@ class TeamsNotifier:
         clock: Callable[[], datetime],
         prices: PriceBook | None = None,
         names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
+        life: LifeFlow | None = None,
     ) -> None:
         """`prices`: to show what each keep option costs on the warning card; `names`: people's
         display names by AAD object id, so the admins' card names the owners it could not warn."""
@@ -53,6 +56,7 @@ class TeamsNotifier:
         self._clock = clock
         self._prices = prices
         self._names = names
+        self._life = life
 
     async def warn(self, warnings: Sequence[OwnerWarning]) -> list[DeliveryResult]:
         results = list(await asyncio.gather(*(self._warn_one(w) for w in warnings)))
@@ -76,6 +80,12 @@ class TeamsNotifier:
     ) -> DeliveryResult:
         result = await self._messenger.send(aad_object_id, tenant_id, Reply(card=idle_changed_card(notices)))
         return DeliveryResult(aad_object_id, _DELIVERY[result.outcome], result.detail)
+
+    async def lifecycle(self, decision: LifeDecision, kind: str, day: date, now: datetime) -> DeliveryResult:
+        """Queued in the outbox with its claim in the notice ledger (bot/flows/lifecycle.py)."""
+        if self._life is None:
+            return DeliveryResult(decision.instance.owner_object_id, Delivery.SKIPPED, "no lifecycle flow")
+        return await self._life.notice(decision, kind, day, now)
 
     async def _warn_one(self, warning: OwnerWarning) -> DeliveryResult:
         if warning.owner_object_id is None:

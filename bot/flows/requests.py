@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 from bot.cards import requests as rc
 from bot.cards.basics import Card
@@ -21,6 +22,7 @@ from bot.turns import Messenger, Turn
 from compute.port import FleetError
 from compute.prices import PriceBook
 from domain import requests as req
+from domain.lifecycle import day_text
 from domain.requests import RequestState
 from domain.timefmt import format_local
 from runtime import Runtime
@@ -79,6 +81,11 @@ class Flow:
     ) -> None:
         await self.db(self.rt.store.audit.record, self.event(actor, r, action, outcome, reason))
 
+    def end_rule(self) -> req.EndRule:
+        life = self.rt.settings.lifecycle
+        today = self.rt.clock().astimezone(ZoneInfo(self.rt.settings.timezone)).date()
+        return req.EndRule(today, life.require_end_date, life.max_lifetime_days)
+
     async def rules(self, user: str) -> req.FormRules | str:
         """What the request form is checked against, or why it cannot be checked now."""
         try:
@@ -94,6 +101,7 @@ class Flow:
             [w.alias for w in self.rt.fleet.workspaces],
             list(settings.sizes),
             self.rt.settings.request_quota,
+            self.end_rule(),
         )
 
     # -- cards -----------------------------------------------------------------------------------
@@ -102,11 +110,14 @@ class Flow:
         sizes = [(size, rule.auto_approve) for size, rule in self.rt.settings.requests.sizes.items()]
         workspaces = [w.alias for w in self.rt.fleet.workspaces]
         prices = await size_prices(PriceBook(self.rt.fleet), workspaces, [s for s, _ in sizes])
-        return rc.request_form_card(rc.FormView(workspaces, sizes, values, errors, prices))
+        life, today = self.rt.settings.lifecycle, self.end_rule().today
+        ends = rc.EndField(life.require_end_date, today.isoformat(), life.grace_days)
+        return rc.request_form_card(rc.FormView(workspaces, sizes, values, errors, prices, ends))
 
     def view(self, r: ComputeRequest, instances: Sequence[tuple[str, str, str]] = ()) -> rc.RequestView:
         requester = r.requester_name or r.requester_object_id
-        return rc.RequestView(r.id, requester, r.workspace, r.name, r.size, r.purpose, instances)
+        ends = f"{day_text(r.end_date)} {r.end_date.year}" if r.end_date else None
+        return rc.RequestView(r.id, requester, r.workspace, r.name, r.size, r.purpose, instances, ends=ends)
 
     def outcome(self, r: ComputeRequest, headline: str, detail: str = "", *, retry: bool = False) -> Card:
         return rc.request_outcome_card(self.view(r), headline, detail, retry=retry)

@@ -1,0 +1,141 @@
+"""End dates of instances and the ledger of what the daily lifecycle pass sent.
+
+`claim_notice` inserts (workspace, instance, kind, day) under a unique key: the first replica or
+run to claim it sends the card, every other one finds it taken, across restarts too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.lifecycle import EndDate
+from domain.model import InstanceKey
+from storage.db import begun
+from storage.models import InstanceLifeRow, LifeNoticeRow
+
+
+def _end(row: InstanceLifeRow) -> EndDate:
+    return EndDate(row.workspace, row.instance, row.end_date, row.kept, row.ends_at)
+
+
+class LifeRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def set_end(
+        self,
+        key: InstanceKey,
+        end: date | None,
+        ends_at: datetime | None,
+        by: str,
+        now: datetime,
+        *,
+        session: Session | None = None,
+    ) -> None:
+        """Set (or with None clear) an instance's end date; a new end date undoes an admin's Keep."""
+        with begun(self._sessions, session) as session:
+            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()))
+            if row is None:
+                row = InstanceLifeRow(workspace=key.workspace, instance=key.name.lower())
+                session.add(row)
+            row.end_date, row.ends_at, row.kept, row.set_by, row.updated_at = end, ends_at, False, by, now
+            row.deleted_at = None
+
+    def ask_end(
+        self, key: InstanceKey, end: date, by: str, now: datetime, *, session: Session | None = None
+    ) -> None:
+        """An end date that waits for an approver; the end date in force stays as it is."""
+        with begun(self._sessions, session) as session:
+            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()))
+            if row is None:
+                row = InstanceLifeRow(workspace=key.workspace, instance=key.name.lower(), set_by=by)
+                row.updated_at = now
+                session.add(row)
+            row.pending_end, row.pending_by = end, by
+
+    def pending(self, key: InstanceKey) -> tuple[date, str] | None:
+        """The end date waiting for an approver, and who asked for it."""
+        with self._sessions() as session:
+            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()))
+            if row is None or row.pending_end is None or row.pending_by is None:
+                return None
+            return row.pending_end, row.pending_by
+
+    def settle(self, key: InstanceKey, *, session: Session | None = None) -> date | None:
+        """Take the pending end date away (decided); it, or None when another click was first."""
+        with begun(self._sessions, session) as session:
+            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()), with_for_update=True)
+            if row is None or row.pending_end is None:
+                return None
+            end, row.pending_end, row.pending_by = row.pending_end, None, None
+            return end
+
+    def keep(self, key: InstanceKey, by: str, now: datetime, *, session: Session | None = None) -> None:
+        with begun(self._sessions, session) as session:
+            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()))
+            if row is not None:
+                row.kept, row.set_by, row.updated_at = True, by, now
+
+    def deleted(self, key: InstanceKey, now: datetime, *, session: Session | None = None) -> None:
+        with begun(self._sessions, session) as session:
+            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()))
+            if row is not None:
+                row.deleted_at = now
+
+    def get(self, key: InstanceKey) -> EndDate | None:
+        with self._sessions() as session:
+            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()))
+            return _end(row) if row is not None and row.deleted_at is None else None
+
+    def ends(self, keys: Iterable[InstanceKey] | None = None) -> dict[InstanceKey, EndDate]:
+        """End dates by (workspace, lower-case name), of every instance or of some."""
+        with self._sessions() as session:
+            return {
+                InstanceKey(e.workspace, e.instance): e
+                for e in (_end(r) for r in _rows(session, keys))
+                if e.end is not None
+            }
+
+    def claim_notice(
+        self, key: InstanceKey, kind: str, day: date, now: datetime, *, session: Session | None = None
+    ) -> bool:
+        """True for the one caller that may send `kind` for this instance and day; False when taken."""
+        with begun(self._sessions, session) as session:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        LifeNoticeRow(
+                            workspace=key.workspace,
+                            instance=key.name.lower(),
+                            kind=kind,
+                            day=day,
+                            sent_at=now,
+                        )
+                    )
+            except IntegrityError:
+                return False
+            return True
+
+
+def end_instants(session: Session, keys: Iterable[InstanceKey] | None) -> dict[tuple[str, str], datetime]:
+    """(workspace, lower-case name) -> the instant the instance ends, for those with an end date."""
+    return {(r.workspace, r.instance): r.ends_at for r in _rows(session, keys) if r.ends_at is not None}
+
+
+def _rows(session: Session, keys: Iterable[InstanceKey] | None) -> list[InstanceLifeRow]:
+    query = select(InstanceLifeRow).where(InstanceLifeRow.deleted_at.is_(None))
+    if keys is None:
+        return list(session.scalars(query))
+    wanted = {(k.workspace, k.name.lower()) for k in keys}
+    if not wanted:
+        return []
+    query = query.where(
+        InstanceLifeRow.workspace.in_({w for w, _ in wanted}),
+        InstanceLifeRow.instance.in_({n for _, n in wanted}),
+    )
+    return [r for r in session.scalars(query) if (r.workspace, r.instance) in wanted]
