@@ -89,6 +89,7 @@ def settings_for(spaces: list[Workspace], tmp: str, bucket: int, refill: float) 
         {
             "timezone": "UTC",
             "database_url": f"sqlite:///{Path(tmp)}/s.db",
+            "teams": {"tenant_id": TENANT},
             "azure": {"max_concurrency": 16, "writes_per_second": refill, "write_burst": bucket},
             "curfew": {"verify_seconds": 60, "verify_interval_seconds": 5},
             "workspaces": [
