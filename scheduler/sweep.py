@@ -7,9 +7,11 @@ keep-on committed before the call always wins (storage/guard.py).
 
 At ten thousand instances in many subscriptions: ARM paces writes per subscription, so a stop first
 waits for its subscription's budget (`Fleet.reserve_write`) and only then takes one of that
-subscription's slots and the guard. Reading, stopping and verifying are three phases: tried as one
-pipeline per workspace, listings running beside the stops made ARM's answers to the stops late and
-bunched (more 429s), and the night took 1.9x its floor instead of 1.4x (docs/benchmarks.md).
+subscription's slots and the guard. Each workspace's stops begin as soon as its own listing arrives
+(the keep-ons in force and the unwarned owners are read once, first); the verification starts only
+once every stop was accepted (listings beside the stops made ARM's answers to the stops late and
+bunched, docs/benchmarks.md) and lists each workspace once, then reads the few still in transition
+with one get each.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 
-from compute.port import ActionResult, FleetError
+from compute.port import ActionResult, FleetError, NotFound
 from domain.decide import Action, Decision, RunKind, decide
 from domain.lifecycle import ended
 from domain.model import Instance, InstanceKey, InstanceState, KeepOn
@@ -33,6 +35,10 @@ from storage.guard import Held
 from storage.repositories import in_force_within
 
 log = logging.getLogger(__name__)
+
+VERIFY_BY_GETS = 25
+"""After the first listing, a workspace with at most this many stops still in transition is read
+with one get each (within ARM's read budget of 25 a second), not listed again."""
 
 
 class Sweeper:
@@ -57,12 +63,26 @@ class Sweeper:
     ) -> RunReport:
         now = now or self._ctx.clock()
         report = RunReport(RunKind.CURFEW, run_id or f"curfew@{now.isoformat()}", now, dry_run=dry_run)
-        snap = await read_fleet(self._ctx, workspaces, now)
+        unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
+        aliases = [w.alias for w in self._ctx.fleet.workspaces if workspaces is None or w.alias in workspaces]
+        read = await asyncio.gather(
+            *(self._curfew_workspace(a, now, forced, dry_run, unwarned) for a in aliases)
+        )
+        report.outcomes.extend(failure for failures, _ in read for failure in failures)
+        report.outcomes.extend(outcome for _, outcomes in read for outcome in outcomes)
+        if not dry_run:  # only once every stop was accepted: listings beside the stops slow them
+            await self._verify(report, lambda i: i.state.is_stopped, "Stopped")
+        return await self._finish(report, actor, complete=True)
+
+    async def _curfew_workspace(
+        self, alias: str, now: datetime, forced: bool, dry_run: bool, unwarned: set[InstanceKey]
+    ) -> tuple[list[Outcome], list[Outcome]]:
+        """One workspace's read, decisions and stops: its stops begin as soon as its listing arrives,
+        while the other workspaces are still being listed."""
+        snap = await read_fleet(self._ctx, [alias], now)
         decisions = decide(
             RunKind.CURFEW, now, snap.instances, snap.keep_ons, snap.jobs, self._ctx.policies(), forced=forced
         )
-        report.outcomes.extend(snap.failures)
-        unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
         actions = [
             self._stop(d, now, dry_run)
             if d.action is Action.STOP and d.instance.key not in unwarned
@@ -74,10 +94,7 @@ class Sweeper:
             )
             for d in decisions
         ]
-        report.outcomes.extend(await asyncio.gather(*actions))
-        if not dry_run:
-            await self._verify(report, lambda i: i.state.is_stopped, "Stopped")
-        return await self._finish(report, actor, complete=True)
+        return snap.failures, list(await asyncio.gather(*actions))
 
     async def morning(
         self,
@@ -190,11 +207,14 @@ class Sweeper:
             return await _act(d, self._ctx.fleet.start, OutcomeKind.STARTED, OutcomeKind.ALREADY_RUNNING)
 
     async def _verify(self, report: RunReport, done: Callable[[Instance], bool], wanted: str) -> None:
-        """Re-list each touched workspace until the acted-on instances reached `wanted` (bounded).
+        """Read the acted-on instances again until they reached `wanted` (bounded).
 
-        Checks at once (the stops that went out first have long settled on a large night), then
-        waits 1 s, doubling the wait up to `curfew.verify_interval_seconds`; gives up after
-        `curfew.verify_seconds`, leaving the instances still in transition marked as such.
+        Checks at once with one listing per touched workspace (the stops that went out first have
+        long settled on a large night), then waits 1 s, doubling the wait up to
+        `curfew.verify_interval_seconds`; gives up after `curfew.verify_seconds`, leaving the
+        instances still in transition marked as such. After the first listing only the few still in
+        transition are left: a workspace with at most `VERIFY_BY_GETS` of them is read with one get
+        each, not listed again.
         """
         pending = {o.decision.instance.key: o for o in report.outcomes if o.kind is OutcomeKind.STOPPED}
         settings = self._ctx.settings.curfew
@@ -205,26 +225,41 @@ class Sweeper:
             if checked:  # every round after the first
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, settings.verify_interval_seconds)
-            checked = True
-            aliases = sorted({k.workspace for k in pending})
-            await asyncio.gather(*(self._check(a, pending, report, done, wanted) for a in aliases))
+            first, checked = not checked, True
+            waiting: dict[str, list[InstanceKey]] = {}
+            for key in pending:
+                waiting.setdefault(key.workspace, []).append(key)
+            await asyncio.gather(
+                *(
+                    self._check(
+                        alias, keys, not first and len(keys) <= VERIFY_BY_GETS, pending, report, done, wanted
+                    )
+                    for alias, keys in sorted(waiting.items())
+                )
+            )
         for outcome in pending.values():
             outcome.detail = "Azure accepted the stop; still stopping when last checked"
 
     async def _check(
         self,
         alias: str,
+        keys: list[InstanceKey],
+        by_gets: bool,
         pending: dict[InstanceKey, Outcome],
         report: RunReport,
         done: Callable[[Instance], bool],
         wanted: str,
     ) -> None:
         try:
-            listed = {i.key: i for i in await self._ctx.fleet.list_instances(alias)}
+            if by_gets:
+                read = await asyncio.gather(*(self._get(key) for key in keys))
+                listed = {key: i for key, i in zip(keys, read, strict=True) if i is not None}
+            else:
+                listed = {i.key: i for i in await self._ctx.fleet.list_instances(alias)}
         except Exception as error:  # unverified is not failed: the stop was accepted
             log.warning("could not verify %s: %s: %s", alias, type(error).__name__, error)
             return
-        for key in [k for k in pending if k.workspace == alias]:
+        for key in keys:
             instance = listed.get(key)
             if instance is None or done(instance):
                 pending.pop(key).detail = f"confirmed {wanted}" if instance else "deleted meanwhile"
@@ -233,6 +268,12 @@ class Sweeper:
                     f"Azure accepted the stop, but {key.name} is {instance.state.value} again"
                 )
                 report.replace(failed)
+
+    async def _get(self, key: InstanceKey) -> Instance | None:
+        try:
+            return await self._ctx.fleet.get_instance(key.workspace, key.name)
+        except NotFound:
+            return None
 
     async def _finish(self, report: RunReport, actor: str, *, complete: bool = False) -> RunReport:
         report.finished_at = self._ctx.clock()
