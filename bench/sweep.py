@@ -127,10 +127,21 @@ def baseline(arm: ArmProcess) -> float:
     return (time.monotonic() - started) / BASELINE_SAMPLE
 
 
-async def timed_sweep(rt: Runtime, dry_run: bool) -> tuple[Any, float, float]:
+async def timed_sweep(rt: Runtime, dry_run: bool) -> tuple[Any, float, float, dict[str, float]]:
+    """The report, wall, CPU, and when (seconds from the start) the verification and the recording began."""
     cpu, started = time.process_time(), time.monotonic()
-    report = await Sweeper(rt).curfew(forced=True, dry_run=dry_run)
-    return report, time.monotonic() - started, time.process_time() - cpu
+    sweeper, phases = Sweeper(rt), {}
+    for name in ("_verify", "_finish"):
+        phases[name] = 0.0
+        original = getattr(sweeper, name)
+
+        async def timed(*args: Any, _name: str = name, _call: Any = original, **kw: Any) -> Any:
+            phases[_name] = time.monotonic() - started
+            return await _call(*args, **kw)
+
+        setattr(sweeper, name, timed)
+    report = await sweeper.curfew(forced=True, dry_run=dry_run)
+    return report, time.monotonic() - started, time.process_time() - cpu, phases
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -164,11 +175,11 @@ async def main(args: argparse.Namespace) -> None:
             spaces[0].alias
         )  # the azure-ai-ml import and first client, outside the figures
         arm.reset()
-        _, dry_wall, dry_cpu = await timed_sweep(rt, dry_run=True)
+        _, dry_wall, dry_cpu, _ = await timed_sweep(rt, dry_run=True)
         dry_counts = arm.counts()
         await asyncio.sleep(max(0.0, 250 / 25 - dry_wall))  # let ARM's read bucket refill
         arm.reset()
-        report, wall, cpu = await timed_sweep(rt, dry_run=False)
+        report, wall, cpu, phases = await timed_sweep(rt, dry_run=False)
         counts = arm.counts()
         await fleet.close()
         store.close()
@@ -203,6 +214,10 @@ async def main(args: argparse.Namespace) -> None:
     spans = "  ".join(f"{sub}: {a:.1f}-{b:.1f} s" for sub, (a, b) in counts["write_spans"].items())
     print(f"curfew    accepted stops per subscription, first-last: {spans}")
     print(f"curfew    429s by 5 s from the first stop: {counts['429s_by_5s']}")
+    print(
+        f"curfew    phases from the start: reads and stops until {phases['_verify']:.1f} s, verification "
+        f"{phases['_finish'] - phases['_verify']:.1f} s, audit and savings {wall - phases['_finish']:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ keep-on committed before the call always wins (storage/guard.py).
 At ten thousand instances in many subscriptions: ARM paces writes per subscription, so a stop first
 waits for its subscription's budget (`Fleet.reserve_write`) and only then takes one of that
 subscription's slots and the guard. Each workspace's stops begin as soon as its own listing arrives
-(the keep-ons in force and the unwarned owners are read once, first); the verification starts only
+(the owners the last warning missed are read once, first); the verification starts only
 once every stop was accepted (listings beside the stops made ARM's answers to the stops late and
 bunched, docs/benchmarks.md) and lists each workspace once, then reads the few still in transition
-with one get each.
+with one get each. The workspaces are listed all at once, not one after another per subscription:
+that let the later listings run beside the first workspaces' stops and took 1.86x the floor.
 """
 
 from __future__ import annotations
