@@ -296,6 +296,7 @@ async def main(args: argparse.Namespace) -> None:
                 "aliases": [alias(n) for n in range(users + 5)],
                 "fleet": args.fleet,
                 "tenant": DEMO_TENANT,
+                "profile": args.profile,
             }
             with bot(spec) as (endpoint, pid, control):
                 driver = Driver(connector, endpoint, alias, spec["warnings"], "curfew")
@@ -333,6 +334,9 @@ def contextmanager_arm(args: argparse.Namespace, tmp: str) -> Iterator[ArmProces
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--profile", default="", help="write a cProfile (thread CPU time, all threads) of the Curfew server"
     )
     parser.add_argument("--mode", choices=("single", "open"), default="single")
     parser.add_argument("--kinds", default=",".join(KINDS))
