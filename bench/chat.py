@@ -26,6 +26,11 @@ Fleets:
     .venv/bin/python -m bench.chat --mode open --rate 5 --kinds click --azure 20x50
     .venv/bin/python -m bench.chat --mode open --rate 10 --azure 20x500 --during-sweep 20
 
+With `--profile PATH` the Curfew server writes a cProfile of its thread CPU time (the event loop's
+thread and every worker thread, merged; warm-up turns included) to PATH when it stops:
+
+    .venv/bin/python -m bench.chat --mode single --fleet 1000 --kinds status --turns 50 --profile /tmp/s.prof
+
 With `--during-sweep S` the open-loop phase runs again (with other users, who also said `status`
 first) while a forced curfew runs in the server process, from S seconds after it started.
 """
