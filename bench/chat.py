@@ -26,6 +26,11 @@ Fleets:
     .venv/bin/python -m bench.chat --mode open --rate 5 --kinds click --azure 20x50
     .venv/bin/python -m bench.chat --mode open --rate 10 --azure 20x500 --during-sweep 20
 
+With `--profile PATH` the Curfew server writes a cProfile of its thread CPU time (the event loop's
+thread and every worker thread, merged; warm-up turns included) to PATH when it stops:
+
+    .venv/bin/python -m bench.chat --mode single --fleet 1000 --kinds status --turns 50 --profile /tmp/s.prof
+
 With `--during-sweep S` the open-loop phase runs again (with other users, who also said `status`
 first) while a forced curfew runs in the server process, from S seconds after it started.
 """
@@ -296,6 +301,7 @@ async def main(args: argparse.Namespace) -> None:
                 "aliases": [alias(n) for n in range(users + 5)],
                 "fleet": args.fleet,
                 "tenant": DEMO_TENANT,
+                "profile": args.profile,
             }
             with bot(spec) as (endpoint, pid, control):
                 driver = Driver(connector, endpoint, alias, spec["warnings"], "curfew")
@@ -333,6 +339,9 @@ def contextmanager_arm(args: argparse.Namespace, tmp: str) -> Iterator[ArmProces
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--profile", default="", help="write a cProfile (thread CPU time, all threads) of the Curfew server"
     )
     parser.add_argument("--mode", choices=("single", "open"), default="single")
     parser.add_argument("--kinds", default=",".join(KINDS))

@@ -70,7 +70,10 @@ async def _serve(conn: Connection, spec: dict[str, Any]) -> None:
     from config.settings import Settings
     from tests.echo_bot import create_app as create_echo_app
 
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS))
+    profiles = _profiler(spec.get("profile"))
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=WORKER_THREADS, initializer=profiles.thread if profiles else None)
+    )
     if spec["bot"] == "echo":
         app = create_echo_app()
     else:
@@ -85,13 +88,47 @@ async def _serve(conn: Connection, spec: dict[str, Any]) -> None:
             seed_simulated(app, spec["owners"], spec["fleet"], spec["tenant"])
         warnings = record_warnings(app, spec["aliases"])
     port = runner.addresses[0][1]
+    if profiles:
+        profiles.thread()
     conn.send({"port": port, "pid": os.getpid(), "warnings": warnings})
     sweeps: list[asyncio.Task[Any]] = []
     while (await asyncio.get_running_loop().run_in_executor(None, conn.recv)) == "sweep":
         sweeps.append(asyncio.create_task(_sweep(app, conn)))
     for task in sweeps:
         task.cancel()
+    if profiles:
+        profiles.dump()
     await runner.cleanup()
+
+
+class _Profiles:
+    """cProfile on thread CPU time in the event loop's thread and every worker thread, merged."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.profiles: list[Any] = []
+
+    def thread(self) -> None:
+        import cProfile
+        import time
+
+        profile = cProfile.Profile(time.thread_time)
+        self.profiles.append(profile)
+        profile.enable()
+
+    def dump(self) -> None:
+        import pstats
+
+        for profile in self.profiles:
+            profile.disable()
+        stats = pstats.Stats(self.profiles[0])
+        for profile in self.profiles[1:]:
+            stats.add(profile)
+        stats.dump_stats(self.path)
+
+
+def _profiler(path: str | None) -> _Profiles | None:
+    return _Profiles(path) if path else None
 
 
 async def _sweep(app: web.Application, conn: Connection) -> None:

@@ -218,7 +218,10 @@ class SimulatedFleet:
             return [_instance(r) for r in rows if r.workspace == self._workspace.alias]
 
     def _list_where(self, owner: str | None, name: str | None) -> list[Instance]:
-        query = select(SimInstanceRow).where(SimInstanceRow.workspace == self._workspace.alias)
+        here = SimInstanceRow.workspace == self._workspace.alias
+        query = select(SimInstanceRow)
+        if owner is None or owner == "":
+            query = query.where(here)
         if owner == "":  # nobody's: neither an assigned user nor a creator
             query = query.where(
                 func.coalesce(SimInstanceRow.owner_object_id, "") == "",
@@ -228,12 +231,17 @@ class SimulatedFleet:
             owner = owner.lower()
             assigned = func.lower(SimInstanceRow.owner_object_id) == owner
             creator = func.lower(SimInstanceRow.created_by_object_id) == owner
-            query = query.where(or_(assigned, SimInstanceRow.owner_object_id.is_(None) & creator))
+            # the workspace in each branch, so that each uses its index (ix_sim_instance_owner/_creator)
+            query = query.where(
+                or_(here & assigned, here & SimInstanceRow.owner_object_id.is_(None) & creator)
+            )
         if name is not None:
             query = query.where(SimInstanceRow.name == name.lower())
         with self._store.sessions.begin() as session:
             self._advance(session)
-            return [_instance(r) for r in session.scalars(query.order_by(SimInstanceRow.name))]
+            # sorted here, not in SQL: an ORDER BY name makes SQLite walk the primary key instead
+            rows = sorted(session.scalars(query), key=lambda r: r.name)
+            return [_instance(r) for r in rows]
 
     def _get(self, workspace: str, name: str) -> Instance:
         with self._store.sessions.begin() as session:

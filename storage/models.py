@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
@@ -175,13 +176,18 @@ class SimInstanceRow(Base):
     """The simulated fleet's instances (demo mode), kept in Curfew's own database."""
 
     __tablename__ = "sim_instance"
+    __table_args__ = (  # chat reads one owner's instances (an assigned user's, else a creator's)
+        Index("ix_sim_instance_owner", "workspace", text("lower(owner_object_id)")),
+        Index("ix_sim_instance_creator", "workspace", text("lower(created_by_object_id)")),
+    )
 
     workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(32))
     target_state: Mapped[str | None] = mapped_column(String(32))
-    transition_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    transition_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    """Indexed: every read of the simulated fleet first completes the transitions that are due."""
     owner_object_id: Mapped[str | None] = mapped_column(String(64))
     owner_tenant_id: Mapped[str | None] = mapped_column(String(64))
     last_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

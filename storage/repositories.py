@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -215,30 +215,59 @@ class ConversationRef:
     updated_at: datetime
 
 
+MEMO_MOST = 100_000
+REFERENCE_MEMO = timedelta(minutes=10)
+"""How long this process trusts its memory of a stored reference (so an unchanged one costs no read);
+short, so that a reference another replica stored meanwhile is caught up with soon."""
+
+
 class ConversationRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._stored: dict[tuple[str, str], ConversationRef] = {}
+        """The reference as this process last read or wrote it, by (AAD object id, tenant)."""
+
+    def known_unchanged(self, ref: ConversationRef) -> bool:
+        """True when `ref` is the one this process stored or read a short while ago (no database
+        read needed: `upsert` would change nothing)."""
+        seen = self._stored.get((ref.aad_object_id, ref.tenant_id))
+        return (
+            seen is not None
+            and seen.reference == ref.reference
+            and ref.user_name in (None, seen.user_name)
+            and ref.local_timezone in (None, seen.local_timezone)
+            and ref.updated_at - seen.updated_at < min(REFERENCE_TOUCH, REFERENCE_MEMO)
+        )
 
     def upsert(self, ref: ConversationRef) -> bool:
         """Store the latest reference for a user; True when the user was new. Idempotent."""
+        key = (ref.aad_object_id, ref.tenant_id)
+        if self.known_unchanged(ref):
+            return False
+        self._stored.pop(key, None)
         with self._sessions.begin() as session:
-            row = session.get(ConversationRefRow, (ref.aad_object_id, ref.tenant_id))
+            row = session.get(ConversationRefRow, key)
             if row is None:
                 session.add(ConversationRefRow(**_ref_values(ref)))
-                return True
-            unchanged = (
-                row.reference == ref.reference
-                and ref.user_name in (None, row.user_name)
-                and ref.local_timezone in (None, row.local_timezone)
-                and ref.updated_at - row.updated_at < REFERENCE_TOUCH
-            )
-            if unchanged:  # most turns: no write, so chat turns do not queue on the database's write lock
-                return False
-            row.reference = ref.reference
-            row.user_name = ref.user_name or row.user_name
-            row.local_timezone = ref.local_timezone or row.local_timezone
-            row.updated_at = ref.updated_at
-            return False
+                new, stored = True, ref
+            else:
+                unchanged = (
+                    row.reference == ref.reference
+                    and ref.user_name in (None, row.user_name)
+                    and ref.local_timezone in (None, row.local_timezone)
+                    and ref.updated_at - row.updated_at < REFERENCE_TOUCH
+                )
+                if not unchanged:  # most turns: no write, so turns do not queue on the write lock
+                    row.reference = ref.reference
+                    row.user_name = ref.user_name or row.user_name
+                    row.local_timezone = ref.local_timezone or row.local_timezone
+                    row.updated_at = ref.updated_at
+                new, stored = False, replace(ref, user_name=row.user_name, local_timezone=row.local_timezone)
+        # committed: remembered from now (memory is trusted only for REFERENCE_MEMO)
+        if len(self._stored) >= MEMO_MOST:
+            self._stored.clear()
+        self._stored[key] = stored
+        return new
 
     def get(self, aad_object_id: str, tenant_id: str | None = None) -> ConversationRef | None:
         with self._sessions() as session:

@@ -199,3 +199,62 @@ def test_warnings_are_stored_under_unguessable_ids_and_pruned_a_month_after_thei
     assert store.warnings.get(old[0].id) is None  # pruned when the next warnings were stored
     for forged in ("", "x" * 500, 7, None, {"id": a.id}, [a.id], a.id.upper()):
         assert store.warnings.get(forged) is None
+
+
+def test_an_unchanged_conversation_reference_costs_no_statement_and_a_changed_one_is_written(
+    store: Store,
+) -> None:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    ref = ConversationRef("aad-9", "tenant-1", "Ada", {"conversation": {"id": "c1"}}, "Europe/Berlin", NOW)
+    assert store.conversations.upsert(ref) is True
+    written = len(statements)
+    assert written >= 1
+    later = ConversationRef(
+        "aad-9", "tenant-1", "Ada", {"conversation": {"id": "c1"}}, None, NOW + timedelta(minutes=1)
+    )
+    assert store.conversations.known_unchanged(later)
+    assert store.conversations.upsert(later) is False
+    assert len(statements) == written  # remembered: no read, no write
+    moved = ConversationRef(
+        "aad-9", "tenant-1", None, {"conversation": {"id": "c2"}}, None, NOW + timedelta(minutes=2)
+    )
+    assert not store.conversations.known_unchanged(moved)
+    store.conversations.upsert(moved)
+    assert len(statements) > written
+    got = store.conversations.get("aad-9", "tenant-1")
+    assert got is not None and got.reference == {"conversation": {"id": "c2"}} and got.user_name == "Ada"
+    # memory is trusted only briefly: a while later the database is read again
+    much_later = ConversationRef(
+        "aad-9", "tenant-1", None, {"conversation": {"id": "c2"}}, None, NOW + timedelta(minutes=30)
+    )
+    assert not store.conversations.known_unchanged(much_later)
+
+
+def test_one_owners_simulated_instances_are_read_through_the_owner_indexes(sqlite_store: Store) -> None:
+    """SQLite's plan for chat's read of one person's instances, and for the due transitions."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    from compute.simulated import SimulatedFleet, demo_workspace
+
+    plans: list[str] = []
+
+    def explain(conn, cursor, statement, parameters, *_: object) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "sim_instance" in statement:
+            plans.append(
+                " ".join(
+                    str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                )
+            )
+
+    fleet = SimulatedFleet(sqlite_store, demo_workspace("Europe/Berlin"))
+    fleet.seed_demo()
+    event.listen(sqlite_store.engine, "before_cursor_execute", explain)
+    mine = asyncio.run(fleet.recent_instances(owner="00000000-0000-0000-0000-0000000000AA"))
+    assert mine == []  # nobody by that id in the demo
+    assert any("ix_sim_instance_transition_at" in p for p in plans), plans
+    assert any("ix_sim_instance_owner" in p and "ix_sim_instance_creator" in p for p in plans), plans

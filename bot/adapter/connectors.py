@@ -5,10 +5,15 @@ its own HTTP session, so a new TCP connection) and a new user-token client on ev
 proactive message. Both are built from the same app id, service URL and audience each time, and
 their credentials cache their tokens, so one of each per (app id, service URL, audience) serves
 every turn; the requests they send are unchanged.
+
+`requests` also reads the proxy variables (honouring `no_proxy`) and the CA bundle variables from the
+environment on every call a session that trusts it sends (a sixth of a reply's POST). A connector
+client talks to one service URL, so they are read once, when it is made, and handed to it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
@@ -19,6 +24,7 @@ from botframework.connector.auth import (
     ConnectorFactory,
     UserTokenClient,
 )
+from requests.utils import get_environ_proxies
 
 MOST = 64
 """Clients kept at most (a Teams bot sees one service URL per region; a flood of odd URLs clears it)."""
@@ -34,10 +40,24 @@ class ReusedConnectors(ConnectorFactory):  # type: ignore[misc]
         client = self._clients.get(key)
         if client is None:
             client = await self._inner.create(service_url, audience)
+            read_environment_once(client, service_url)
             if len(self._clients) >= MOST:
                 self._clients.clear()
             self._clients[key] = client
         return client
+
+
+def read_environment_once(client: Any, service_url: str) -> None:
+    """What `requests` would read from the environment on each call to `service_url`, read now."""
+    config = getattr(client, "config", None)
+    if config is None or not config.proxies.use_env_settings:
+        return
+    for scheme, proxy in get_environ_proxies(service_url).items():
+        config.proxies.proxies.setdefault(scheme, proxy)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and config.connection.verify is True:
+        config.connection.verify = bundle
+    config.proxies.use_env_settings = False
 
 
 class ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]

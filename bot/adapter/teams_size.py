@@ -57,9 +57,24 @@ def more_note(n: int) -> dict[str, Any]:
     return {"type": "TextBlock", "text": f"…and {n} more: say `status`", "wrap": True, "isSubtle": True}
 
 
+ACTIVITY_FIELDS_BYTES = 2_000
+"""What the activity itself adds around a reply's text and card (type, attachment wrapper, keys),
+in UTF-16 bytes, with room to spare."""
+
+
+def surely_fits(reply: Reply, limit: int) -> bool:
+    """True when `reply` is certainly within `limit`, without building and serializing its activity
+    (which costs as much as sending it): the card and text alone, plus generous room for the rest."""
+    try:
+        content = utf16_bytes([reply.text, None if reply.card is None else dict(reply.card)])
+    except TypeError:  # a card json cannot write as it is: measure it the exact way
+        return False
+    return content + ACTIVITY_FIELDS_BYTES + ENVELOPE_BYTES <= limit
+
+
 def fit_for_teams(reply: Reply, limit: int = MAX_MESSAGE_BYTES) -> list[Reply]:
     """`reply` as one or more messages of at most `limit` bytes each (split where it may be)."""
-    if teams_bytes(reply) <= limit:
+    if surely_fits(reply, limit) or teams_bytes(reply) <= limit:
         return [reply]
     if reply.card is None:
         return [replace(reply, text=_cut_text(reply, limit))]

@@ -136,6 +136,8 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
 
 async def store_reference(store: Store, ref: ConversationRef) -> bool:
     """Upsert a reference; True when the user was new. Safe when two turns race to insert it."""
+    if store.conversations.known_unchanged(ref):  # most turns: no database read, no thread hop
+        return False
     try:
         return await store.call(store.conversations.upsert, ref)
     except IntegrityError:  # the same install event twice at once: the other one inserted first
