@@ -27,7 +27,7 @@ from tests.protocol_env import QUICK
 from tests.test_warning_protocol import run_warning
 
 WIDE = "🙂"
-"""The widest character for its length: JSON escapes it as two \\uXXXX, 24 UTF-16 bytes for one."""
+"""The widest character for its length: JSON escapes it as two six-character \\u escapes, 24 UTF-16 bytes for one."""
 MAX_DAYS_ANSWER = "at most 14 days"
 
 
