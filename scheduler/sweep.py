@@ -5,9 +5,13 @@ on its own and returns an `Outcome`. Stops are issued concurrently within the fl
 right before each stop call the instance's keep-ons are read again under the instance guard, so a
 keep-on committed before the call always wins (storage/guard.py).
 
-At ten thousand instances in many subscriptions: ARM paces writes per subscription, so a stop first
-waits for its subscription's budget (`Fleet.reserve_write`) and only then takes one of that
-subscription's slots and the guard. Each workspace's stops begin as soon as its own listing arrives
+At ten thousand instances in many subscriptions: ARM paces writes per subscription, so each
+subscription has slots of its own, and a stop waits for its subscription's budget
+(`Fleet.reserve_write`) within one of them, before it takes the guard. Within the slot, not before
+it: a token reserved long before its stop goes out (a thousand stops queued for sixteen slots)
+counts as spent on Curfew's side while ARM's bucket, still full, wastes its refill; ARM then answers
+429 near the end, and every such reservation is void after the pause (the 50 s tail of
+docs/benchmarks.md, issue 17's third pass). Each workspace's stops begin as soon as its own listing arrives
 (the owners the last warning missed are read once, first); the verification starts only
 once every stop was accepted (listings beside the stops made ARM's answers to the stops late and
 bunched, docs/benchmarks.md) and lists each workspace once, then reads the few still in transition
@@ -138,9 +142,15 @@ class Sweeper:
 
     async def _guarded_stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
         key, instant = d.instance.key, d.instant or now
-        if not dry_run:  # wait for this subscription's budget before taking any shared slot
-            await self._ctx.fleet.reserve_write(key.workspace)
-        async with self._slot(key.workspace), self._ctx.store.guard.hold(key) as held:
+        async with self._slot(key.workspace):
+            if not dry_run:  # within this subscription's own slot: a reservation is sent soon after
+                await self._ctx.fleet.reserve_write(key.workspace)
+            return await self._recheck_and_stop(d, key, now, instant, dry_run)
+
+    async def _recheck_and_stop(
+        self, d: Decision, key: InstanceKey, now: datetime, instant: datetime, dry_run: bool
+    ) -> Outcome:
+        async with self._ctx.store.guard.hold(key) as held:
             late = await self._late_keep_on(held, key, now, instant)
             if late is not None:
                 return Outcome(
@@ -203,8 +213,8 @@ class Sweeper:
     async def _start(self, d: Decision, dry_run: bool) -> Outcome:
         if dry_run:
             return Outcome(d, OutcomeKind.WOULD_START)
-        await self._ctx.fleet.reserve_write(d.instance.workspace)
         async with self._slot(d.instance.workspace):
+            await self._ctx.fleet.reserve_write(d.instance.workspace)
             return await _act(d, self._ctx.fleet.start, OutcomeKind.STARTED, OutcomeKind.ALREADY_RUNNING)
 
     async def _verify(self, report: RunReport, done: Callable[[Instance], bool], wanted: str) -> None:
