@@ -37,7 +37,7 @@ from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
 from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet
 from storage.guard import Held
-from storage.repositories import in_force_within
+from storage.repositories import in_force_for
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class Sweeper:
         self, held: Held, key: InstanceKey, now: datetime, instant: datetime
     ) -> KeepOn | None:
         """The re-check, on the guard's own connection: a stop never needs a second one."""
-        keeps = await held.run(in_force_within, now, [key])
+        keeps = await held.run(in_force_for, now, key)
         return next((k for k in keeps if k.covers(instant, self._ctx.clock())), None)
 
     async def _start(self, d: Decision, dry_run: bool) -> Outcome:
