@@ -39,7 +39,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -169,6 +169,20 @@ class AzureMLFleet:
         aliases = [workspace] if workspace is not None else list(self._workspaces)
         found = await asyncio.gather(*(self._list_one(alias) for alias in aliases))
         return [instance for batch in found for instance in batch]
+
+    async def list_pages(self, workspace: str) -> AsyncIterator[list[Instance]]:
+        """The sweep's listing, page by page as ARM answers (each page one read in a worker thread);
+        once whole, it is chat's listing too, as `list_instances`' is."""
+        ws = self._workspace(workspace)
+        started = self._cache.now()
+        found, page = await self._read(ws, None, SdkCalls.list_page, ws, None)
+        everything = list(found)
+        yield found
+        while page is not None:
+            found, page = await self._read(ws, None, SdkCalls.list_page, ws, page)
+            everything += found
+            yield found
+        self._cache.store(ws.alias, everything, started)
 
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None

@@ -35,7 +35,7 @@ from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
 from scheduler.savings import SavingsLedger
-from scheduler.snapshot import read_fleet
+from scheduler.snapshot import read_fleet, read_pages
 from storage.guard import Held
 from storage.repositories import in_force_for
 
@@ -70,8 +70,9 @@ class Sweeper:
         report = RunReport(RunKind.CURFEW, run_id or f"curfew@{now.isoformat()}", now, dry_run=dry_run)
         unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
         aliases = [w.alias for w in self._ctx.fleet.workspaces if workspaces is None or w.alias in workspaces]
+        keep_ons = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, None)
         read = await asyncio.gather(
-            *(self._curfew_workspace(a, now, forced, dry_run, unwarned) for a in aliases)
+            *(self._curfew_workspace(a, now, forced, dry_run, unwarned, keep_ons) for a in aliases)
         )
         report.outcomes.extend(failure for failures, _ in read for failure in failures)
         report.outcomes.extend(outcome for _, outcomes in read for outcome in outcomes)
@@ -80,26 +81,33 @@ class Sweeper:
         return await self._finish(report, actor, complete=True)
 
     async def _curfew_workspace(
-        self, alias: str, now: datetime, forced: bool, dry_run: bool, unwarned: set[InstanceKey]
+        self,
+        alias: str,
+        now: datetime,
+        forced: bool,
+        dry_run: bool,
+        unwarned: set[InstanceKey],
+        keep_ons: list[KeepOn],
     ) -> tuple[list[Outcome], list[Outcome]]:
-        """One workspace's read, decisions and stops: its stops begin as soon as its listing arrives,
-        while the other workspaces are still being listed."""
-        snap = await read_fleet(self._ctx, [alias], now)
-        decisions = decide(
-            RunKind.CURFEW, now, snap.instances, snap.keep_ons, snap.jobs, self._ctx.policies(), forced=forced
-        )
-        actions = [
-            self._stop(d, now, dry_run)
-            if d.action is Action.STOP and d.instance.key not in unwarned
-            else _left(
-                d,
-                "its owner could not be warned (curfew.stop_unwarned is false)"
-                if d.action is Action.STOP
-                else "",
-            )
-            for d in decisions
-        ]
-        return snap.failures, list(await asyncio.gather(*actions))
+        """One workspace's read, decisions and stops: a page's stops begin as soon as that page of
+        the listing arrives, while the next pages and the other workspaces are still being read.
+        A read that fails fails the workspace; the stops of the pages already read go on."""
+        failures: list[Outcome] = []
+        actions: list[asyncio.Future[Outcome]] = []
+        async for snap in read_pages(self._ctx, alias, keep_ons):
+            failures += snap.failures
+            decisions = snap.decide(RunKind.CURFEW, now, self._ctx.policies(), forced=forced)
+            actions += [asyncio.ensure_future(self._decided(d, now, dry_run, unwarned)) for d in decisions]
+        return failures, list(await asyncio.gather(*actions))
+
+    def _decided(
+        self, d: Decision, now: datetime, dry_run: bool, unwarned: set[InstanceKey]
+    ) -> Awaitable[Outcome]:
+        if d.action is not Action.STOP:
+            return _left(d)
+        if d.instance.key in unwarned:
+            return _left(d, "its owner could not be warned (curfew.stop_unwarned is false)")
+        return self._stop(d, now, dry_run)
 
     async def morning(
         self,

@@ -91,7 +91,8 @@ def test_the_sweeps_one_instance_recheck_reads_as_the_general_one(store: Store) 
     pending = store.keep_ons.add(keep(KeepOnState.PENDING_APPROVAL, hours=3), NOW)
     store.keep_ons.add(keep(hours=1, name="other-ci"), NOW)
     store.keep_ons.add(
-        NewKeepOn("team-b", "gpu-ci", "o", NOW, NOW + timedelta(hours=5), "r", "o", None, KeepOnState.ACTIVE), NOW
+        NewKeepOn("team-b", "gpu-ci", "o", NOW, NOW + timedelta(hours=5), "r", "o", None, KeepOnState.ACTIVE),
+        NOW,
     )
     with store.sessions() as session:
         one = in_force_for(session, NOW, KEY)  # KEY's name is "GPU-ci": names match in any case
