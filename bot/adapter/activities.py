@@ -162,6 +162,13 @@ def reference_of(activity: Activity, tenant_id: str | None) -> dict[str, Any]:
     return serialized
 
 
+def reply_attachments(reply: Reply) -> list[dict[str, Any]] | None:
+    """The reply's Adaptive Card as an attachment's JSON (what `reply_activity` carries)."""
+    if reply.card is None:
+        return None
+    return [{"contentType": CARD_CONTENT_TYPE, "content": dict(reply.card)}]
+
+
 def reply_activity(reply: Reply) -> Activity:
     """A message activity with the reply's text and/or its Adaptive Card."""
     attachments = None
