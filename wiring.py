@@ -180,6 +180,7 @@ async def open_notifying(
         teams = teams_side(rt)
         bot = build_bot(rt, lambda: teams.messenger)
         try:
-            yield rt, notifier_for(rt, teams.messenger), bot.approvals  # the service's workers tell requesters
+            # the service's workers tell requesters
+            yield rt, notifier_for(rt, teams.messenger), bot.approvals
         finally:
             await teams.adapter.close()

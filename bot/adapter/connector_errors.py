@@ -77,7 +77,8 @@ def connector_failure(error: BaseException) -> ConnectorFailure:
     if isinstance(error, ConnectorHttpError):
         detail = f"HTTP {error.status}" + (f" {error.code}" if error.code else "")
         wait = retry_after_seconds(error.headers.get("Retry-After"))
-        return ConnectorFailure(http_verdict(error.status, error.code), error.status, error.code, wait, detail)
+        verdict = http_verdict(error.status, error.code)
+        return ConnectorFailure(verdict, error.status, error.code, wait, detail)
     if isinstance(error, ClientRequestError | ClientError | OSError | TimeoutError):
         detail = f"no connection to the connector ({type(error).__name__})"
         return ConnectorFailure(Verdict.RETRY, None, None, None, detail)

@@ -30,8 +30,8 @@ from urllib.parse import quote, urljoin
 
 import aiohttp
 import certifi
-from multidict import CIMultiDict
 from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
+from multidict import CIMultiDict
 
 from bot.adapter.connectors import read_environment_once
 
@@ -48,13 +48,27 @@ class ConnectorHttpError(Exception):
         self.code = code
 
 
-def _fields(model: Any, kind: type) -> dict[str, Any] | None:
+def _fields(model: Any, kind: Any) -> dict[str, Any] | None:
     """A schema object as msrest writes it: its mapped attributes that are set, under their JSON keys."""
     if model is None:
         return None
-    attributes: dict[str, dict[str, Any]] = kind._attribute_map  # noqa: SLF001 (the schema's own map)
+    attributes: dict[str, dict[str, Any]] = kind._attribute_map
     found = {spec["key"]: getattr(model, name, None) for name, spec in attributes.items()}
     return {key: value for key, value in found.items() if value is not None}
+
+
+def reference_json(reference: ConversationReference) -> dict[str, Any]:
+    """`reference.serialize()` without msrest's validation walk: the same keys and values."""
+    fields: dict[str, Any] = {
+        "activityId": reference.activity_id,
+        "user": _fields(reference.user, ChannelAccount),
+        "bot": _fields(reference.bot, ChannelAccount),
+        "conversation": _fields(reference.conversation, ConversationAccount),
+        "channelId": reference.channel_id,
+        "locale": reference.locale,
+        "serviceUrl": reference.service_url,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def addressing(reference: ConversationReference) -> dict[str, Any]:
@@ -117,7 +131,9 @@ class ConnectorPoster:
             self._loop = loop
         return self._session
 
-    async def send(self, client: Any, body: dict[str, Any], update_activity_id: str | None = None) -> str | None:
+    async def send(
+        self, client: Any, body: dict[str, Any], update_activity_id: str | None = None
+    ) -> str | None:
         """Send `body` (from `reply_json`) with the connector client `client`'s endpoint and identity;
         the activity id the connector answers."""
         conversation = quote(str(body["conversation"]["id"]), safe="")

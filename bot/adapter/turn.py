@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapter import activities as acts
@@ -100,7 +100,12 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
             return answered
         result = await self._handler.on_action(acts.action_inbound(activity))
         turn_context.turn_state[FOLLOWUPS] = tuple(result.followups)
-        return acts.card_invoke_response(shorten_card(result.card))
+        answer = acts.card_invoke_response(shorten_card(result.card))
+        # Kept where botbuilder keeps a sent invoke response, so that it does not send (deep-copy) it.
+        turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
+            type=ActivityTypes.invoke_response, value=answer
+        )
+        return answer
 
     async def _install(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
