@@ -15,11 +15,11 @@ import pytest
 from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse
 from botframework.connector import models
-from msrest import Serializer
+from msrest import Configuration, Serializer, ServiceClient
 
 from bot.adapter import activities as acts
 from bot.adapter.connector_errors import Verdict, connector_failure
-from bot.adapter.replies import ConnectorHttpError, reference_json, reply_json
+from bot.adapter.replies import ConnectorHttpError, connector_url, reference_json, reply_json
 from bot.turns import Reply
 
 SERIALIZER = Serializer({k: v for k, v in models.__dict__.items() if isinstance(v, type)})
@@ -97,6 +97,21 @@ def test_the_stored_reference_is_msrests_serialization() -> None:
     assert reference_json(reference) == reference.serialize()
     stored = acts.reference_of(inbound(), "T")
     assert stored["conversation"]["tenantID"] == "T" and "activityId" not in stored
+
+
+@pytest.mark.parametrize(
+    "service_url",
+    [
+        "https://smba.trafficmanager.net/emea/",
+        "https://smba.trafficmanager.net/emea",
+        "http://localhost:56150/_connector",
+    ],
+)
+def test_the_url_is_msrests(service_url: str) -> None:
+    client = ServiceClient(None, Configuration(service_url))
+    path = "v3/conversations/a%3Achat/activities/1%3Aincoming"
+    assert connector_url(service_url, path) == client.format_url("/" + path)
+    assert "//v3" not in connector_url(service_url, path)
 
 
 def test_connector_errors_read_as_botbuilders() -> None:

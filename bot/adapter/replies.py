@@ -104,6 +104,11 @@ def reply_json(
     return body
 
 
+def connector_url(service_url: str, path: str) -> str:
+    """`path` under the service URL, as msrest's `format_url` joins them (one slash between)."""
+    return urljoin(service_url.rstrip("/") + "/", path.lstrip("/"))
+
+
 class _Headers:
     """What `AppCredentials.signed_session` touches of a session: its headers."""
 
@@ -144,7 +149,7 @@ class ConnectorPoster:
         config = client.config
         if config.proxies.use_env_settings:
             read_environment_once(client, str(config.base_url))
-        url = urljoin(str(config.base_url) + "/", path)
+        url = connector_url(str(config.base_url), path)
         headers = {
             "Accept": "application/json",
             "Content-Type": "application/json; charset=utf-8",
