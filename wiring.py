@@ -168,6 +168,7 @@ async def open_service(
             for s in curfews:
                 await s.shutdown()
             await bot.worker.close()
+            await teams.adapter.close()
 
 
 @asynccontextmanager
@@ -178,4 +179,8 @@ async def open_notifying(
     async with open_runtime(settings) as rt:
         teams = teams_side(rt)
         bot = build_bot(rt, lambda: teams.messenger)
-        yield rt, notifier_for(rt, teams.messenger), bot.approvals  # the service's workers tell requesters
+        try:
+            # the service's workers tell requesters
+            yield rt, notifier_for(rt, teams.messenger), bot.approvals
+        finally:
+            await teams.adapter.close()

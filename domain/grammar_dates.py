@@ -17,8 +17,10 @@ Rules (tests/test_grammar.py has rows for each):
   not dates or are past drop out; when two remain the keep is ambiguous and both are offered, earlier
   first ("3/4" in November: 4 March or 3 April). "13/4" has one reading. "2026-12-04" is always ISO.
 * A weekday written with a date ("Fri 4/12", "Tue 1 Dec") must agree with it; it also settles the order.
-* Month names ("Dec 4", "4th of December 2026") are read by dateparser, with its relative readings off
-  and a fixed base, so nothing here looks at a clock.
+* Month names: "Dec 4", "December 4th 2026", "4 Dec", "4th of December 2026" are read here; any other
+  form that names a month ("December the 4th", "4-Dec-2026") by dateparser, with its relative readings
+  off and a fixed base, so nothing here looks at a clock. dateparser's first call in a process costs
+  1-2 s of CPU (it compiles its time-zone regexes), and a plain "Dec 4" never pays it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,32 @@ _LAST_WEEKDAY: Final = re.compile(rf"(?:last|past|previous)\s+{_WEEKDAY}")
 _WEEKDAY_LAST_WEEK: Final = re.compile(rf"{_WEEKDAY}\s+(?:of\s+)?last\s+week")
 _AGO: Final = re.compile(r"(?P<amount>.{1,40}?)\s+ago")
 _WEEKDAY_AND_DATE: Final = re.compile(rf"{_WEEKDAY}\s+(?:the\s+)?(?P<date>.+)")
+_MONTH_NAMES: Final = {
+    spelling: number
+    for number, spellings in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for spelling in spellings
+}
+_MONTH: Final = rf"(?P<month>{alternatives(_MONTH_NAMES)})\.?"
+_DAY_OF_MONTH: Final = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR: Final = r"(?:\s+(?P<year>\d{4}))?"
+_MONTH_DAY: Final = re.compile(rf"{_MONTH}\s+{_DAY_OF_MONTH}{_YEAR}")
+_DAY_MONTH: Final = re.compile(rf"{_DAY_OF_MONTH}\s+(?:of\s+)?{_MONTH}{_YEAR}")
 _ISO: Final = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _NUMERIC: Final = re.compile(r"(\d{1,2})[./-](\d{1,2})(?:[./-](\d{4}|\d{2}))?\.?")
 _CLOCK_AT_END: Final = re.compile(rf"(?:^|\s)(?:at\s+|@\s*)?(?P<clock>{CLOCK_PATTERN})$")
@@ -182,9 +210,17 @@ regexes are super-linear in what they are given: 130 ms for 2,000 characters of 
 
 
 def _month_and_day(words: str) -> tuple[int | None, int, int] | None:
-    """(year if written, month, day) of a date that names its month, read by dateparser."""
+    """(year if written, month, day) of a date that names its month: the usual forms read here, the
+    rest by dateparser."""
     if len(words) > _LONGEST_WRITTEN_DATE:
         return None
+    if found := _MONTH_DAY.fullmatch(words) or _DAY_MONTH.fullmatch(words):
+        year = int(found["year"]) if found["year"] else None
+        return (year, _MONTH_NAMES[found["month"]], int(found["day"]))
+    return _read_by_dateparser(words)
+
+
+def _read_by_dateparser(words: str) -> tuple[int | None, int, int] | None:
     data = cast(Any, _DATE_READER).get_date_data(words)
     found = cast(datetime | None, data.date_obj)
     parts = set(cast(tuple[str, ...], data.parts))

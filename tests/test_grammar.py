@@ -15,6 +15,7 @@ import dateparser
 import dateparser.date
 import pytest
 
+from domain import grammar_dates
 from domain.grammar import (
     AmbiguousKeep,
     ForDuration,
@@ -144,6 +145,10 @@ TABLE: list[tuple[str, object] | tuple[str, object, ZoneInfo]] = [
     ("keep gpu-ci until Dec 4, 2026", keep(day(12, 4))),
     ("keep gpu-ci until Tue 1 Dec", keep(day(12, 1))),
     ("keep gpu-ci until Jan 5", keep(day(1, 5, 2027))),
+    ("keep gpu-ci until 5th Jan 2027", keep(day(1, 5, 2027))),
+    ("keep gpu-ci until Sept. 3rd", Fails("Thu 3 Sep 2026 is in the past")),
+    ("keep gpu-ci until December the 4th", keep(day(12, 4))),
+    ("keep gpu-ci until 4-Dec-2026", keep(day(12, 4))),
     ("keep gpu-ci until Feb 29", keep(day(2, 29, 2028))),
     ("keep gpu-ci until 13/4", keep(day(4, 13, 2027))),
     ("keep gpu-ci until 4/13", keep(day(4, 13, 2027))),
@@ -215,6 +220,8 @@ TABLE: list[tuple[str, object] | tuple[str, object, ZoneInfo]] = [
     ("keep gpu-ci for training", Fails("how long")),
     ("keep gpu-ci until blah", Fails("could not read")),
     ("keep gpu-ci until 2/30", Fails("could not read")),
+    ("keep gpu-ci until Feb 30", Fails("could not read")),
+    ("keep gpu-ci until Dec 32", Fails("could not read")),
     ("keep gpu-ci until 25:00", Fails("could not read")),
     ("keep gpu-ci for 2 fortnights", Fails("could not read")),
     ("keep gpu-ci for 0 hours", Fails("longer than zero")),
@@ -299,6 +306,50 @@ def test_a_weekday_said_on_that_day_is_today_and_next_weekday_reads_as_dateparse
             theirs = dateparser.parse(f"next {name}", languages=["en"], settings=settings)
             assert theirs is not None
             assert following == keep(UntilDay(theirs.date())), (now, name)
+
+
+WRITTEN_DATES = [
+    f"{month} {day_}{suffix}{year}"
+    for month in ("dec", "december", "sept.", "may", "feb")
+    for day_, suffix in ((4, ""), (1, "st"), (29, "th"), (31, ""), (0, ""), (32, ""))
+    for year in ("", " 2027")
+] + [
+    f"{day_}{suffix} {of}{month}{year}"
+    for day_, suffix in ((4, ""), (3, "rd"), (30, "th"))
+    for of in ("", "of ")
+    for month in ("dec", "february", "jun.")
+    for year in ("", " 2026")
+]
+
+
+@pytest.mark.parametrize("words", WRITTEN_DATES)
+def test_the_usual_written_dates_read_as_dateparser_reads_them(words: str) -> None:
+    # The usual forms ("Dec 4", "4th of December 2026") are read without dateparser, whose first
+    # call in a process compiles its regexes for 1-2 s of CPU; the reading must be dateparser's.
+    assert grammar_dates._MONTH_DAY.fullmatch(words) or grammar_dates._DAY_MONTH.fullmatch(words)
+    ours = grammar_dates._month_and_day(words)
+    theirs = grammar_dates._read_by_dateparser(words)
+    assert ours == theirs or (theirs is None and ours is not None and not _exists(ours)), (ours, theirs)
+
+
+def _exists(reading: tuple[int | None, int, int]) -> bool:
+    year, month, day_ = reading
+    try:
+        date(year or 2028, month, day_)
+    except ValueError:
+        return False
+    return True
+
+
+def test_a_usual_date_never_reaches_dateparser(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("dateparser called")
+
+    monkeypatch.setattr(grammar_dates._DATE_READER, "get_date_data", refuse)
+    assert parse_command("keep gpu-ci until Dec 4 18:00 because training", NOW, BERLIN) == keep(
+        berlin(12, 4, 18), "training"
+    )
+    assert parse_command("keep gpu-ci until Tue 1 Dec", NOW, BERLIN) == keep(day(12, 1))
 
 
 def test_dateparser_is_set_up_once_at_import_not_per_message(monkeypatch: pytest.MonkeyPatch) -> None:

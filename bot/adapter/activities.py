@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, Attachment
+from botbuilder.schema import Activity, ActivityTypes, Attachment
 
+from bot.adapter.replies import reference_json
 from bot.turns import Inbound, InboundKind, Reply
 from domain.grammar_text import MAX_MESSAGE_CHARS
 from domain.limits import bounded_name, known_zone, shown
@@ -156,10 +157,17 @@ def reference_of(activity: Activity, tenant_id: str | None) -> dict[str, Any]:
     one, and with it the stored reference changed on every turn (a database write per turn)."""
     reference = TurnContext.get_conversation_reference(activity)
     if reference.conversation is not None and tenant_id:
-        reference.conversation.tenant_id = tenant_id
-    serialized: dict[str, Any] = reference.serialize()
+        reference.conversation.tenant_id = tenant_id  # the activity's own: its replies carry it too
+    serialized = reference_json(reference)
     serialized.pop("activityId", None)
     return serialized
+
+
+def reply_attachments(reply: Reply) -> list[dict[str, Any]] | None:
+    """The reply's Adaptive Card as an attachment's JSON (what `reply_activity` carries)."""
+    if reply.card is None:
+        return None
+    return [{"contentType": CARD_CONTENT_TYPE, "content": dict(reply.card)}]
 
 
 def reply_activity(reply: Reply) -> Activity:
@@ -174,8 +182,13 @@ def reply_activity(reply: Reply) -> Activity:
 
 
 def card_invoke_response(card: Mapping[str, Any]) -> InvokeResponse:
-    """HTTP 200 with the card that replaces the clicked one (a model body: see FIELD-NOTES)."""
-    body = AdaptiveCardInvokeResponse(status_code=200, type=CARD_CONTENT_TYPE, value=dict(card))
+    """HTTP 200 with the card that replaces the clicked one.
+
+    The body is the JSON of botbuilder's `AdaptiveCardInvokeResponse` (statusCode, type, value), as a
+    dict: the endpoint writes invoke bodies itself (`bot.adapter.teams.invoke_body`), never through the
+    aiohttp CloudAdapter that serializes a dict twice (FIELD-NOTES), and msrest's walk of the card
+    would cost a click more than the rest of its answer."""
+    body = {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": dict(card)}
     return InvokeResponse(status=200, body=body)
 
 

@@ -7,6 +7,8 @@ Facts (botbuilder 4.17.1 with msrest 0.7.1, measured against a local connector):
   headers such as Retry-After) and `error.error.error.code` the Teams error code (MessageWritesBlocked).
 - msrest sends each call once: 429, 412 and 5xx are not retried underneath, so the messenger retries.
 - No connection raises `msrest.exceptions.ClientRequestError` (or an OSError from `requests`).
+- Curfew's own reply path (bot/adapter/replies.py) raises `ConnectorHttpError` (status, headers, code)
+  for an HTTP error and aiohttp's `ClientError` (or an OSError, TimeoutError) without a connection.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
+from aiohttp import ClientError
 from msrest.exceptions import ClientRequestError, HttpOperationError
+
+from bot.adapter.replies import ConnectorHttpError
 
 RETRYABLE_STATUSES = frozenset({408, 412, 429})
 UNREACHABLE_STATUSES = frozenset({403, 404})
@@ -69,7 +74,12 @@ def connector_failure(error: BaseException) -> ConnectorFailure:
         detail = f"HTTP {status}" + (f" {code}" if code else "")
         wait = retry_after_seconds(headers.get("Retry-After"))
         return ConnectorFailure(http_verdict(status, code), status, code, wait, detail)
-    if isinstance(error, ClientRequestError | OSError | TimeoutError):
+    if isinstance(error, ConnectorHttpError):
+        detail = f"HTTP {error.status}" + (f" {error.code}" if error.code else "")
+        wait = retry_after_seconds(error.headers.get("Retry-After"))
+        verdict = http_verdict(error.status, error.code)
+        return ConnectorFailure(verdict, error.status, error.code, wait, detail)
+    if isinstance(error, ClientRequestError | ClientError | OSError | TimeoutError):
         detail = f"no connection to the connector ({type(error).__name__})"
         return ConnectorFailure(Verdict.RETRY, None, None, None, detail)
     detail = f"unexpected error ({type(error).__name__}: {error})"

@@ -181,7 +181,7 @@ class TeamsMessenger:
         async def deliver(turn_context: TurnContext) -> None:
             turn_context.activity.id = None  # a plain send, not a reply to the continuation event
             try:
-                sent.extend(await send_replies(turn_context, [reply]))
+                sent.extend(await send_replies(turn_context, [reply], self._adapter.poster))
             except Exception as error:  # kept from the adapter's on_turn_error (it would apologise)
                 errors.append(error)
 

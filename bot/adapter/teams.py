@@ -29,6 +29,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from bot.adapter import activities as acts
 from bot.adapter.connectors import ReusingAuthentication
 from bot.adapter.inbound_shape import BadBody, load_activity
+from bot.adapter.replies import ConnectorPoster
 from bot.adapter.turn import CurfewActivityHandler
 from bot.turns import TurnHandler
 from config.settings import BotSettings, Settings
@@ -81,6 +82,11 @@ class TeamsAdapter:
         self.clock = clock
         self.cloud = CloudAdapter(ReusingAuthentication(_BotConfig(settings.bot)))
         self.cloud.on_turn_error = self._on_turn_error
+        self.poster = ConnectorPoster()
+
+    async def close(self) -> None:
+        """Close the connection pool the replies go out on."""
+        await self.poster.close()
 
     @property
     def audience(self) -> str:
@@ -98,7 +104,7 @@ class TeamsAdapter:
             return auth
         teams = self.settings.teams
         bot = CurfewActivityHandler(
-            handler, self._store, self.clock, teams.approvals_channel, teams.tenant_id
+            handler, self._store, self.clock, teams.approvals_channel, teams.tenant_id, self.poster
         )
         try:
             invoke_response = await self.cloud.process_activity(auth, activity, bot.on_turn)

@@ -12,6 +12,9 @@
   `Inbound(INSTALL)` with `first_time` from the store: Teams and the Agents Playground repeat these;
 - invoke `adaptiveCard/action` becomes `Inbound(ACTION)`; the card goes back in the invoke response,
   followups are sent as messages after it.
+
+Replies go out through Curfew's own `ConnectorPoster` (bot/adapter/replies.py): the same request as
+botbuilder's connector client sends, without its copies, msrest serialization and worker thread.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapter import activities as acts
+from bot.adapter.replies import ConnectorPoster, reply_json
 from bot.adapter.teams_size import fit_for_teams, shorten_card
 from bot.adapter.tenant import TenantGate
 from bot.turns import InboundKind, Reply, TurnHandler
@@ -46,8 +50,10 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
         clock: Callable[[], datetime],
         approvals_channel: str | None = None,
         tenant_id: str | None = None,
+        poster: ConnectorPoster | None = None,
     ) -> None:
         super().__init__()
+        self._poster = poster
         self._handler = handler
         self._store = store
         self._clock = clock
@@ -63,7 +69,7 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
             log.warning("could not store the conversation reference: %s", error)
         await super().on_turn(turn_context)
         followups: Sequence[Reply] = turn_context.turn_state.get(FOLLOWUPS, ())
-        await send_replies(turn_context, followups)
+        await send_replies(turn_context, followups, self._poster)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -71,7 +77,7 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
             log.debug("ignored a %s message without a mention", acts.conversation_type(activity))
             return
         replies = await self._handler.on_message(acts.message_inbound(activity))
-        await send_replies(turn_context, replies)
+        await send_replies(turn_context, replies, self._poster)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self._install(turn_context)
@@ -94,13 +100,18 @@ class CurfewActivityHandler(ActivityHandler):  # type: ignore[misc]
             return answered
         result = await self._handler.on_action(acts.action_inbound(activity))
         turn_context.turn_state[FOLLOWUPS] = tuple(result.followups)
-        return acts.card_invoke_response(shorten_card(result.card))
+        answer = acts.card_invoke_response(shorten_card(result.card))
+        # Kept where botbuilder keeps a sent invoke response, so that it does not send (deep-copy) it.
+        turn_context.turn_state[TurnContext._INVOKE_RESPONSE_KEY] = Activity(
+            type=ActivityTypes.invoke_response, value=answer
+        )
+        return answer
 
     async def _install(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         first_time = bool(turn_context.turn_state.get(FIRST_TIME))
         replies = await self._handler.on_install(acts.inbound(activity, InboundKind.INSTALL), first_time)
-        await send_replies(turn_context, replies)
+        await send_replies(turn_context, replies, self._poster)
 
     async def _remember(self, activity: Activity) -> bool:
         """Store the 1:1 reference; True when Curfew had not seen this user in this tenant before."""
@@ -150,9 +161,16 @@ def _addressed_to_bot(activity: Activity) -> bool:
     return acts.mentions_bot(activity) or activity.value is not None
 
 
-async def send_replies(turn_context: TurnContext, replies: Iterable[Reply]) -> list[str | None]:
+async def send_replies(
+    turn_context: TurnContext, replies: Iterable[Reply], poster: ConnectorPoster | None = None
+) -> list[str | None]:
     """Send (or, with `update_activity_id`, rewrite) each reply in order, each within the size rule
-    (a reply too big goes as several messages); the activity ids."""
+    (a reply too big goes as several messages); the activity ids.
+
+    With a `poster` and the turn's connector client, through the poster; else through botbuilder."""
+    client = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    if poster is not None and client is not None:
+        return await _post_replies(turn_context, replies, poster, client)
     ids: list[str | None] = []
     for reply in (part for whole in replies for part in fit_for_teams(whole)):
         activity = acts.reply_activity(reply)
@@ -161,4 +179,17 @@ async def send_replies(turn_context: TurnContext, replies: Iterable[Reply]) -> l
         else:
             response = await turn_context.send_activity(activity)
         ids.append(response.id if response is not None and response.id else reply.update_activity_id)
+    return ids
+
+
+async def _post_replies(
+    turn_context: TurnContext, replies: Iterable[Reply], poster: ConnectorPoster, client: object
+) -> list[str | None]:
+    reference = TurnContext.get_conversation_reference(turn_context.activity)
+    ids: list[str | None] = []
+    for reply in (part for whole in replies for part in fit_for_teams(whole)):
+        body = reply_json(reference, reply.text, acts.reply_attachments(reply), reply.update_activity_id)
+        sent = await poster.send(client, body, reply.update_activity_id)
+        turn_context.responded = True
+        ids.append(sent or reply.update_activity_id)
     return ids
