@@ -83,7 +83,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHAT_READS = 4
 """Chat's own reads in flight: a turn never queues behind the sweep's listings."""
-WRITE_SLOTS = 8
+WRITE_SLOTS = 4
 """Writes in flight per subscription: ARM refills 10 a second; at the start of a night its bucket of
 200 is spent as fast as writes go out, and with 4 in flight (a write takes 0.4-0.5 s while listings
 run beside it) the bucket sat full for seconds, its refill wasted (stop windows 89-92 s for 80)."""
