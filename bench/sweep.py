@@ -15,7 +15,12 @@ ARM's real buckets per subscription: writes 200 refilled 10 a second, reads 250 
 defaults. Curfew's client budget is set to the same bucket and refill, as in production.
 
     .venv/bin/python -m bench.sweep [--instances 1000] [--subscriptions 1] [--workspaces 20]
-        [--bucket 200] [--refill 10] [--op-seconds 2]
+        [--bucket 200] [--refill 10] [--op-seconds 2] [--profile PATH]
+
+With `--profile PATH` the real sweep (not the dry run) is profiled on thread CPU time, the event
+loop's thread and every worker thread merged (as `bench/chat.py --profile` does), and written to PATH:
+
+    .venv/bin/python -m pstats PATH   (sort tottime, stats 30)
 """
 
 from __future__ import annotations
@@ -144,6 +149,25 @@ async def timed_sweep(rt: Runtime, dry_run: bool) -> tuple[Any, float, float, di
     return report, time.monotonic() - started, time.process_time() - cpu, phases
 
 
+def _profiled(fleet: Any, path: str) -> Any:
+    """From now on, profile this thread and fresh worker threads (the default executor's and the
+    fleet's), each on its own thread CPU time; None without a path."""
+    if not path:
+        return None
+    from bench.chat_server import _profiler
+
+    profiles = _profiler(path)
+    assert profiles is not None
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=32, initializer=profiles.thread)
+    )
+    old = fleet._executor
+    fleet._executor = ThreadPoolExecutor(max_workers=old._max_workers, initializer=profiles.thread)
+    old.shutdown(wait=False)
+    profiles.thread()
+    return profiles
+
+
 async def main(args: argparse.Namespace) -> None:
     from compute.azureml import AzureMLFleet
 
@@ -179,7 +203,10 @@ async def main(args: argparse.Namespace) -> None:
         dry_counts = arm.counts()
         await asyncio.sleep(max(0.0, 250 / 25 - dry_wall))  # let ARM's read bucket refill
         arm.reset()
+        profiles = _profiled(fleet, args.profile)
         report, wall, cpu, phases = await timed_sweep(rt, dry_run=False)
+        if profiles:
+            profiles.dump()
         counts = arm.counts()
         await fleet.close()
         store.close()
@@ -230,4 +257,5 @@ if __name__ == "__main__":
     parser.add_argument("--bucket", type=int, default=200)
     parser.add_argument("--refill", type=float, default=10.0)
     parser.add_argument("--op-seconds", type=float, default=2.0)
+    parser.add_argument("--profile", default="", help="write a cProfile (thread CPU time) of the sweep")
     asyncio.run(main(parser.parse_args()))

@@ -37,8 +37,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -168,6 +169,20 @@ class AzureMLFleet:
         aliases = [workspace] if workspace is not None else list(self._workspaces)
         found = await asyncio.gather(*(self._list_one(alias) for alias in aliases))
         return [instance for batch in found for instance in batch]
+
+    async def list_pages(self, workspace: str) -> AsyncIterator[list[Instance]]:
+        """The sweep's listing, page by page as ARM answers (each page one read in a worker thread);
+        once whole, it is chat's listing too, as `list_instances`' is."""
+        ws = self._workspace(workspace)
+        started = self._cache.now()
+        found, page = await self._read(ws, None, SdkCalls.list_page, ws, None)
+        everything = list(found)
+        yield found
+        while page is not None:
+            found, page = await self._read(ws, None, SdkCalls.list_page, ws, page)
+            everything += found
+            yield found
+        self._cache.store(ws.alias, everything, started)
 
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
@@ -473,8 +488,9 @@ class AzureMLFleet:
             adapter = requests.adapters.HTTPAdapter(pool_maxsize=self._threads, max_retries=no_retries)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            self._session = session
             connection = {k: v for k, v in self._client_kwargs.items() if k.startswith("connection_")}
+            environment_read_once(session, connection, self._url)
+            self._session = session
             self._transport = RequestsTransport(session=session, session_owner=False, **connection)
         return self._transport
 
@@ -489,6 +505,24 @@ class AzureMLFleet:
         kwargs.setdefault("transport", self._shared_transport())
         log.info("building MLClient for workspace %s (%s)", ws.alias, ws.workspace)
         return MLClient(self._credential, ws.subscription_id, ws.resource_group, ws.workspace, **kwargs)
+
+
+def environment_read_once(session: Any, connection: dict[str, Any], resource_manager_url: str) -> None:
+    """What `requests` reads from the environment on every call, read once for the ARM endpoint.
+
+    With `trust_env` on, each request scans the whole environment for proxies (twice: the proxies
+    and their bypass list), looks for a netrc file and for REQUESTS_CA_BUNDLE: a third of the CPU
+    of each stop call in the sweep's profile. Curfew's session only ever calls one ARM endpoint
+    (the credential has a transport of its own), so the proxies that endpoint would get, and the CA
+    bundle unless `connection_verify` was given, are taken now and the session stops asking.
+    """
+    from requests.utils import get_environ_proxies
+
+    session.proxies.update(get_environ_proxies(resource_manager_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and connection.get("connection_verify", True) is True:
+        connection["connection_verify"] = bundle
+    session.trust_env = False
 
 
 def _narrowed(instances: list[Instance], owner: str | None, name: str | None) -> list[Instance]:

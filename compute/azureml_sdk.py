@@ -30,6 +30,9 @@ def iso_minutes(minutes: int | None) -> str | None:
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
+Page = tuple[str, dict[str, str]]
+"""Where the next page of a listing is: ARM's nextLink and the query to ask it with."""
+
 FINISHED_JOB_STATUSES = frozenset({"completed", "failed", "canceled"})
 """Of the 14 job statuses only these are over; NotResponding, Paused, Unknown and any newer one
 still hold the compute (a job that stopped answering may be training)."""
@@ -85,23 +88,33 @@ class SdkCalls:
         The request is the SDK's own (its request builder, api-version, pipeline: token, retries,
         TLS); only the per-compute SDK model is skipped. Building those models was 99% of a chat
         turn on a 1,000-instance fleet and most of the sweep's reading."""
-        from azure.ai.ml._restclient.arm_ml_service.operations._operations import build_compute_list_request
-
-        operations = client.compute._operation
-        request = build_compute_list_request(
-            resource_group_name=ws.resource_group,
-            workspace_name=ws.workspace,
-            subscription_id=operations._config.subscription_id,
-            api_version=operations._config.api_version,
-        )
-        found: list[Instance] = []
-        url: str | None = _absolute(operations, request.url)
-        params: dict[str, str] = {}  # the builder put the api-version in the URL
-        while url:
-            body = _get_json(operations, url, params)
-            found += [i for raw in body.get("value") or [] if (i := read_compute(ws.alias, raw)) is not None]
-            url, params = _next_page(body.get("nextLink"), operations._config.api_version)
+        found, page = SdkCalls.list_page(client, ws, None)
+        while page is not None:
+            more, page = SdkCalls.list_page(client, ws, page)
+            found += more
         return found
+
+    @staticmethod
+    def list_page(client: MLClient, ws: Workspace, page: Page | None) -> tuple[list[Instance], Page | None]:
+        """One page of the listing: the first (`page` None) or the one a previous answer linked to;
+        its instances and the link to the next page (None after the last)."""
+        operations = client.compute._operation
+        if page is None:
+            from azure.ai.ml._restclient.arm_ml_service.operations._operations import (
+                build_compute_list_request,
+            )
+
+            request = build_compute_list_request(
+                resource_group_name=ws.resource_group,
+                workspace_name=ws.workspace,
+                subscription_id=operations._config.subscription_id,
+                api_version=operations._config.api_version,
+            )
+            page = (_absolute(operations, request.url), {})  # the builder put the api-version in the URL
+        body = _get_json(operations, *page)
+        found = [i for raw in body.get("value") or [] if (i := read_compute(ws.alias, raw)) is not None]
+        url, params = _next_page(body.get("nextLink"), operations._config.api_version)
+        return found, None if url is None else (url, params)
 
     @staticmethod
     def get_instance(client: MLClient, ws: Workspace, name: str) -> Instance | None:

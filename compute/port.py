@@ -8,7 +8,7 @@ whose messages are written for the person who will read them in chat.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -103,6 +103,11 @@ class Fleet(Protocol):
 
     async def list_instances(self, workspace: str | None = None) -> list[Instance]:
         """All compute instances of one workspace alias, or of every workspace."""
+        ...
+
+    def list_pages(self, workspace: str) -> AsyncIterator[list[Instance]]:
+        """One workspace's `list_instances`, in the pages Azure sends, each as it arrives: the sweep
+        decides and stops a page's instances while the next pages are read."""
         ...
 
     async def recent_instances(

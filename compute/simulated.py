@@ -8,7 +8,7 @@ and the fleet honours the same contract as the Azure ML fleet (tests/test_fleet_
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -163,6 +163,10 @@ class SimulatedFleet:
 
     async def list_instances(self, workspace: str | None = None) -> list[Instance]:
         return await self._store.call(self._list, workspace)
+
+    async def list_pages(self, workspace: str) -> AsyncIterator[list[Instance]]:
+        """The demo fleet is one query: one page."""
+        yield await self.list_instances(workspace)
 
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None

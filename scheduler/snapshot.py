@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,13 +66,8 @@ async def read_fleet(
         return_exceptions=True,
     )
     for alias, result in zip(aliases, results, strict=True):
-        if isinstance(result, FleetError):
-            snap.failures.append(Outcome.workspace_failed(alias, str(result)))
-        elif isinstance(result, Exception):  # not the port's promise, but it fails this workspace only
-            log.error("reading workspace %s failed", alias, exc_info=result)
-            snap.failures.append(
-                Outcome.workspace_failed(alias, unexpected(f"reading workspace {alias}", result))
-            )
+        if isinstance(result, Exception):  # not the port's promise, but it fails this workspace only
+            snap.failures.append(_unread(alias, result))
         elif isinstance(result, BaseException):  # cancellation, interpreter exit
             raise result
         else:
@@ -86,6 +81,38 @@ async def read_fleet(
     keys = [i.key for i in snap.instances] if view else None
     snap.keep_ons = await rt.store.call(rt.store.keep_ons.in_force, now, keys)
     return snap
+
+
+async def read_pages(rt: Runtime, alias: str, keep_ons: list[KeepOn]) -> AsyncIterator[Snapshot]:
+    """One workspace read fresh for the sweep, a snapshot a page of its listing as Azure sends it:
+    that page's instances with the workspace's active jobs and the given keep-ons in force, so its
+    decisions and stops begin while the next pages are read. A read that fails ends it with a
+    snapshot of that one failure (the pages before it stand)."""
+    jobs = asyncio.ensure_future(rt.fleet.list_active_jobs(alias))
+    pages = aiter(rt.fleet.list_pages(alias))
+    try:
+        while True:
+            try:
+                page = await anext(pages)
+                active = await jobs
+            except StopAsyncIteration:
+                return
+            except Exception as error:
+                yield Snapshot(failures=[_unread(alias, error)])
+                return
+            yield Snapshot(await _with_known_starts(rt, page), list(active), keep_ons)
+    finally:
+        if not jobs.done():
+            jobs.cancel()
+        elif not jobs.cancelled():
+            jobs.exception()  # a failure after a failed page is the page's to report
+
+
+def _unread(alias: str, error: Exception) -> Outcome:
+    if isinstance(error, FleetError):
+        return Outcome.workspace_failed(alias, str(error))
+    log.error("reading workspace %s failed", alias, exc_info=error)  # not the port's promise
+    return Outcome.workspace_failed(alias, unexpected(f"reading workspace {alias}", error))
 
 
 async def _with_known_starts(rt: Runtime, instances: list[Instance]) -> list[Instance]:

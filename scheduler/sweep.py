@@ -5,9 +5,13 @@ on its own and returns an `Outcome`. Stops are issued concurrently within the fl
 right before each stop call the instance's keep-ons are read again under the instance guard, so a
 keep-on committed before the call always wins (storage/guard.py).
 
-At ten thousand instances in many subscriptions: ARM paces writes per subscription, so a stop first
-waits for its subscription's budget (`Fleet.reserve_write`) and only then takes one of that
-subscription's slots and the guard. Each workspace's stops begin as soon as its own listing arrives
+At ten thousand instances in many subscriptions: ARM paces writes per subscription, so each
+subscription has slots of its own, and a stop waits for its subscription's budget
+(`Fleet.reserve_write`) within one of them, before it takes the guard. Within the slot, not before
+it: a token reserved long before its stop goes out (a thousand stops queued for sixteen slots)
+counts as spent on Curfew's side while ARM's bucket, still full, wastes its refill; ARM then answers
+429 near the end, and every such reservation is void after the pause (the 50 s tail of
+docs/benchmarks.md, issue 17's third pass). Each workspace's stops begin as soon as its own listing arrives
 (the owners the last warning missed are read once, first); the verification starts only
 once every stop was accepted (listings beside the stops made ARM's answers to the stops late and
 bunched, docs/benchmarks.md) and lists each workspace once, then reads the few still in transition
@@ -31,9 +35,9 @@ from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
 from scheduler.savings import SavingsLedger
-from scheduler.snapshot import read_fleet
+from scheduler.snapshot import read_fleet, read_pages
 from storage.guard import Held
-from storage.repositories import in_force_within
+from storage.repositories import in_force_for
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +70,9 @@ class Sweeper:
         report = RunReport(RunKind.CURFEW, run_id or f"curfew@{now.isoformat()}", now, dry_run=dry_run)
         unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
         aliases = [w.alias for w in self._ctx.fleet.workspaces if workspaces is None or w.alias in workspaces]
+        keep_ons = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, None)
         read = await asyncio.gather(
-            *(self._curfew_workspace(a, now, forced, dry_run, unwarned) for a in aliases)
+            *(self._curfew_workspace(a, now, forced, dry_run, unwarned, keep_ons) for a in aliases)
         )
         report.outcomes.extend(failure for failures, _ in read for failure in failures)
         report.outcomes.extend(outcome for _, outcomes in read for outcome in outcomes)
@@ -76,26 +81,33 @@ class Sweeper:
         return await self._finish(report, actor, complete=True)
 
     async def _curfew_workspace(
-        self, alias: str, now: datetime, forced: bool, dry_run: bool, unwarned: set[InstanceKey]
+        self,
+        alias: str,
+        now: datetime,
+        forced: bool,
+        dry_run: bool,
+        unwarned: set[InstanceKey],
+        keep_ons: list[KeepOn],
     ) -> tuple[list[Outcome], list[Outcome]]:
-        """One workspace's read, decisions and stops: its stops begin as soon as its listing arrives,
-        while the other workspaces are still being listed."""
-        snap = await read_fleet(self._ctx, [alias], now)
-        decisions = decide(
-            RunKind.CURFEW, now, snap.instances, snap.keep_ons, snap.jobs, self._ctx.policies(), forced=forced
-        )
-        actions = [
-            self._stop(d, now, dry_run)
-            if d.action is Action.STOP and d.instance.key not in unwarned
-            else _left(
-                d,
-                "its owner could not be warned (curfew.stop_unwarned is false)"
-                if d.action is Action.STOP
-                else "",
-            )
-            for d in decisions
-        ]
-        return snap.failures, list(await asyncio.gather(*actions))
+        """One workspace's read, decisions and stops: a page's stops begin as soon as that page of
+        the listing arrives, while the next pages and the other workspaces are still being read.
+        A read that fails fails the workspace; the stops of the pages already read go on."""
+        failures: list[Outcome] = []
+        actions: list[asyncio.Future[Outcome]] = []
+        async for snap in read_pages(self._ctx, alias, keep_ons):
+            failures += snap.failures
+            decisions = snap.decide(RunKind.CURFEW, now, self._ctx.policies(), forced=forced)
+            actions += [asyncio.ensure_future(self._decided(d, now, dry_run, unwarned)) for d in decisions]
+        return failures, list(await asyncio.gather(*actions))
+
+    def _decided(
+        self, d: Decision, now: datetime, dry_run: bool, unwarned: set[InstanceKey]
+    ) -> Awaitable[Outcome]:
+        if d.action is not Action.STOP:
+            return _left(d)
+        if d.instance.key in unwarned:
+            return _left(d, "its owner could not be warned (curfew.stop_unwarned is false)")
+        return self._stop(d, now, dry_run)
 
     async def morning(
         self,
@@ -138,9 +150,15 @@ class Sweeper:
 
     async def _guarded_stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
         key, instant = d.instance.key, d.instant or now
-        if not dry_run:  # wait for this subscription's budget before taking any shared slot
-            await self._ctx.fleet.reserve_write(key.workspace)
-        async with self._slot(key.workspace), self._ctx.store.guard.hold(key) as held:
+        async with self._slot(key.workspace):
+            if not dry_run:  # within this subscription's own slot: a reservation is sent soon after
+                await self._ctx.fleet.reserve_write(key.workspace)
+            return await self._recheck_and_stop(d, key, now, instant, dry_run)
+
+    async def _recheck_and_stop(
+        self, d: Decision, key: InstanceKey, now: datetime, instant: datetime, dry_run: bool
+    ) -> Outcome:
+        async with self._ctx.store.guard.hold(key) as held:
             late = await self._late_keep_on(held, key, now, instant)
             if late is not None:
                 return Outcome(
@@ -197,14 +215,14 @@ class Sweeper:
         self, held: Held, key: InstanceKey, now: datetime, instant: datetime
     ) -> KeepOn | None:
         """The re-check, on the guard's own connection: a stop never needs a second one."""
-        keeps = await held.run(in_force_within, now, [key])
+        keeps = await held.run(in_force_for, now, key)
         return next((k for k in keeps if k.covers(instant, self._ctx.clock())), None)
 
     async def _start(self, d: Decision, dry_run: bool) -> Outcome:
         if dry_run:
             return Outcome(d, OutcomeKind.WOULD_START)
-        await self._ctx.fleet.reserve_write(d.instance.workspace)
         async with self._slot(d.instance.workspace):
+            await self._ctx.fleet.reserve_write(d.instance.workspace)
             return await _act(d, self._ctx.fleet.start, OutcomeKind.STARTED, OutcomeKind.ALREADY_RUNNING)
 
     async def _verify(self, report: RunReport, done: Callable[[Instance], bool], wanted: str) -> None:

@@ -10,8 +10,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,8 +58,9 @@ class MoneyLedgerRepository:
     def record(self, entries: Sequence[NewEntry]) -> int:
         """Add entries; one already there (a resumed run, a keep-on seen by an earlier curfew) is skipped."""
         try:
-            with self._sessions.begin() as session:
-                session.add_all(_row(e) for e in entries)
+            with self._sessions.begin() as session:  # one executemany: no ORM object per entry
+                if entries:
+                    session.execute(insert(MoneyLedgerRow), [_values(e) for e in entries])
             return len(entries)
         except IntegrityError:  # some are there already: one by one, skipping those
             added = 0
@@ -225,21 +227,25 @@ def _track(
 
 
 def _row(e: NewEntry) -> MoneyLedgerRow:
-    return MoneyLedgerRow(
-        kind=e.kind.value,
-        workspace=e.workspace,
-        instance=e.instance.lower(),
-        size=e.size,
-        owner_object_id=e.owner_object_id,
-        run_id=e.run_id,
-        keep_on_id=e.keep_on_id,
-        starts_at=e.starts_at,
-        per_hour=str(e.per_hour.amount) if e.per_hour else None,
-        currency=e.per_hour.currency if e.per_hour else None,
-        simulated=e.simulated,
-        trigger=e.trigger.value,
-        credited=e.credited,
-    )
+    return MoneyLedgerRow(**_values(e))
+
+
+def _values(e: NewEntry) -> dict[str, Any]:
+    return {
+        "kind": e.kind.value,
+        "workspace": e.workspace,
+        "instance": e.instance.lower(),
+        "size": e.size,
+        "owner_object_id": e.owner_object_id,
+        "run_id": e.run_id,
+        "keep_on_id": e.keep_on_id,
+        "starts_at": e.starts_at,
+        "per_hour": str(e.per_hour.amount) if e.per_hour else None,
+        "currency": e.per_hour.currency if e.per_hour else None,
+        "simulated": e.simulated,
+        "trigger": e.trigger.value,
+        "credited": e.credited,
+    }
 
 
 def _close(row: MoneyLedgerRow, at: datetime, reason: str) -> None:

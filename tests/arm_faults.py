@@ -74,9 +74,16 @@ class Fault:
     body: Any
     times: int
     served: int = 0
+    query: re.Pattern[str] | None = None
+    """Also the query string must match (re.search): one page of a listing, not the first."""
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.served < self.times and self.method == method and bool(self.path.search(path))
+    def matches(self, method: str, path: str, query: str = "") -> bool:
+        return (
+            self.served < self.times
+            and self.method == method
+            and bool(self.path.search(path))
+            and (self.query is None or bool(self.query.search(query)))
+        )
 
     def answer(self, method: str, path: str, principal: str) -> RawError:
         self.served += 1

@@ -181,9 +181,14 @@ class ArmStandIn(SeedMixin):
         headers: Mapping[str, str] | None = None,
         body: Any = None,
         times: int = 1,
+        query_regex: str | None = None,
     ) -> Fault:
-        """Answer the next `times` requests matching method and path (re.search) with `status`."""
-        fault = Fault(method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times)
+        """Answer the next `times` requests matching method and path (and the query string, if
+        given; re.search) with `status`."""
+        query = None if query_regex is None else re.compile(query_regex)
+        fault = Fault(
+            method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times, query=query
+        )
         self.faults.append(fault)
         return fault
 
@@ -303,7 +308,7 @@ class ArmStandIn(SeedMixin):
 
     def _inject_fault(self, request: web.Request) -> None:
         for fault in self.faults:
-            if fault.matches(request.method, request.path):
+            if fault.matches(request.method, request.path, request.query_string):
                 self.counters.faults += 1
                 raise fault.answer(request.method, request.path, self.identity.principal_id)
 

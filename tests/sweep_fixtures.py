@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,10 @@ class FleetSpy:
         if workspace in self.broken_workspaces:
             raise self.broken_workspaces[workspace]
         return await self.inner.list_instances(workspace)
+
+    async def list_pages(self, workspace: str) -> AsyncIterator[list[Instance]]:
+        """One page, through `list_instances` (counted there, and what a subclass gates)."""
+        yield await self.list_instances(workspace)
 
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ServiceRequestError
 
-from compute.azureml import AzureMLFleet, cloud_kwargs
+from compute.azureml import AzureMLFleet, cloud_kwargs, environment_read_once
 from compute.azureml_errors import translate as _translate
 from compute.port import (
     ActionResult,
@@ -447,6 +447,36 @@ def test_cloud_names_follow_the_resource_manager_url() -> None:
     assert one["cloud"] != two["cloud"]
     assert one["cloud_metadata"]["resource_manager"] == "https://127.0.0.1:8443/"
     assert len(one["cloud_metadata"]) == 6
+
+
+def test_the_session_reads_proxies_and_ca_bundle_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ca/corp.pem")
+    session, connection = requests.Session(), {}
+
+    environment_read_once(session, connection, "https://management.azure.com/")
+
+    assert session.trust_env is False  # no scan of the environment on each call
+    assert session.proxies["https"] == "http://proxy.example:3128"
+    assert connection == {"connection_verify": "/etc/ca/corp.pem"}
+
+
+def test_a_bypassed_endpoint_gets_no_proxy_and_a_given_ca_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ca/corp.pem")
+    session, connection = requests.Session(), {"connection_verify": "/tmp/stand-in.pem"}
+
+    environment_read_once(session, connection, "https://127.0.0.1:8443/")
+
+    assert session.trust_env is False
+    assert "https" not in session.proxies
+    assert connection == {"connection_verify": "/tmp/stand-in.pem"}
 
 
 class _Response:

@@ -17,7 +17,7 @@ from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from scheduler.warnings import Warner
-from storage.repositories import in_force_within
+from storage.repositories import in_force_for
 from tests.sweep_fixtures import FleetSpy
 
 
@@ -56,12 +56,12 @@ async def test_a_failing_keep_on_recheck_leaves_that_instance_on_and_stops_the_r
 ) -> None:
     rt, spy = demo
 
-    def in_force(session, now, keys=None):  # type: ignore[no-untyped-def]
-        if keys is not None and any(k.name == "gpu-ci" for k in keys):
+    def in_force(session, now, key):  # type: ignore[no-untyped-def]
+        if key.name == "gpu-ci":
             raise ConnectionError("database went away")
-        return in_force_within(session, now, keys)
+        return in_force_for(session, now, key)
 
-    monkeypatch.setattr(scheduler.sweep, "in_force_within", in_force)
+    monkeypatch.setattr(scheduler.sweep, "in_force_for", in_force)
     report = await Sweeper(rt).curfew(forced=True)
     got = {o.instance.name: o for o in report.outcomes}
     assert got["gpu-ci"].kind is OutcomeKind.FAILED and "ConnectionError" in got["gpu-ci"].detail

@@ -6,7 +6,7 @@ The fleet is in memory (the fault is the database's), its stops yield so that th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from compute.port import ActionResult, CreateSpec, Workspace
@@ -35,6 +35,9 @@ class MemoryFleet:
 
     async def list_instances(self, workspace: str | None = None) -> list[Instance]:
         return [Instance(WS.alias, n, "Standard_DS3_v2", s) for n, s in self.state.items()]
+
+    async def list_pages(self, workspace: str) -> AsyncIterator[list[Instance]]:
+        yield await self.list_instances(workspace)
 
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None

@@ -12,7 +12,7 @@ from domain.model import InstanceKey, KeepOnState, MorningStart
 from storage.db import upgrade
 from storage.ledger import RunState
 from storage.models import InstanceLifeRow, KeepOnRow
-from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store, in_force_within
+from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store, in_force_for, in_force_within
 from storage.warnings_repo import NewWarning
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
@@ -123,6 +123,22 @@ def test_in_force_release_and_expire(store: Store) -> None:
     assert store.keep_ons.in_force(NOW + timedelta(hours=2)) == []
     released = store.keep_ons.get(a.id)
     assert released is not None and released.state is KeepOnState.RELEASED
+
+
+def test_the_sweeps_one_instance_recheck_reads_as_the_general_one(store: Store) -> None:
+    a = store.keep_ons.add(keep(), NOW)
+    pending = store.keep_ons.add(keep(KeepOnState.PENDING_APPROVAL, hours=3), NOW)
+    store.keep_ons.add(keep(hours=1, name="other-ci"), NOW)
+    store.keep_ons.add(
+        NewKeepOn("team-b", "gpu-ci", "o", NOW, NOW + timedelta(hours=5), "r", "o", None, KeepOnState.ACTIVE),
+        NOW,
+    )
+    with store.sessions() as session:
+        one = in_force_for(session, NOW, KEY)  # KEY's name is "GPU-ci": names match in any case
+        assert [k.id for k in one] == [a.id, pending.id]
+        assert one == in_force_within(session, NOW, [KEY])
+        assert [k.id for k in in_force_for(session, NOW + timedelta(hours=4), KEY)] == [a.id]
+        assert in_force_for(session, NOW, InstanceKey("team-a", "nobody-ci")) == []
 
 
 def test_a_pending_exception_is_decided_once(store: Store) -> None:

@@ -148,6 +148,42 @@ async def test_a_workspaces_stops_begin_before_the_last_workspace_is_listed(
     assert first_stop < vision_listed  # research's stops did not wait for vision's listing
 
 
+async def test_a_pages_stops_begin_before_the_next_page_is_read(
+    arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
+) -> None:
+    arm.page_size = 2
+    seed(arm, 6)
+    # ARM throttles the second page and says when to come back; the first page is answered at once
+    arm.fail_next("GET", r"ws-research/computes$", 429, headers={"Retry-After": "2"}, query_regex=r"skip=")
+    rt = runtime(arm, sqlite_store)
+    report = await Sweeper(rt).curfew(forced=True)
+    await rt.fleet.close()
+
+    assert report.count(OutcomeKind.STOPPED) == 6, report.summary()
+    log = arm.requests
+    pages = [n for n, r in enumerate(log) if r.method == "GET" and r.path.endswith("/computes")]
+    second_page = next(n for n in pages if "$skip" in log[n].query and log[n].status == 200)
+    stops = [log[n].path.rsplit("/", 2)[1] for n in range(second_page) if log[n].method == "POST"]
+    assert sorted(stops) == ["ci-00", "ci-01"]  # the first page's, before the second page arrived
+
+
+async def test_a_listing_that_fails_after_its_first_page_fails_the_workspace_and_the_page_stands(
+    arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
+) -> None:
+    arm.page_size = 2
+    seed(arm, 6)
+    arm.fail_next("GET", r"ws-research/computes$", 403, query_regex=r"skip=")
+    rt = runtime(arm, sqlite_store)
+    report = await Sweeper(rt).curfew(forced=True)
+    await rt.fleet.close()
+
+    stopped = sorted(o.instance.name for o in report.outcomes if o.kind is OutcomeKind.STOPPED)
+    assert stopped == ["ci-00", "ci-01"]
+    [failed] = report.failures
+    assert failed.instance.workspace == "research" and failed.instance.name == "(workspace)"
+    assert arm.instance("ci-02").state == "Running"
+
+
 async def test_the_verification_reads_the_few_in_transition_with_gets_and_catches_one_back_running(
     arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
 ) -> None:
