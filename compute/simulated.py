@@ -11,9 +11,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from compute import azure_shapes as shapes
@@ -222,29 +224,16 @@ class SimulatedFleet:
             return [_instance(r) for r in rows if r.workspace == self._workspace.alias]
 
     def _list_where(self, owner: str | None, name: str | None) -> list[Instance]:
-        here = SimInstanceRow.workspace == self._workspace.alias
-        query = select(SimInstanceRow)
-        if owner is None or owner == "":
-            query = query.where(here)
-        if owner == "":  # nobody's: neither an assigned user nor a creator
-            query = query.where(
-                func.coalesce(SimInstanceRow.owner_object_id, "") == "",
-                func.coalesce(SimInstanceRow.created_by_object_id, "") == "",
-            )
-        elif owner is not None:
-            owner = owner.lower()
-            assigned = func.lower(SimInstanceRow.owner_object_id) == owner
-            creator = func.lower(SimInstanceRow.created_by_object_id) == owner
-            # the workspace in each branch, so that each uses its index (ix_sim_instance_owner/_creator)
-            query = query.where(
-                or_(here & assigned, here & SimInstanceRow.owner_object_id.is_(None) & creator)
-            )
-        if name is not None:
-            query = query.where(SimInstanceRow.name == name.lower())
+        kind = "any" if owner is None else "nobody" if owner == "" else "owner"
+        params = {
+            "workspace": self._workspace.alias,
+            "owner": (owner or "").lower(),
+            "name": (name or "").lower(),
+        }
         with self._store.sessions.begin() as session:
             self._advance(session)
             # sorted here, not in SQL: an ORDER BY name makes SQLite walk the primary key instead
-            rows = sorted(session.scalars(query), key=lambda r: r.name)
+            rows = sorted(session.execute(_narrowed(kind, name is not None), params), key=lambda r: r.name)
             return [_instance(r) for r in rows]
 
     def _get(self, workspace: str, name: str) -> Instance:
@@ -307,12 +296,14 @@ class SimulatedFleet:
     def _jobs(self, workspace: str) -> list[Job]:
         self._check_workspace(workspace)
         with self._store.sessions() as session:
-            rows = session.scalars(select(SimJobRow).where(SimJobRow.workspace == workspace))
+            rows = session.execute(_JOBS, {"workspace": workspace})
             return [Job(r.workspace, r.name, r.compute, r.status, r.display_name) for r in rows]
 
     def _advance(self, session: Session) -> None:
-        """Complete every transition whose time has come."""
+        """Complete every transition whose time has come (most reads find none: one indexed look)."""
         now = self._clock()
+        if session.execute(_ANY_DUE, {"now": now}).first() is None:
+            return
         due = session.scalars(select(SimInstanceRow).where(SimInstanceRow.transition_at <= now))
         for row in due:
             if row.target_state == InstanceState.RUNNING.value:
@@ -339,7 +330,36 @@ _TRANSITIONS = {
 }
 
 
-def _instance(row: SimInstanceRow) -> Instance:
+_SIM: Final = SimInstanceRow.__table__.c
+_JOBS: Final = select(SimJobRow.__table__).where(SimJobRow.__table__.c.workspace == bindparam("workspace"))
+_ANY_DUE: Final = select(_SIM.name).where(_SIM.transition_at <= bindparam("now")).limit(1)
+
+
+@cache
+def _narrowed(kind: str, named: bool) -> Select[Any]:
+    """The demo fleet's rows of an owner ("owner"), of nobody ("nobody") or of anyone ("any"), with
+    `named` of one name; built once per shape (bound: workspace, owner, name), read as Core rows."""
+    here = _SIM.workspace == bindparam("workspace")
+    query = select(SimInstanceRow.__table__)
+    if kind == "owner":
+        owner: Any = bindparam("owner")
+        assigned = func.lower(_SIM.owner_object_id) == owner
+        creator = func.lower(_SIM.created_by_object_id) == owner
+        # the workspace in each branch, so that each uses its index (ix_sim_instance_owner/_creator)
+        query = query.where(or_(here & assigned, here & _SIM.owner_object_id.is_(None) & creator))
+    else:
+        query = query.where(here)
+    if kind == "nobody":  # neither an assigned user nor a creator
+        query = query.where(
+            func.coalesce(_SIM.owner_object_id, "") == "", func.coalesce(_SIM.created_by_object_id, "") == ""
+        )
+    if named:
+        query = query.where(_SIM.name == bindparam("name"))
+    return query
+
+
+def _instance(row: Any) -> Instance:
+    """A `SimInstanceRow`, or a Core row of its table."""
     assigned = Person(row.owner_object_id, row.owner_tenant_id) if row.owner_object_id else None
     creator = (
         Person(row.created_by_object_id, row.created_by_tenant_id, row.created_by_name)

@@ -80,6 +80,14 @@ def begun(sessions: sessionmaker[Session], session: Session | None) -> Iterator[
         yield own
 
 
+def autoflushed(session: Session) -> Session:
+    """`session`, its pending ORM changes flushed as an ORM query would: a Core statement run through
+    a session does not autoflush."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every Alembic migration up to head (idempotent; safe at each start).
 

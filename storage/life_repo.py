@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.lifecycle import EndDate
 from domain.model import InstanceKey
-from storage.db import begun
+from storage.db import autoflushed, begun
 from storage.models import InstanceLifeRow, LifeNoticeRow
 
 
-def _end(row: InstanceLifeRow) -> EndDate:
+def _end(row: Any) -> EndDate:
+    """An `InstanceLifeRow`, or a Core row of its table."""
     return EndDate(row.workspace, row.instance, row.end_date, row.kept, row.ends_at)
 
 
@@ -127,15 +129,21 @@ def end_instants(session: Session, keys: Iterable[InstanceKey] | None) -> dict[t
     return {(r.workspace, r.instance): r.ends_at for r in _rows(session, keys) if r.ends_at is not None}
 
 
-def _rows(session: Session, keys: Iterable[InstanceKey] | None) -> list[InstanceLifeRow]:
-    query = select(InstanceLifeRow).where(InstanceLifeRow.deleted_at.is_(None))
+_LIFE: Final = InstanceLifeRow.__table__.c
+_LIVE: Final = select(InstanceLifeRow.__table__).where(_LIFE.deleted_at.is_(None))
+_LIVE_OF: Final = _LIVE.where(
+    _LIFE.workspace.in_(bindparam("workspaces", expanding=True)),
+    _LIFE.instance.in_(bindparam("names", expanding=True)),
+)
+"""Built once, read as Core rows: a chat turn reads its instances' ends (`_end` reads either kind)."""
+
+
+def _rows(session: Session, keys: Iterable[InstanceKey] | None) -> list[Any]:
+    """The rows (Core rows of `instance_life`) of every instance not deleted, or of some."""
     if keys is None:
-        return list(session.scalars(query))
+        return list(autoflushed(session).execute(_LIVE))
     wanted = {(k.workspace, k.name.lower()) for k in keys}
     if not wanted:
         return []
-    query = query.where(
-        InstanceLifeRow.workspace.in_({w for w, _ in wanted}),
-        InstanceLifeRow.instance.in_({n for _, n in wanted}),
-    )
-    return [r for r in session.scalars(query) if (r.workspace, r.instance) in wanted]
+    params = {"workspaces": sorted({w for w, _ in wanted}), "names": sorted({n for _, n in wanted})}
+    return [r for r in autoflushed(session).execute(_LIVE_OF, params) if (r.workspace, r.instance) in wanted]

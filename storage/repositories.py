@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.lifecycle import clamp_keep
 from domain.model import UNNAMED_PERSON, InstanceKey, KeepOn, KeepOnState, MorningStart
-from storage.db import DEFAULT_MAX_CONNECTIONS, begun, make_engine, make_sessions, upgrade
+from storage.db import DEFAULT_MAX_CONNECTIONS, autoflushed, begun, make_engine, make_sessions, upgrade
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
 from storage.life_repo import LifeRepository, end_instants
@@ -62,7 +62,8 @@ class NewKeepOn:
     stop_at_end: bool = False
 
 
-def _keep_on(row: KeepOnRow) -> KeepOn:
+def _keep_on(row: Any) -> KeepOn:
+    """A `KeepOnRow`, or a Core row of its table (the hot reads below skip the ORM)."""
     return KeepOn(
         id=row.id,
         workspace=row.workspace,
@@ -173,22 +174,43 @@ class KeepOnRepository:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+_KEEP_ONS: Final = KeepOnRow.__table__.c
+_IN_FORCE_ALL: Final = (
+    select(KeepOnRow.__table__)
+    .where(_KEEP_ONS.state.in_(IN_FORCE), _KEEP_ONS.until > bindparam("now"))
+    .order_by(_KEEP_ONS.id)
+)
+_IN_FORCE_OF: Final = (
+    select(KeepOnRow.__table__)
+    .where(
+        _KEEP_ONS.state.in_(IN_FORCE),
+        _KEEP_ONS.until > bindparam("now"),
+        _KEEP_ONS.workspace.in_(bindparam("workspaces", expanding=True)),
+        _KEEP_ONS.instance.in_(bindparam("names", expanding=True)),
+    )
+    .order_by(_KEEP_ONS.id)
+)
+"""Built once: every chat turn asks for the keep-ons in force, and building the statement and
+loading ORM objects cost four times the query itself (Core rows, read by `_keep_on`)."""
+
+
 def in_force_within(
     session: Session, now: datetime, keys: Iterable[InstanceKey] | None = None
 ) -> list[KeepOn]:
     """`KeepOnRepository.in_force` in a given session (the sweep's re-check, on its guard's connection)."""
-    query = select(KeepOnRow).where(KeepOnRow.state.in_(IN_FORCE), KeepOnRow.until > now)
     if keys is None:
         return _within_life(
-            session, now, [_keep_on(r) for r in session.scalars(query.order_by(KeepOnRow.id))]
+            session, now, [_keep_on(r) for r in autoflushed(session).execute(_IN_FORCE_ALL, {"now": now})]
         )
     wanted = {(k.workspace, k.name.lower()) for k in keys}
     if not wanted:
         return []
-    workspaces = {w for w, _ in wanted}
-    names = {n for _, n in wanted}
-    query = query.where(KeepOnRow.workspace.in_(workspaces), KeepOnRow.instance.in_(names))
-    rows = session.scalars(query.order_by(KeepOnRow.id)).all()
+    params = {
+        "now": now,
+        "workspaces": sorted({w for w, _ in wanted}),
+        "names": sorted({n for _, n in wanted}),
+    }
+    rows = autoflushed(session).execute(_IN_FORCE_OF, params).all()
     return _within_life(session, now, [_keep_on(r) for r in rows if (r.workspace, r.instance) in wanted])
 
 

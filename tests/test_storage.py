@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 from domain.model import InstanceKey, KeepOnState, MorningStart
 from storage.db import upgrade
 from storage.ledger import RunState
+from storage.models import InstanceLifeRow, KeepOnRow
 from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store, in_force_for, in_force_within
 from storage.warnings_repo import NewWarning
 
@@ -47,6 +48,44 @@ def test_migrations_are_idempotent_and_create_every_table(store: Store) -> None:
         "sim_job",
         "alembic_version",
     } <= tables
+
+
+def test_keep_ons_in_force_read_in_a_session_see_its_unflushed_rows(store: Store) -> None:
+    # in_force_within reads Core rows (no ORM autoflush of its own): the session's own pending rows count
+    with store.sessions.begin() as session:
+        session.add(
+            KeepOnRow(
+                workspace="team-a",
+                instance="gpu-ci",
+                owner_object_id="o",
+                starts_at=NOW,
+                until=NOW + timedelta(hours=2),
+                reason="r",
+                created_by="o",
+                created_by_name="Dana",
+                created_at=NOW,
+                state=KeepOnState.ACTIVE.value,
+                stop_at_end=False,
+            )
+        )
+        assert [k.until for k in in_force_within(session, NOW, [KEY])] == [NOW + timedelta(hours=2)]
+        assert [k.instance for k in in_force_within(session, NOW)] == ["gpu-ci"]
+        session.add(
+            InstanceLifeRow(
+                workspace="team-a",
+                instance="gpu-ci",
+                end_date=NOW.date(),
+                ends_at=NOW + timedelta(hours=1),
+                kept=False,
+                set_by="o",
+                updated_at=NOW,
+            )
+        )
+        # clamped to the instance's end, read in the same session before any flush
+        assert [k.until for k in in_force_within(session, NOW, [KEY])] == [NOW + timedelta(hours=1)]
+    assert [k.until for k in store.keep_ons.in_force(NOW, [KEY])] == [NOW + timedelta(hours=1)]
+    assert store.keep_ons.in_force(NOW, [InstanceKey("team-b", "gpu-ci")]) == []
+    assert store.keep_ons.in_force(NOW + timedelta(hours=1), [KEY]) == []
 
 
 def test_keep_on_round_trip_keeps_aware_instants(store: Store) -> None:
