@@ -91,8 +91,9 @@ class LifeRepository:
 
     def get(self, key: InstanceKey) -> EndDate | None:
         with self._sessions() as session:
-            row = session.get(InstanceLifeRow, (key.workspace, key.name.lower()))
-            return _end(row) if row is not None and row.deleted_at is None else None
+            params = {"workspaces": [key.workspace], "names": [key.name.lower()]}
+            row = session.execute(_LIVE_OF, params).first()
+            return _end(row) if row is not None else None
 
     def ends(self, keys: Iterable[InstanceKey] | None = None) -> dict[InstanceKey, EndDate]:
         """End dates by (workspace, lower-case name), of every instance or of some."""

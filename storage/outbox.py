@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Integer, Select, Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import AuditRow, OutboxRow
@@ -53,7 +53,7 @@ class OutboxItem:
     claim: str
 
 
-def _item(row: OutboxRow) -> OutboxItem:
+def _item(row: Any) -> OutboxItem:
     assert row.claimed_by is not None
     return OutboxItem(
         row.id, row.kind, dict(row.payload), row.created_at, row.claims, row.failures, row.claimed_by
@@ -118,6 +118,34 @@ class Tx:
             raise ClaimLost(f"outbox row {item.id} is no longer claimed by this worker")
 
 
+_ROWS: Final = OutboxRow.__table__.c
+_DUE: Final = (
+    select(_ROWS.id)
+    .where(
+        _ROWS.done_at.is_(None),
+        _ROWS.due_at <= bindparam("now"),
+        or_(_ROWS.claimed_until.is_(None), _ROWS.claimed_until < bindparam("now")),
+    )
+    .order_by(_ROWS.due_at, _ROWS.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def _claiming(due: Select[Any]) -> Update:
+    return (
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(due.scalar_subquery()))
+        .values(claimed_by=bindparam("token"), claimed_until=bindparam("until"), claims=OutboxRow.claims + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM: Final = _claiming(_DUE)
+_CLAIM_SKIPPING_LOCKED: Final = _claiming(_DUE.with_for_update(skip_locked=True))
+_CLAIMED: Final = select(OutboxRow.__table__).where(_ROWS.claimed_by == bindparam("token"))
+"""Built once (the worker claims after every transaction that enqueues work), read as Core rows."""
+
+
 class Outbox:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -132,29 +160,10 @@ class Outbox:
         """Claim up to `limit` due rows that nobody holds; the claimed items."""
         token = f"{owner}#{uuid.uuid4().hex[:12]}"
         with self._sessions.begin() as session:
-            due = (
-                select(OutboxRow.id)
-                .where(
-                    OutboxRow.done_at.is_(None),
-                    OutboxRow.due_at <= now,
-                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-                )
-                .order_by(OutboxRow.due_at, OutboxRow.id)
-                .limit(limit)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id.in_(due.scalar_subquery()))
-                .values(
-                    claimed_by=token,
-                    claimed_until=now + timedelta(seconds=lease),
-                    claims=OutboxRow.claims + 1,
-                ),
-                execution_options={"synchronize_session": False},
-            )
-            rows = session.scalars(select(OutboxRow).where(OutboxRow.claimed_by == token))
+            postgres = session.get_bind().dialect.name == "postgresql"
+            params = {"now": now, "limit": limit, "token": token, "until": now + timedelta(seconds=lease)}
+            session.execute(_CLAIM_SKIPPING_LOCKED if postgres else _CLAIM, params)
+            rows = session.execute(_CLAIMED, {"token": token})
             return [_item(r) for r in rows]
 
     def finish(

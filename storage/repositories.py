@@ -108,7 +108,7 @@ class KeepOnRepository:
 
     def get(self, keep_on_id: int) -> KeepOn | None:
         with self._sessions() as session:
-            row = session.get(KeepOnRow, keep_on_id)
+            row = session.execute(_KEEP_ON_BY_ID, {"id": keep_on_id}).first()
             return _keep_on(row) if row else None
 
     def in_force(self, now: datetime, keys: Iterable[InstanceKey] | None = None) -> list[KeepOn]:
@@ -190,6 +190,7 @@ _IN_FORCE_OF: Final = (
     )
     .order_by(_KEEP_ONS.id)
 )
+_KEEP_ON_BY_ID: Final = select(KeepOnRow.__table__).where(_KEEP_ONS.id == bindparam("id"))
 """Built once: every chat turn asks for the keep-ons in force, and building the statement and
 loading ORM objects cost four times the query itself (Core rows, read by `_keep_on`)."""
 
@@ -312,11 +313,14 @@ class ConversationRepository:
         return new
 
     def get(self, aad_object_id: str, tenant_id: str | None = None) -> ConversationRef | None:
+        """The user's reference (the latest one when no tenant is named); every proactive message
+        reads it, so from statements built once, as Core rows."""
         with self._sessions() as session:
-            query = select(ConversationRefRow).where(ConversationRefRow.aad_object_id == aad_object_id)
             if tenant_id:
-                query = query.where(ConversationRefRow.tenant_id == tenant_id)
-            row = session.scalars(query.order_by(ConversationRefRow.updated_at.desc())).first()
+                query, params = _REF_IN_TENANT, {"aad": aad_object_id, "tenant": tenant_id}
+            else:
+                query, params = _REF_LATEST, {"aad": aad_object_id}
+            row = session.execute(query, params).first()
             return _ref(row) if row else None
 
     def names(self, aad_object_ids: Iterable[str]) -> dict[str, str]:
@@ -346,7 +350,20 @@ def _ref_values(ref: ConversationRef) -> dict[str, Any]:
     }
 
 
-def _ref(row: ConversationRefRow) -> ConversationRef:
+_REFS: Final = ConversationRefRow.__table__.c
+_REF_LATEST: Final = (
+    select(ConversationRefRow.__table__)
+    .where(_REFS.aad_object_id == bindparam("aad"))
+    .order_by(_REFS.updated_at.desc())
+    .limit(1)
+)
+_REF_IN_TENANT: Final = select(ConversationRefRow.__table__).where(
+    _REFS.aad_object_id == bindparam("aad"), _REFS.tenant_id == bindparam("tenant")
+)
+
+
+def _ref(row: Any) -> ConversationRef:
+    """A `ConversationRefRow`, or a Core row of its table."""
     return ConversationRef(
         row.aad_object_id, row.tenant_id, row.user_name, row.reference, row.local_timezone, row.updated_at
     )

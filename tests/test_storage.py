@@ -163,6 +163,37 @@ def test_conversation_references_are_idempotent(store: Store) -> None:
     assert store.conversations.get("aad-2") is None
 
 
+def test_the_latest_reference_of_any_tenant_and_the_reads_by_key(store: Store) -> None:
+    # these reads run from statements built once, as Core rows (every proactive message makes them)
+    older = ConversationRef("aad-3", "tenant-1", "Dana", {"conversation": {"id": "old"}}, None, NOW)
+    newer = ConversationRef(
+        "aad-3", "tenant-2", "Dana", {"conversation": {"id": "new"}}, None, NOW + timedelta(1)
+    )
+    store.conversations.upsert(older)
+    store.conversations.upsert(newer)
+    latest = store.conversations.get("aad-3")
+    assert latest is not None and (latest.tenant_id, latest.reference) == (
+        "tenant-2",
+        {"conversation": {"id": "new"}},
+    )
+    in_one = store.conversations.get("aad-3", "tenant-1")
+    assert in_one is not None and in_one.reference == {"conversation": {"id": "old"}}
+    assert store.conversations.get("aad-3", "tenant-3") is None
+    added = store.keep_ons.add(keep(), NOW)
+    got = store.keep_ons.get(added.id)
+    assert got is not None and (got.id, got.instance, got.until) == (
+        added.id,
+        "gpu-ci",
+        NOW + timedelta(hours=5),
+    )
+    assert store.keep_ons.get(added.id + 1) is None
+    store.life.set_end(KEY, NOW.date(), NOW + timedelta(hours=3), "o", NOW)
+    end = store.life.get(KEY)
+    assert end is not None and end.end == NOW.date()
+    store.life.deleted(KEY, NOW)
+    assert store.life.get(KEY) is None
+
+
 def test_audit_trail_is_append_only_and_newest_first(store: Store) -> None:
     for minute in range(12):
         store.audit.record(
