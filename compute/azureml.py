@@ -194,8 +194,10 @@ class AzureMLFleet:
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
     ) -> list[Instance]:
-        if workspace is not None and name is not None and self._cache.fresh(workspace) is None:
+        if workspace is not None and name is not None and self._cache.refreshable(workspace) is None:
             return await self._one_named(workspace, name)  # one get beats listing a workspace
+        # a listing just expired answers a named read too (a card click), as it answers `status`,
+        # while the workspace is listed again in the background: the click does not queue a get
         aliases = [workspace] if workspace is not None else list(self._workspaces)
         found = await asyncio.gather(*(self._recent(alias, owner, name) for alias in aliases))
         return [instance for batch in found for instance in batch]

@@ -4,6 +4,7 @@ Curfew's own writes are read again with one get, and the sweep always lists fres
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -177,3 +178,30 @@ async def test_one_subscriptions_budget_never_holds_anothers_stops(
     last_research = max(i for i, path in enumerate(stops) if "/ws-research/" in path)
     vision = [i for i, path in enumerate(stops) if "/ws-vision/" in path]
     assert len(vision) == 2 and max(vision) < last_research, stops
+
+
+async def test_a_named_read_on_a_listing_just_expired_answers_from_it_and_lists_again_behind(
+    arm: ArmStandIn, azure_env: dict[str, str]
+) -> None:
+    """A card click at the curfew hour: the workspace's listing is a little past its seconds. The click
+    answers from it (no get queued behind the re-listing), and the workspace is listed again once,
+    in the background; past the refresh window the named read is one get again."""
+    fleet = seeded(arm, fleet_cache_seconds=30)
+    now = [1000.0]
+    fleet._cache._clock = lambda: now[0]  # the cache's clock, so no test sleeps
+    try:
+        assert len(await fleet.recent_instances(owner=ANNA)) == 3
+        now[0] += 31  # expired, within REFRESH_WITHIN x 30 s
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="anna-1")
+        assert named.owner_object_id == ANNA
+        assert gets(arm) == 0
+        await asyncio.gather(*fleet._refreshing.values())  # the background re-listing
+        assert lists(arm) == 2
+        assert fleet._cache.fresh(RESEARCH.alias) is not None
+
+        now[0] += 30 * 5  # past the refresh window: nothing to answer from but Azure
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="anna-1")
+        assert named.name == "anna-1"
+        assert (lists(arm), gets(arm)) == (2, 1)
+    finally:
+        await fleet.close()
