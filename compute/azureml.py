@@ -15,8 +15,10 @@ No poller threads: the public `ml_client.compute.begin_stop/begin_start/begin_de
 begin_create_or_update` hard-code `polling=True` and start one background thread per call that
 polls every 30 s until the operation ends. Curfew returns as soon as Azure accepted (202/201), so it
 calls the same operations one level down, `ml_client.compute._operation.begin_*(..., polling=False)`,
-which sends the same request and returns a finished `NoPolling` poller. Those private names are
-used in `compute.azureml_sdk.SdkCalls` only; tests against the ARM stand-in catch an SDK change.
+which sends the same request and returns a finished `NoPolling` poller; stop and start, ten thousand
+a night, send the SDK's own request for them on its pipeline and check for the 202, without the
+poller object. Those private names are used in `compute.azureml_sdk.SdkCalls` only; tests against
+the ARM stand-in catch an SDK change.
 
 Throttling (429): writes are paced per subscription by an AsyncTokenBucket (`writes_per_second`,
 `write_burst`). Writes go out with `retry_total=0`, so the SDK does not retry them: a 429 comes
@@ -42,6 +44,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
@@ -81,7 +84,9 @@ T = TypeVar("T")
 CHAT_READS = 4
 """Chat's own reads in flight: a turn never queues behind the sweep's listings."""
 WRITE_SLOTS = 4
-"""Writes in flight per subscription: ARM refills 10 a second, and a write takes well under 0.4 s."""
+"""Writes in flight per subscription: ARM refills 10 a second; at the start of a night its bucket of
+200 is spent as fast as writes go out, and with 4 in flight (a write takes 0.4-0.5 s while listings
+run beside it) the bucket sat full for seconds, its refill wasted (stop windows 89-92 s for 80)."""
 
 _PUBLIC_CLOUDS = {
     "https://management.azure.com/": "AzureCloud",
@@ -140,11 +145,13 @@ class AzureMLFleet:
         self._client_kwargs = dict(client_kwargs or {})
         self._write_attempts = max(1, write_attempts)
         self._backoff = retry_backoff_s
+        subscriptions = {w.subscription_id for w in workspaces}
+        self._prepaid = dict.fromkeys(subscriptions, 0)
+        self._sending = dict.fromkeys(subscriptions, 0)
         self._budgets = {
-            sub: AsyncTokenBucket(writes_per_second, write_burst)
-            for sub in {w.subscription_id for w in workspaces}
+            sub: AsyncTokenBucket(writes_per_second, write_burst, outstanding=partial(self._outstanding, sub))
+            for sub in subscriptions
         }
-        self._prepaid = dict.fromkeys(self._budgets, 0)
         self._clients: dict[str, MLClient] = {}
         self._locations: dict[str, str] = {}
         self._transport: Any = None
@@ -213,6 +220,10 @@ class AzureMLFleet:
         if instance is None:
             raise NotFound(f"No compute instance {name} in workspace {ws.alias}.")
         return instance
+
+    def _outstanding(self, subscription: str) -> int:
+        """Writes whose token was taken and whose answer has not come: reserved or on their way."""
+        return self._prepaid[subscription] + self._sending[subscription]
 
     async def reserve_write(self, workspace: str) -> None:
         ws = self._workspace(workspace)
@@ -429,6 +440,7 @@ class AzureMLFleet:
                 self._prepaid[sub] -= 1  # a token reserve_write already took
             else:
                 await budget.acquire()
+            self._sending[sub] += 1  # taken, not yet seen answered: ARM may not have counted it
             try:
                 await self._run(ws, call, *args, slots=self._write_slots[sub])
                 return
@@ -444,6 +456,8 @@ class AzureMLFleet:
                     await asyncio.sleep(retry)
             except Exception as exc:
                 raise translate_sdk(exc, ws) from exc
+            finally:
+                self._sending[sub] -= 1
 
     def _may_retry(self, exc: AzureError, attempt: int, transient_retry: bool) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""

@@ -9,6 +9,12 @@ not a thousand wake-ups per token.
 `pause_for(seconds)` is for a 429 with `Retry-After`: every acquirer, present and future, waits until
 then. The bucket is also emptied, so traffic resumes at the refill rate instead of a burst that the
 server, whose own bucket is empty, would refuse again.
+
+`outstanding` (optional) counts tokens taken whose requests the server may not have seen yet. The
+server takes a token when a request arrives, not when the client took it: while those requests
+travel, a full server bucket wastes its refill, and a client that refilled its own meanwhile would
+believe in tokens the server never had (ARM answered 429 after the first burst of every sweep). So
+the bucket never holds more than `burst - outstanding()`.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class AsyncTokenBucket:
         clock: Clock = time.monotonic,
         *,
         sleep: Sleep = asyncio.sleep,
+        outstanding: Callable[[], int] = lambda: 0,
     ) -> None:
         if rate_per_s <= 0:
             raise ValueError("rate_per_s must be positive")
@@ -43,6 +50,7 @@ class AsyncTokenBucket:
         self.burst = burst
         self._clock = clock
         self._sleep = sleep
+        self._outstanding = outstanding
         self._tokens = float(burst)
         self._updated = clock()
         self._paused_until = float("-inf")
@@ -95,5 +103,6 @@ class AsyncTokenBucket:
     def _refill(self, now: float) -> None:
         if now <= self._updated:
             return
-        self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate_per_s)
+        most = max(0.0, float(self.burst - self._outstanding()))  # what the server may still hold
+        self._tokens = min(most, self._tokens + (now - self._updated) * self.rate_per_s)
         self._updated = now

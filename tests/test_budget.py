@@ -80,6 +80,23 @@ async def test_refill_caps_at_burst(fake: FakeTime) -> None:
     assert [b.try_acquire() for _ in range(4)] == [True, True, True, False]
 
 
+async def test_tokens_on_their_way_keep_room_in_the_servers_bucket(fake: FakeTime) -> None:
+    # The server takes a token when a request arrives; while ten travel, its full bucket wastes its
+    # refill, so the client's own must not refill past burst minus those ten either.
+    travelling = [0]
+    b = AsyncTokenBucket(10.0, 10, fake.clock, sleep=fake.sleep, outstanding=lambda: travelling[0])
+    for _ in range(10):
+        await b.acquire()
+        travelling[0] += 1
+    fake.now += 1.0  # they arrive only now: the server has 10 - 10 = 0 left
+    assert b.tokens == 0.0
+    travelling[0] = 0  # answered
+    fake.now += 0.5
+    assert b.tokens == pytest.approx(5.0)  # as the server: refilled since they arrived
+    fake.now += 60.0
+    assert b.tokens == 10.0
+
+
 async def test_pause_reaches_a_waiter_already_sleeping() -> None:
     # Real clock, short waits: a waiter mid-sleep sees a pause that starts while it sleeps.
     b = AsyncTokenBucket(rate_per_s=20.0, burst=1)
