@@ -180,19 +180,17 @@ _IN_FORCE_ALL: Final = (
     .where(_KEEP_ONS.state.in_(IN_FORCE), _KEEP_ONS.until > bindparam("now"))
     .order_by(_KEEP_ONS.id)
 )
-_IN_FORCE_OF: Final = (
-    select(KeepOnRow.__table__)
-    .where(
-        _KEEP_ONS.state.in_(IN_FORCE),
-        _KEEP_ONS.until > bindparam("now"),
-        _KEEP_ONS.workspace.in_(bindparam("workspaces", expanding=True)),
-        _KEEP_ONS.instance.in_(bindparam("names", expanding=True)),
-    )
-    .order_by(_KEEP_ONS.id)
+_IN_FORCE_OF: Final = _IN_FORCE_ALL.where(
+    _KEEP_ONS.workspace.in_(bindparam("workspaces", expanding=True)),
+    _KEEP_ONS.instance.in_(bindparam("names", expanding=True)),
+)
+_IN_FORCE_FOR_ONE: Final = _IN_FORCE_ALL.where(
+    _KEEP_ONS.workspace == bindparam("workspace"), _KEEP_ONS.instance == bindparam("instance")
 )
 _KEEP_ON_BY_ID: Final = select(KeepOnRow.__table__).where(_KEEP_ONS.id == bindparam("id"))
-"""Built once: every chat turn asks for the keep-ons in force, and building the statement and
-loading ORM objects cost four times the query itself (Core rows, read by `_keep_on`)."""
+"""Built once: every chat turn asks for the keep-ons in force, and the sweep once before each stop;
+building the statement and loading ORM objects cost four times the query itself (Core rows, read by
+`_keep_on`)."""
 
 
 def in_force_within(
@@ -215,23 +213,10 @@ def in_force_within(
     return _within_life(session, now, [_keep_on(r) for r in rows if (r.workspace, r.instance) in wanted])
 
 
-_IN_FORCE_FOR_ONE = (
-    select(KeepOnRow)
-    .where(
-        KeepOnRow.state.in_(IN_FORCE),
-        KeepOnRow.until > bindparam("now"),
-        KeepOnRow.workspace == bindparam("workspace"),
-        KeepOnRow.instance == bindparam("instance"),
-    )
-    .order_by(KeepOnRow.id)
-)
-"""Built once: building the statement anew was a third of the sweep's re-check before each stop."""
-
-
 def in_force_for(session: Session, now: datetime, key: InstanceKey) -> list[KeepOn]:
     """`in_force_within` for one instance: the sweep's re-check right before its stop."""
     params = {"now": now, "workspace": key.workspace, "instance": key.name.lower()}
-    rows = session.scalars(_IN_FORCE_FOR_ONE, params).all()
+    rows = autoflushed(session).execute(_IN_FORCE_FOR_ONE, params).all()
     return _within_life(session, now, [_keep_on(r) for r in rows])
 
 
