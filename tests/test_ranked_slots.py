@@ -49,13 +49,22 @@ async def test_more_slots_than_one_are_held_at_once() -> None:
     assert order == ["0", "1", "2"] and slots.free == 2
 
 
-async def test_a_waiter_cancelled_in_the_queue_is_skipped() -> None:
+async def _one_held_two_waiting(
+    first: str, second: str
+) -> tuple[RankedSlots, list[str], asyncio.Event, list[asyncio.Task[None]]]:
+    """One slot, held by "holder"; `first` (rank 0) and `second` (rank 1) wait for it."""
     slots, order, go = RankedSlots(1), [], asyncio.Event()
     holder = asyncio.create_task(_holder(slots, 0, "holder", order, go))
     await _queued(holder)
-    gone = asyncio.create_task(_holder(slots, 0, "gone", order, go))
-    later = asyncio.create_task(_holder(slots, 1, "later", order, go))
-    await _queued(gone, later)
+    waiting = [
+        asyncio.create_task(_holder(slots, n, name, order, go)) for n, name in enumerate((first, second))
+    ]
+    await _queued(*waiting)
+    return slots, order, go, [holder, *waiting]
+
+
+async def test_a_waiter_cancelled_in_the_queue_is_skipped() -> None:
+    slots, order, go, (holder, gone, later) = await _one_held_two_waiting("gone", "later")
     gone.cancel()
     go.set()
     await asyncio.gather(holder, later)
@@ -65,12 +74,7 @@ async def test_a_waiter_cancelled_in_the_queue_is_skipped() -> None:
 
 
 async def test_a_waiter_cancelled_as_its_slot_came_passes_the_slot_on() -> None:
-    slots, order, go = RankedSlots(1), [], asyncio.Event()
-    holder = asyncio.create_task(_holder(slots, 0, "holder", order, go))
-    await _queued(holder)
-    unlucky = asyncio.create_task(_holder(slots, 0, "unlucky", order, go))
-    next_one = asyncio.create_task(_holder(slots, 1, "next", order, go))
-    await _queued(unlucky, next_one)
+    slots, order, go, (holder, unlucky, next_one) = await _one_held_two_waiting("unlucky", "next")
     go.set()
     await asyncio.sleep(0)  # the holder leaves and hands its slot to `unlucky`, not yet resumed
     assert holder.done() and slots.free == 0
