@@ -72,7 +72,7 @@ from compute.port import (
 )
 from compute.prices import MemoryPriceCache, PriceCache
 from compute.rbac import Permission
-from domain.model import Instance, Job
+from domain.model import Instance, InstanceState, Job
 from domain.money import PriceList
 
 if TYPE_CHECKING:
@@ -234,10 +234,10 @@ class AzureMLFleet:
         self._prepaid[ws.subscription_id] += 1
 
     async def stop(self, workspace: str, name: str) -> ActionResult:
-        return await self._act(workspace, name, "stop", STOPPED_OR_STOPPING)
+        return await self._act(workspace, name, "stop", STOPPED_OR_STOPPING, InstanceState.STOPPING)
 
     async def start(self, workspace: str, name: str) -> ActionResult:
-        return await self._act(workspace, name, "start", RUNNING_OR_STARTING)
+        return await self._act(workspace, name, "start", RUNNING_OR_STARTING, InstanceState.STARTING)
 
     async def create(self, workspace: str, spec: CreateSpec) -> None:
         ws = self._workspace(workspace)
@@ -262,7 +262,7 @@ class AzureMLFleet:
 
     async def delete(self, workspace: str, name: str) -> None:
         ws = self._workspace(workspace)
-        await self._write(ws, name, SdkCalls.delete, ws, name)
+        await self._write(ws, name, SdkCalls.delete, ws, name, accepted=InstanceState.DELETING)
         log.info("delete %s@%s accepted", name, ws.alias)
 
     async def list_active_jobs(self, workspace: str, *, slots: asyncio.Semaphore | None = None) -> list[Job]:
@@ -395,10 +395,12 @@ class AzureMLFleet:
 
         self._refreshing[alias] = asyncio.create_task(refresh())
 
-    async def _act(self, workspace: str, name: str, action: str, already: tuple[str, ...]) -> ActionResult:
+    async def _act(
+        self, workspace: str, name: str, action: str, already: tuple[str, ...], accepted: InstanceState
+    ) -> ActionResult:
         ws = self._workspace(workspace)
         try:
-            await self._write(ws, name, SdkCalls.act, ws, name, action)
+            await self._write(ws, name, SdkCalls.act, ws, name, action, accepted=accepted)
         except Busy:
             state = (await self.get_instance(workspace, name)).state
             if state.value in already:
@@ -424,12 +426,25 @@ class AzureMLFleet:
             raise translate_sdk(exc, ws) from exc
 
     async def _write(
-        self, ws: Workspace, name: str, call: Callable[..., None], *args: Any, transient_retry: bool = True
+        self,
+        ws: Workspace,
+        name: str,
+        call: Callable[..., None],
+        *args: Any,
+        transient_retry: bool = True,
+        accepted: InstanceState | None = None,
     ) -> None:
+        """`accepted`: the state Azure puts the instance in on accepting the write, for chat's view;
+        None (or a write that failed, or whose outcome is unknown): chat's next read asks Azure."""
         try:
             await self._paced_write(ws, name, call, *args, transient_retry=transient_retry)
-        finally:
-            self._cache.touched(ws.alias, name)  # chat's next read of it asks Azure
+        except BaseException:
+            self._cache.touched(ws.alias, name)
+            raise
+        if accepted is None:
+            self._cache.touched(ws.alias, name)
+        else:
+            self._cache.accepted(ws.alias, name, accepted)
 
     async def _paced_write(
         self, ws: Workspace, name: str, call: Callable[..., None], *args: Any, transient_retry: bool

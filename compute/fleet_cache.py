@@ -6,9 +6,16 @@ active jobs) is kept per workspace, indexed by owner and by name, for at most `s
 
 - every listing Curfew makes refreshes it (the sweep's and the warnings' own lists included; they
   never read from it);
-- Curfew's own writes (start, stop, create, delete, idle shutdown) mark that one instance stale:
-  the next reader that needs it asks Azure for it alone (one get), or re-lists when many are stale;
-- a write that lands while a list is in flight stays stale after the list (the list may predate it);
+- a stop, start or delete Azure accepted (202) is recorded as the state Azure gives the instance
+  on accepting it (Stopping, Starting, Deleting), so chat answers "stopping" without asking Azure
+  (the sweep's ten thousand stops would otherwise send each owner's next turn to an ARM busy with
+  them); its other fields stay as listed;
+- Curfew's other writes (create, idle shutdown) and any write that failed or whose outcome is
+  unknown mark that one instance stale: the next reader that needs it asks Azure for it alone (one
+  get), or re-lists when many are stale; so does an accepted write to an instance not in the
+  listing;
+- a write that lands while a list is in flight stays recorded (or stale) after the list: the list
+  may predate it;
 - a listing just expired answers once more while a new one is listed in the background (up to
   REFRESH_WITHIN times `seconds` old), so a turn never waits for a workspace's whole listing.
 
@@ -19,9 +26,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from domain.model import Instance, Job
+from domain.model import Instance, InstanceState, Job
 
 REFRESH_WITHIN = 4
 """A listing up to this many times `seconds` old answers while the new one is being listed."""
@@ -36,6 +43,8 @@ class Listing:
     by_owner: dict[str, list[str]]
     stale: dict[str, float] = field(default_factory=dict)
     """Lower-case names Curfew wrote to since this listing, with the time of the write."""
+    recorded: dict[str, tuple[float, InstanceState]] = field(default_factory=dict)
+    """Lower-case names whose state is that of Curfew's own accepted write, with the time of it."""
 
     @classmethod
     def of(cls, at: float, instances: Iterable[Instance]) -> Listing:
@@ -44,6 +53,24 @@ class Listing:
             listing.by_name[instance.name.lower()] = instance
         listing._index()
         return listing
+
+    def record(self, name: str, state: InstanceState, at: float) -> bool:
+        """Azure accepted a write that puts the instance in `state` at `at`; False if not listed."""
+        key = name.lower()
+        instance = self.by_name.get(key)
+        if instance is None:
+            return False
+        self.by_name[key] = replace(instance, state=state)  # same name and owner: the index holds
+        self.recorded[key] = (at, state)
+        self.stale.pop(key, None)
+        return True
+
+    def carry(self, earlier: Listing) -> None:
+        """The marks of writes to `earlier` that this listing (asked for at `self.at`) may predate."""
+        self.stale = {n: at for n, at in earlier.stale.items() if at >= self.at}
+        for name, (at, state) in earlier.recorded.items():
+            if at >= self.at and not self.record(name, state, at):
+                self.stale[name] = at  # gone from the new listing, or not in it yet: ask Azure
 
     def _index(self) -> None:
         self.by_owner = {}
@@ -72,6 +99,7 @@ class Listing:
         """What a get just read (None: gone); no longer stale."""
         key = name.lower()
         self.stale.pop(key, None)
+        self.recorded.pop(key, None)
         if instance is None:
             self.by_name.pop(key, None)
         else:
@@ -110,7 +138,7 @@ class FleetCache:
         listing = Listing.of(started, instances)
         earlier = self._listings.get(workspace)
         if earlier is not None:
-            listing.stale = {n: at for n, at in earlier.stale.items() if at >= started}
+            listing.carry(earlier)
         if self.seconds > 0:
             self._listings[workspace] = listing
         return listing
@@ -126,8 +154,18 @@ class FleetCache:
     def touched(self, workspace: str, name: str) -> None:
         """Curfew wrote to the instance: whoever needs it next asks Azure."""
         listing = self._listings.get(workspace)
+        if listing is None and self.seconds > 0:  # a first listing may be in flight: mark it too
+            listing = self._listings[workspace] = Listing(float("-inf"), {}, {})
         if listing is not None:
+            listing.recorded.pop(name.lower(), None)
             listing.stale[name.lower()] = self._clock()
+
+    def accepted(self, workspace: str, name: str, state: InstanceState) -> None:
+        """Azure accepted Curfew's write, which puts the instance in `state`: chat's view says so
+        (or, for an instance it does not list, asks Azure next time)."""
+        listing = self._listings.get(workspace)
+        if listing is None or not listing.record(name, state, self._clock()):
+            self.touched(workspace, name)
 
     def put(self, workspace: str, name: str, instance: Instance | None) -> None:
         listing = self._listings.get(workspace)

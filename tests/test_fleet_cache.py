@@ -52,3 +52,75 @@ def test_no_seconds_keeps_nothing() -> None:
     cache = FleetCache(0, Clock())
     cache.store("research", [instance("a")], 100.0)
     assert cache.fresh("research") is None and cache.refreshable("research") is None
+
+
+def test_an_accepted_stop_is_recorded_as_stopping_without_a_stale_mark() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a"), instance("b")], clock.now)
+    cache.accepted("research", "A", InstanceState.STOPPING)
+    listing = cache.fresh("research")
+    assert listing is not None and listing.stale_among(ANNA, None) == []
+    states = {i.name: i.state for i in listing.select(ANNA, None)}
+    assert states == {"a": InstanceState.STOPPING, "b": InstanceState.RUNNING}
+    assert [i.name for i in listing.select(ANNA, "a")] == ["a"]  # still indexed by owner and name
+
+
+def test_a_listing_in_flight_across_an_accepted_stop_keeps_the_recorded_state() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a")], clock.now)
+    started = clock.now
+    clock.now += 1
+    cache.accepted("research", "a", InstanceState.STOPPING)
+    listing = cache.store("research", [instance("a")], started)  # listed before Azure had it
+    assert [i.state for i in listing.select(ANNA, None)] == [InstanceState.STOPPING]
+    assert listing.stale_among(ANNA, None) == []
+    later = cache.store("research", [instance("a")], clock.now + 1)  # asked for after the stop
+    assert [i.state for i in later.select(ANNA, None)] == [InstanceState.RUNNING]
+
+
+def test_an_accepted_write_to_an_instance_not_listed_is_asked_for_next() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a")], clock.now)
+    started = clock.now
+    clock.now += 1
+    cache.accepted("research", "new", InstanceState.STARTING)
+    cache.accepted("research", "a", InstanceState.DELETING)
+    listing = cache.store("research", [], started)  # "a" gone from a listing that predates the delete
+    assert sorted(listing.stale_among(ANNA, None)) == ["a", "new"]
+
+
+def test_a_failed_write_after_an_accepted_one_marks_the_instance_stale() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a")], clock.now)
+    cache.accepted("research", "a", InstanceState.STOPPING)
+    cache.touched("research", "a")
+    listing = cache.fresh("research")
+    assert listing is not None and listing.stale_among(ANNA, None) == ["a"]
+    listing.put("a", instance("a"))  # what the get read
+    assert listing.stale_among(ANNA, None) == [] and not listing.recorded
+
+
+def test_a_write_while_the_first_listing_is_in_flight_stays_stale_after_it() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    started = clock.now
+    clock.now += 1
+    cache.accepted("research", "a", InstanceState.STOPPING)
+    assert cache.fresh("research") is None and cache.refreshable("research") is None
+    listing = cache.store("research", [instance("a")], started)
+    assert listing.stale_among(ANNA, None) == ["a"]
+
+
+def test_a_recorded_state_expires_with_its_listing() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a")], clock.now)
+    cache.accepted("research", "a", InstanceState.STOPPING)
+    clock.now += 30
+    assert cache.fresh("research") is None
+    clock.now += 3 * 30
+    assert cache.refreshable("research") is None

@@ -1,10 +1,13 @@
 """Chat's cached view of the Azure ML fleet (`azure.fleet_cache_seconds`), through the unmodified SDK
 against the ARM stand-in, counting the requests the stand-in saw: a burst of chat reads lists once,
-Curfew's own writes are read again with one get, and the sweep always lists fresh."""
+Curfew's own accepted stops, starts and deletes are answered from the state Azure accepted them
+into (its other writes, and failed ones, are read again with one get), and the sweep always lists
+fresh."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from compute.azureml import AzureMLFleet
-from compute.port import CreateSpec
+from compute.azureml_sdk import SdkCalls
+from compute.port import CreateSpec, FleetError
 from config.settings import Settings
 from domain.model import InstanceState
 from runtime import Runtime
@@ -85,28 +89,107 @@ async def test_with_no_cache_every_chat_read_lists(arm: ArmStandIn, azure_env: d
         await fleet.close()
 
 
-async def test_curfews_own_stop_start_create_and_delete_are_read_again_with_one_get(
+async def test_curfews_accepted_stop_start_and_delete_are_answered_without_asking_azure(
     arm: ArmStandIn, azure_env: dict[str, str]
 ) -> None:
+    """Azure answered 202: chat's view says Stopping, Starting, Deleting with no read at ARM. A created
+    instance is not in the listing: it is read with one get."""
     fleet = seeded(arm, fleet_cache_seconds=600)
+    ws = arm.state.workspace(RESEARCH.subscription_id, RESEARCH.resource_group, RESEARCH.workspace)
+    arm.state.stop_by(ws, "anna-2", "IdleShutdown")
     try:
         await fleet.recent_instances(owner=ANNA)
         await fleet.stop(RESEARCH.alias, "anna-0")
+        await fleet.start(RESEARCH.alias, "anna-2")
+        await fleet.delete(RESEARCH.alias, "anna-1")
         states = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
-        assert states["anna-0"] in (InstanceState.STOPPING, InstanceState.STOPPED)
-        assert (lists(arm), gets(arm)) == (1, 1)
+        assert states == {
+            "anna-0": InstanceState.STOPPING,
+            "anna-1": InstanceState.DELETING,
+            "anna-2": InstanceState.STARTING,
+        }
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="ANNA-0")  # a card click
+        assert named.state is InstanceState.STOPPING
+        assert (lists(arm), gets(arm)) == (1, 0)
 
         await fleet.create(RESEARCH.alias, CreateSpec("anna-new", "Standard_DS3_v2", ANNA, TENANT))
         assert "anna-new" in {i.name for i in await fleet.recent_instances(owner=ANNA)}
-        await fleet.delete(RESEARCH.alias, "anna-1")
-        listed = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
-        assert listed.get("anna-1") in (None, InstanceState.DELETING)
-        assert lists(arm) == 1  # each write cost one get of that instance, never a re-listing
+        assert (lists(arm), gets(arm)) == (1, 1)  # the created one, never a re-listing
 
         # someone else's instances were not read again on Anna's behalf
-        before = gets(arm)
         assert len(await fleet.recent_instances(owner=BEN)) == 5
-        assert gets(arm) == before
+        assert (lists(arm), gets(arm)) == (1, 1)
+    finally:
+        await fleet.close()
+
+
+async def test_a_listing_in_flight_across_an_accepted_stop_does_not_bring_back_running(
+    arm: ArmStandIn, azure_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ARM answered a listing while anna-0 still ran; the stop was accepted before that listing
+    reached the cache. The listing is stored, anna-0 stays Stopping, and nobody asks Azure."""
+    fleet = seeded(arm, fleet_cache_seconds=600)
+    answered, release = threading.Event(), threading.Event()
+    list_instances = SdkCalls.list_instances
+
+    def held(client: Any, ws: Any) -> Any:
+        found = list_instances(client, ws)
+        answered.set()
+        release.wait(30)
+        return found
+
+    try:
+        await fleet.recent_instances(owner=ANNA)
+        monkeypatch.setattr(SdkCalls, "list_instances", staticmethod(held))
+        listing = asyncio.ensure_future(fleet.list_instances(RESEARCH.alias))
+        assert await asyncio.to_thread(answered.wait, 30)
+        await fleet.stop(RESEARCH.alias, "anna-0")
+        release.set()
+        listed = {i.name: i.state for i in await listing}
+        assert listed["anna-0"] is InstanceState.RUNNING  # what that listing saw at ARM
+        states = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
+        assert states["anna-0"] is InstanceState.STOPPING
+        assert (lists(arm), gets(arm)) == (2, 0)
+    finally:
+        release.set()
+        await fleet.close()
+
+
+async def test_a_failed_stop_is_read_again_with_one_get(arm: ArmStandIn, azure_env: dict[str, str]) -> None:
+    fleet = seeded(arm, fleet_cache_seconds=600)
+    try:
+        await fleet.recent_instances(owner=ANNA)
+        arm.fail_next("POST", r"/computes/anna-0/stop$", 403)
+        with pytest.raises(FleetError):
+            await fleet.stop(RESEARCH.alias, "anna-0")
+        states = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
+        assert states["anna-0"] is InstanceState.RUNNING
+        assert (lists(arm), gets(arm)) == (1, 1)
+    finally:
+        await fleet.close()
+
+
+async def test_a_recorded_stop_expires_with_its_listing(arm: ArmStandIn, azure_env: dict[str, str]) -> None:
+    """Past its seconds the listing answers once more (Stopping, as recorded) while the workspace is
+    listed again; from then on chat says what Azure says."""
+    fleet = seeded(arm, fleet_cache_seconds=30)
+    now = [1000.0]
+    fleet._cache._clock = lambda: now[0]  # the cache's clock, so no test sleeps
+    ws = arm.state.workspace(RESEARCH.subscription_id, RESEARCH.resource_group, RESEARCH.workspace)
+    try:
+        await fleet.recent_instances(owner=ANNA)
+        await fleet.stop(RESEARCH.alias, "anna-0")
+        arm.state.stop_by(ws, "anna-0", "IdleShutdown")  # Azure has finished it
+        now[0] += 29
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="anna-0")
+        assert named.state is InstanceState.STOPPING and lists(arm) == 1
+        now[0] += 2
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="anna-0")
+        assert named.state is InstanceState.STOPPING  # the listing just expired
+        await asyncio.gather(*fleet._refreshing.values())
+        [named] = await fleet.recent_instances(RESEARCH.alias, name="anna-0")
+        assert named.state is InstanceState.STOPPED
+        assert (lists(arm), gets(arm)) == (2, 0)
     finally:
         await fleet.close()
 
@@ -114,13 +197,19 @@ async def test_curfews_own_stop_start_create_and_delete_are_read_again_with_one_
 async def test_many_own_writes_in_a_workspace_re_list_it_instead_of_one_get_each(
     arm: ArmStandIn, azure_env: dict[str, str]
 ) -> None:
+    """Five accepted stops cost no read; five idle-shutdown settings (not recorded) re-list once."""
     fleet = seeded(arm, fleet_cache_seconds=600)
     try:
         await fleet.recent_instances()
         for n in range(5):
             await fleet.stop(RESEARCH.alias, f"ben-{n}")
         listed = await fleet.recent_instances(owner=BEN)
-        assert all(i.state is not InstanceState.RUNNING for i in listed)
+        assert {i.state for i in listed} == {InstanceState.STOPPING}
+        assert (lists(arm), gets(arm)) == (1, 0)
+        for n in range(5):
+            await fleet.set_idle_shutdown(RESEARCH.alias, f"ben-{n}", 30)
+        listed = await fleet.recent_instances(owner=BEN)
+        assert {i.idle_shutdown_minutes for i in listed} == {30}
         assert (lists(arm), gets(arm)) == (2, 0)
     finally:
         await fleet.close()
