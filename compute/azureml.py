@@ -181,7 +181,7 @@ class AzureMLFleet:
         """The sweep's listing, page by page as ARM answers (each page one read in a worker thread);
         once whole, it is chat's listing too, as `list_instances`' is."""
         ws = self._workspace(workspace)
-        started = self._cache.now()
+        started = self._cache.sweep_lists(ws.alias)
         found, page = await self._read(ws, None, SdkCalls.list_page, ws, None)
         everything = list(found)
         yield found

@@ -22,7 +22,8 @@ active jobs) is kept per workspace, indexed by owner and by name, for at most `s
 - the sweep's own listing, once expired, is not listed again in the background while Curfew's
   writes to that workspace go on (one accepted or failed within `seconds`), up to REFRESH_WITHIN
   times `seconds` old: those writes are in it (recorded or stale), and during a sweep of thousands
-  chat's re-listings were hundreds of list pages at an ARM busy with the sweep's stops.
+  chat's re-listings were hundreds of list pages at an ARM busy with the sweep's stops; nor is
+  any listing while the sweep's own listing of that workspace is on its way.
 
 Clock: `time.monotonic` unless a test gives another.
 """
@@ -124,6 +125,8 @@ class FleetCache:
         self._jobs: dict[str, tuple[float, list[Job]]] = {}
         self._written: dict[str, float] = {}
         """When Curfew last wrote to an instance of each workspace."""
+        self._sweep_listing: dict[str, float] = {}
+        """When the sweep last began listing each workspace."""
 
     def now(self) -> float:
         return self._clock()
@@ -142,12 +145,22 @@ class FleetCache:
             return None
         return listing
 
+    def sweep_lists(self, workspace: str) -> float:
+        """The sweep begins a listing of the workspace (stored with `by_sweep`); when it began."""
+        self._sweep_listing[workspace] = now = self._clock()
+        return now
+
     def held(self, workspace: str) -> bool:
-        """The sweep's listing, past `seconds`, while Curfew's writes to the workspace go on: it
-        answers without a re-listing (within REFRESH_WITHIN times `seconds`, as `refreshable`)."""
+        """A listing past `seconds` that answers without a re-listing (within REFRESH_WITHIN times
+        `seconds`, as `refreshable`): the sweep's, while Curfew's writes to the workspace go on, or
+        any while the sweep's own listing of the workspace is on its way."""
         listing = self.refreshable(workspace)
+        if listing is None:
+            return False
+        if self._sweep_listing.get(workspace, float("-inf")) > listing.at:
+            return True
         written = self._written.get(workspace, float("-inf"))
-        return listing is not None and listing.by_sweep and self._clock() - written < self.seconds
+        return listing.by_sweep and self._clock() - written < self.seconds
 
     def store(
         self, workspace: str, instances: Iterable[Instance], started: float, *, by_sweep: bool = False

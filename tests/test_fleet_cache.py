@@ -153,3 +153,17 @@ def test_active_jobs_answer_once_more_just_past_their_seconds() -> None:
     assert cache.fresh_jobs("research") is None and cache.refreshable_jobs("research") == []
     clock.now += 3 * 30
     assert cache.refreshable_jobs("research") is None
+
+
+def test_a_listing_past_its_seconds_is_held_while_the_sweeps_own_listing_is_on_its_way() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a")], clock.now)  # chat's own
+    clock.now += 31
+    assert not cache.held("research")
+    started = cache.sweep_lists("research")
+    clock.now += 5
+    assert cache.held("research")
+    cache.store("research", [instance("a")], started, by_sweep=True)  # no writes since: not held
+    clock.now += 31
+    assert not cache.held("research")
