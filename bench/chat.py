@@ -43,7 +43,7 @@ import multiprocessing
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +60,7 @@ from tests.connector_standin import ConnectorStandIn
 
 APPROVER = "00000000-0000-0000-0000-000000000021"
 KINDS = ("status", "keep", "approval", "click")
+SETTLE_SECONDS = 300.0
 
 
 def user_id(n: int) -> str:
@@ -101,8 +102,11 @@ class Driver:
         self.connector, self.endpoint, self.tag = connector, endpoint, tag
         self.workspace_of, self.warnings = workspace_of, warnings
 
-    def activity(self, n: int, kind: str, echo: bool) -> dict[str, Any]:
-        aad = user_id(n)
+    def conversation(self, n: int | str) -> str:
+        return f"a:bench-{self.tag}-{n}"
+
+    def activity(self, n: int, kind: str, echo: bool, aad: str | None = None) -> dict[str, Any]:
+        aad = aad or user_id(n)
         base: dict[str, Any] = {
             "id": f"bench-{n}",
             "channelId": "msteams",
@@ -112,7 +116,7 @@ class Driver:
             "from": {"id": f"29:{aad}", "name": f"User {n}", "aadObjectId": aad},
             "recipient": {"id": "28:bot", "name": "Curfew"},
             "conversation": {
-                "id": f"a:bench-{self.tag}-{n}",
+                "id": self.conversation(n),
                 "conversationType": "personal",
                 "tenantId": DEMO_TENANT,
             },
@@ -141,9 +145,23 @@ class Driver:
             "replyToId": "1:card",
         }
 
+    async def approver_hello(self) -> None:
+        """The approver says `status` once, as an approver whom cards reach has: a keep that goes to
+        the approvers then sends them its card (without it the card reaches nobody, and Curfew tells
+        the requester so instead)."""
+        activity = self.activity("approver", "status", False, aad=APPROVER)  # type: ignore[arg-type]
+        async with aiohttp.ClientSession() as session, session.post(self.endpoint, json=activity) as response:
+            assert response.status < 300, await response.text()
+
+    def approver_cards(self) -> int:
+        """Cards that reached the approver so far."""
+        return sum(
+            1 for m in self.connector.messages_for(self.conversation("approver")) if m.card is not None
+        )
+
     async def turn(self, session: aiohttp.ClientSession, n: int, kind: str, echo: bool) -> float:
         activity = self.activity(n, kind, echo)
-        seen = len(self.connector.messages_for(f"a:bench-{self.tag}-{n}"))
+        seen = len(self.connector.messages_for(self.conversation(n)))
         start = time.monotonic()
         async with session.post(self.endpoint, json=activity) as response:
             body = await response.text()
@@ -152,7 +170,7 @@ class Driver:
             assert '"value"' in body, f"no card in the answer to a click: {body[:200]}"
             assert "changed nothing" not in body and "never sent" not in body, body[:300]
             return time.monotonic() - start
-        replies = self.connector.messages_for(f"a:bench-{self.tag}-{n}")
+        replies = self.connector.messages_for(self.conversation(n))
         assert len(replies) > seen, f"user {n} got no reply to {kind}"
         return replies[seen].at - start
 
@@ -163,8 +181,17 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def run_phase(
-    driver: Driver, pid: int, plan: list[tuple[int, str]], mode: str, rate: float, echo: bool, arm: Any
+    driver: Driver,
+    pid: int,
+    plan: list[tuple[int, str]],
+    mode: str,
+    rate: float,
+    echo: bool,
+    arm: Any,
+    settled: Callable[[], bool] = lambda: True,
 ) -> dict[str, Any]:
+    """The turns of `plan`; CPU is read once `settled()` holds (the work that follows the turns,
+    such as the approvers' cards, done), waiting at most SETTLE_SECONDS."""
     latencies: dict[str, list[float]] = {}
     if arm is not None:
         arm.reset()
@@ -185,6 +212,10 @@ async def run_phase(
                 await asyncio.sleep(rng.expovariate(rate))
             await asyncio.gather(*tasks)
     wall = time.monotonic() - started
+    waited = time.monotonic()
+    while not settled() and time.monotonic() - waited < SETTLE_SECONDS:
+        await asyncio.sleep(0.05)
+    assert settled(), f"the work that follows the turns was not done within {SETTLE_SECONDS} s"
     turns = sum(len(v) for v in latencies.values())
     figures: dict[str, Any] = {
         "wall": wall,
@@ -207,6 +238,8 @@ def show(name: str, f: dict[str, Any]) -> None:
     extra = ""
     if "reads_per_turn" in f:
         extra = f"  ARM reads/turn {f['reads_per_turn']:.2f} {f['reads']} 429s={f['429s']}"
+    if f.get("approver_cards"):
+        extra += f"  cards to the approver {f['approver_cards']}"
     print(
         f"{name:22} turns={f['turns']:4d}  CPU/turn {f['cpu_ms']:6.2f} ms  all p50 "
         f"{percentile(f['all'], 50) * 1000:7.1f} p99 {percentile(f['all'], 99) * 1000:7.1f} ms  "
@@ -309,7 +342,12 @@ async def main(args: argparse.Namespace) -> None:
                 # a first turn's one-time work (imports, first clients, the stored reference) is not
                 # in the figures
                 await run_phase(driver, pid, [(n, "status") for n in range(users)], "single", 1, False, None)
-                ours = await run_phase(driver, pid, plan, args.mode, args.rate, False, arm)
+                await driver.approver_hello()
+                cards = driver.approver_cards()
+                approvals = sum(1 for _, kind in plan if kind == "approval")
+                delivered = lambda: driver.approver_cards() - cards >= approvals  # noqa: E731
+                ours = await run_phase(driver, pid, plan, args.mode, args.rate, False, arm, delivered)
+                ours["approver_cards"] = driver.approver_cards() - cards
                 if args.during_sweep:  # the same again while a forced curfew runs in the server
                     control.send("sweep")
                     await asyncio.sleep(args.during_sweep)  # into its stops

@@ -83,10 +83,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHAT_READS = 4
 """Chat's own reads in flight: a turn never queues behind the sweep's listings."""
-WRITE_SLOTS = 4
-"""Writes in flight per subscription: ARM refills 10 a second; at the start of a night its bucket of
-200 is spent as fast as writes go out, and with 4 in flight (a write takes 0.4-0.5 s while listings
-run beside it) the bucket sat full for seconds, its refill wasted (stop windows 89-92 s for 80)."""
+WRITE_SLOTS = 16
+"""Writes in flight per subscription. ARM refills 10 a second and its bucket starts the night full:
+until writes go out faster than the refill, the refill is wasted. A write takes 0.4-1 s while the
+listings run beside it, so more than 10 must be in flight just to keep up, and 16 (about 16-40 a
+second) spend the bucket of 200 within seconds; with 4 in flight the bucket sat full for seconds
+(stop windows 87-93 s for a floor of 80; with 16, 82-85 s: docs/benchmarks.md, fourth pass)."""
 
 _PUBLIC_CLOUDS = {
     "https://management.azure.com/": "AzureCloud",

@@ -12,11 +12,13 @@ it: a token reserved long before its stop goes out (a thousand stops queued for 
 counts as spent on Curfew's side while ARM's bucket, still full, wastes its refill; ARM then answers
 429 near the end, and every such reservation is void after the pause (the 50 s tail of
 docs/benchmarks.md, issue 17's third pass). Each workspace's stops begin as soon as its own listing arrives
-(the owners the last warning missed are read once, first); the verification starts only
-once every stop was accepted (listings beside the stops made ARM's answers to the stops late and
-bunched, docs/benchmarks.md) and lists each workspace once, then reads the few still in transition
-with one get each. The workspaces are listed all at once, not one after another per subscription:
-that let the later listings run beside the first workspaces' stops and took 1.86x the floor.
+(the owners the last warning missed are read once, first). A subscription's slots serve its
+workspaces in the order of the configuration (`RankedSlots`), so they finish one after another, and
+each workspace is verified as soon as its own stops were all accepted, while the next one's stops
+still go out: only the last workspace of each subscription is verified after the night's last
+stop. The verification lists the workspace once, then reads the few still in transition with one
+get each. The workspaces are listed all at once, not one after another per subscription: that let
+the later listings run beside the first workspaces' stops and took 1.86x the floor.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 from compute.port import ActionResult, FleetError, NotFound
@@ -34,6 +38,7 @@ from domain.model import Instance, InstanceKey, InstanceState, KeepOn
 from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
+from scheduler.ranked_slots import RankedSlots
 from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet, read_pages
 from storage.guard import Held
@@ -51,9 +56,15 @@ class Sweeper:
         self._ctx = ctx
         most = ctx.settings.azure.max_concurrency
         subscriptions = {w.subscription_id for w in ctx.fleet.workspaces}
-        self._slots = {sub: asyncio.Semaphore(most) for sub in subscriptions}
+        self._slots = {sub: RankedSlots(most) for sub in subscriptions}
         """Per subscription: ARM paces each one apart, so one's backlog never holds another's stops."""
         self._subscription = {w.alias: w.subscription_id for w in ctx.fleet.workspaces}
+        self._rank: dict[str, int] = {}
+        """A workspace's place among its subscription's: lower ranks take the slots first."""
+        ranked: Counter[str] = Counter()
+        for w in ctx.fleet.workspaces:
+            self._rank[w.alias] = ranked[w.subscription_id]
+            ranked[w.subscription_id] += 1
         self._ledger = SavingsLedger(ctx)
 
     async def curfew(
@@ -76,8 +87,6 @@ class Sweeper:
         )
         report.outcomes.extend(failure for failures, _ in read for failure in failures)
         report.outcomes.extend(outcome for _, outcomes in read for outcome in outcomes)
-        if not dry_run:  # only once every stop was accepted: listings beside the stops slow them
-            await self._verify(report, lambda i: i.state.is_stopped, "Stopped")
         return await self._finish(report, actor, complete=True)
 
     async def _curfew_workspace(
@@ -89,16 +98,21 @@ class Sweeper:
         unwarned: set[InstanceKey],
         keep_ons: list[KeepOn],
     ) -> tuple[list[Outcome], list[Outcome]]:
-        """One workspace's read, decisions and stops: a page's stops begin as soon as that page of
-        the listing arrives, while the next pages and the other workspaces are still being read.
-        A read that fails fails the workspace; the stops of the pages already read go on."""
+        """One workspace's read, decisions, stops and verification: a page's stops begin as soon as
+        that page of the listing arrives, while the next pages and the other workspaces are still
+        being read; once all its stops were accepted, the workspace is verified, while the other
+        workspaces' stops go on. A read that fails fails the workspace; the stops of the pages
+        already read go on."""
         failures: list[Outcome] = []
         actions: list[asyncio.Future[Outcome]] = []
         async for snap in read_pages(self._ctx, alias, keep_ons):
             failures += snap.failures
             decisions = snap.decide(RunKind.CURFEW, now, self._ctx.policies(), forced=forced)
             actions += [asyncio.ensure_future(self._decided(d, now, dry_run, unwarned)) for d in decisions]
-        return failures, list(await asyncio.gather(*actions))
+        outcomes = list(await asyncio.gather(*actions))
+        if not dry_run:
+            await self._verify(outcomes, lambda i: i.state.is_stopped, "Stopped")
+        return failures, outcomes
 
     def _decided(
         self, d: Decision, now: datetime, dry_run: bool, unwarned: set[InstanceKey]
@@ -168,11 +182,11 @@ class Sweeper:
                 return Outcome(d, OutcomeKind.WOULD_STOP)
             return await _act(d, self._ctx.fleet.stop, OutcomeKind.STOPPED, OutcomeKind.ALREADY_STOPPED)
 
-    def _slot(self, workspace: str) -> asyncio.Semaphore:
+    def _slot(self, workspace: str) -> AbstractAsyncContextManager[None]:
         sub = self._subscription.get(workspace, "")
         if sub not in self._slots:  # a workspace the fleet did not list at start: its own slots
-            self._slots[sub] = asyncio.Semaphore(self._ctx.settings.azure.max_concurrency)
-        return self._slots[sub]
+            self._slots[sub] = RankedSlots(self._ctx.settings.azure.max_concurrency)
+        return self._slots[sub].hold(self._rank.get(workspace, 0))
 
     async def delayed_stop(self, keep_on: KeepOn, *, run_id: str, actor: str = "curfew") -> Outcome:
         """Stop an instance whose curfew delay (Keep 1 hour) has ended, unless another keep-on or a
@@ -225,8 +239,10 @@ class Sweeper:
             await self._ctx.fleet.reserve_write(d.instance.workspace)
             return await _act(d, self._ctx.fleet.start, OutcomeKind.STARTED, OutcomeKind.ALREADY_RUNNING)
 
-    async def _verify(self, report: RunReport, done: Callable[[Instance], bool], wanted: str) -> None:
-        """Read the acted-on instances again until they reached `wanted` (bounded).
+    async def _verify(self, outcomes: list[Outcome], done: Callable[[Instance], bool], wanted: str) -> None:
+        """Read the acted-on instances of `outcomes` (one workspace's, or more) again until they
+        reached `wanted` (bounded); an instance running again replaces its outcome in `outcomes`
+        with a failed one.
 
         Checks at once with one listing per touched workspace (the stops that went out first have
         long settled on a large night), then waits 1 s, doubling the wait up to
@@ -235,7 +251,7 @@ class Sweeper:
         transition are left: a workspace with at most `VERIFY_BY_GETS` of them is read with one get
         each, not listed again.
         """
-        pending = {o.decision.instance.key: o for o in report.outcomes if o.kind is OutcomeKind.STOPPED}
+        pending = {o.decision.instance.key: o for o in outcomes if o.kind is OutcomeKind.STOPPED}
         settings = self._ctx.settings.curfew
         deadline = time.monotonic() + settings.verify_seconds
         delay = min(1.0, settings.verify_interval_seconds)
@@ -251,7 +267,13 @@ class Sweeper:
             await asyncio.gather(
                 *(
                     self._check(
-                        alias, keys, not first and len(keys) <= VERIFY_BY_GETS, pending, report, done, wanted
+                        alias,
+                        keys,
+                        not first and len(keys) <= VERIFY_BY_GETS,
+                        pending,
+                        outcomes,
+                        done,
+                        wanted,
                     )
                     for alias, keys in sorted(waiting.items())
                 )
@@ -265,7 +287,7 @@ class Sweeper:
         keys: list[InstanceKey],
         by_gets: bool,
         pending: dict[InstanceKey, Outcome],
-        report: RunReport,
+        outcomes: list[Outcome],
         done: Callable[[Instance], bool],
         wanted: str,
     ) -> None:
@@ -283,10 +305,11 @@ class Sweeper:
             if instance is None or done(instance):
                 pending.pop(key).detail = f"confirmed {wanted}" if instance else "deleted meanwhile"
             elif instance.state.is_running:
-                failed = pending.pop(key).failed(
+                accepted = pending.pop(key)
+                failed = accepted.failed(
                     f"Azure accepted the stop, but {key.name} is {instance.state.value} again"
                 )
-                report.replace(failed)
+                outcomes[next(n for n, o in enumerate(outcomes) if o is accepted)] = failed
 
     async def _get(self, key: InstanceKey) -> Instance | None:
         try:

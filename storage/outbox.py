@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import Integer, Select, Update, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, Select, Table, Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import AuditRow, OutboxRow
@@ -83,9 +83,10 @@ class Tx:
     _later: list[Callable[[], None]] = field(default_factory=list)
 
     def audit(self, *events: Any) -> None:
-        """`events` are storage.repositories.AuditEvent values."""
+        """`events` are storage.repositories.AuditEvent values; inserted at once, as Core rows (an ORM
+        object per row cost a unit-of-work flush on every turn that changes state)."""
         for e in events:
-            self.session.add(AuditRow(**audit_values(e)))
+            self.session.execute(_AUDIT_INSERT, audit_values(e))
 
     def audit_many(self, events: Sequence[Any]) -> None:
         """`audit` for a run's thousands of rows: one executemany, no ORM object per row (a
@@ -95,25 +96,13 @@ class Tx:
 
     def enqueue(self, kind: str, payload: dict[str, Any], *, delay: float = 0.0) -> None:
         now = wall_clock()
-        self.session.add(
-            OutboxRow(
-                kind=kind,
-                payload=payload,
-                created_at=now,
-                due_at=now + timedelta(seconds=delay),
-                claims=0,
-                failures=0,
-            )
-        )
+        values = {"kind": kind, "payload": payload, "created_at": now, "claims": 0, "failures": 0}
+        self.session.execute(_OUTBOX_INSERT, values | {"due_at": now + timedelta(seconds=delay)})
         self.enqueued += 1
 
     def complete(self, item: OutboxItem, outcome: str = "done") -> None:
         """Mark `item` done in this transaction; ClaimLost (so nothing commits) if it is not ours."""
-        result = self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == item.id, OutboxRow.claimed_by == item.claim, OutboxRow.done_at.is_(None))
-            .values(done_at=wall_clock(), claimed_until=None, outcome=outcome)
-        )
+        result = self.session.execute(_FINISH, _finishing(item, wall_clock(), outcome, None))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ClaimLost(f"outbox row {item.id} is no longer claimed by this worker")
 
@@ -144,6 +133,29 @@ _CLAIM: Final = _claiming(_DUE)
 _CLAIM_SKIPPING_LOCKED: Final = _claiming(_DUE.with_for_update(skip_locked=True))
 _CLAIMED: Final = select(OutboxRow.__table__).where(_ROWS.claimed_by == bindparam("token"))
 """Built once (the worker claims after every transaction that enqueues work), read as Core rows."""
+_AUDIT: Final = cast(Table, AuditRow.__table__)
+_OUTBOX: Final = cast(Table, OutboxRow.__table__)
+_AUDIT_INSERT: Final = insert(_AUDIT)
+_OUTBOX_INSERT: Final = insert(_OUTBOX)
+_MINE: Final = (
+    (_ROWS.id == bindparam("row_id")) & (_ROWS.claimed_by == bindparam("claim")) & _ROWS.done_at.is_(None)
+)
+"""The row, still claimed by this claim and not done: what finishing and giving back require."""
+_FINISH: Final = (
+    update(_OUTBOX)
+    .where(_MINE)
+    .values(
+        done_at=bindparam("done"),
+        claimed_until=None,
+        outcome=bindparam("finished_as"),
+        last_error=bindparam("error"),
+    )
+)
+"""Built once, as Core: every outbox row is finished once (in the work's own transaction or after)."""
+
+
+def _finishing(item: OutboxItem, now: datetime, outcome: str, error: str | None) -> dict[str, Any]:
+    return {"row_id": item.id, "claim": item.claim, "done": now, "finished_as": outcome, "error": error}
 
 
 class Outbox:
@@ -171,28 +183,17 @@ class Outbox:
     ) -> bool:
         """Mark a claimed row done; False when the claim was lost (another worker has it)."""
         with self._sessions.begin() as session:
-            result = session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == item.id, OutboxRow.claimed_by == item.claim, OutboxRow.done_at.is_(None)
-                )
-                .values(done_at=now, claimed_until=None, outcome=outcome, last_error=error)
-            )
+            result = session.execute(_FINISH, _finishing(item, now, outcome, error))
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def later(self, item: OutboxItem, due_at: datetime, *, error: str | None = None) -> bool:
         """Give a claimed row back, due at `due_at`; with `error`, as one more failure."""
         values: dict[str, Any] = {"due_at": due_at, "claimed_until": None}
         if error is not None:
-            values |= {"failures": OutboxRow.failures + 1, "last_error": error[:2000]}
+            values |= {"failures": _ROWS.failures + 1, "last_error": error[:2000]}
         with self._sessions.begin() as session:
-            result = session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == item.id, OutboxRow.claimed_by == item.claim, OutboxRow.done_at.is_(None)
-                )
-                .values(**values)
-            )
+            query = update(_OUTBOX).where(_MINE).values(**values)
+            result = session.execute(query, {"row_id": item.id, "claim": item.claim})
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def release(self, owner: str) -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from storage.db import begun
 from storage.models import ComputeRequestRow
@@ -37,9 +38,12 @@ class ComputeRequest:
 
 
 _FIELDS = tuple(ComputeRequest.__dataclass_fields__)
+_REQUESTS: Final = cast(Table, ComputeRequestRow.__table__)
+_BY_ID: Final = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id"))
 
 
-def _request(row: ComputeRequestRow) -> ComputeRequest:
+def _request(row: Any) -> ComputeRequest:
+    """From an ORM row or a Core row of compute_request (their names are the columns')."""
     return ComputeRequest(**{name: getattr(row, name) for name in _FIELDS})
 
 
@@ -55,8 +59,10 @@ class RequestRepository:
             return _request(row)
 
     def get(self, request_id: int, *, session: Session | None = None) -> ComputeRequest | None:
+        """Read as a Core row (every outbox step about a request reads it first), so always what the
+        database holds, also in a transaction that changed the request."""
         with begun(self._sessions, session) as session:
-            row = session.get(ComputeRequestRow, request_id)
+            row = session.execute(_BY_ID, {"id": request_id}).first()
             return _request(row) if row else None
 
     def for_requester(self, object_id: str, limit: int = 20) -> list[ComputeRequest]:
@@ -95,13 +101,15 @@ class RequestRepository:
 
         The conditional update makes the first decision win when two approvers click at once.
         """
+        query = (
+            update(_REQUESTS)
+            .where(_REQUESTS.c.id == request_id, _REQUESTS.c.state.in_(from_states))
+            .values(state=to_state, updated_at=now, **values)
+            .returning(*_REQUESTS.c)
+        )
         with begun(self._sessions, session) as session:
-            result = session.execute(
-                update(ComputeRequestRow)
-                .where(ComputeRequestRow.id == request_id, ComputeRequestRow.state.in_(from_states))
-                .values(state=to_state, updated_at=now, **values)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            row = session.get(ComputeRequestRow, request_id)
+            row = session.execute(query).first()
+            stale = session.identity_map.get(identity_key(ComputeRequestRow, request_id))
+            if stale is not None:  # a Core update leaves the session's ORM copy as it was
+                session.expire(stale)
             return _request(row) if row else None

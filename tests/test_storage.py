@@ -256,6 +256,43 @@ def test_compute_requests_transition_first_decision_wins(store: Store) -> None:
     assert [r.state for r in store.requests.for_requester("u1")] == ["approved"]
 
 
+def test_a_request_moved_within_a_transaction_reads_as_moved_in_it(store: Store) -> None:
+    """The transition is a Core UPDATE ... RETURNING: neither an ORM copy of the row the session holds
+    nor a later read in the same transaction may show the state from before."""
+    from storage.models import ComputeRequestRow
+
+    with store.sessions.begin() as session:
+        req = store.requests.add(
+            session=session,
+            requester_object_id="u1",
+            requester_tenant_id="t",
+            requester_name="Dana",
+            workspace="team-a",
+            name="new-ci",
+            size="Standard_NC6s_v3",
+            purpose="training",
+            morning_start=False,
+            state="requested",
+            created_at=NOW,
+            updated_at=NOW,
+            cards=[],
+        )
+        held = session.get(ComputeRequestRow, req.id)  # held: the session keeps this copy
+        assert held is not None and held.state == "requested"
+        copies = [{"aad": "a1", "activity_id": "1:1"}]
+        moved = store.requests.transition(
+            req.id, ["requested"], "pending", NOW + timedelta(minutes=1), session=session, cards=copies
+        )
+        assert moved is not None and moved.state == "pending" and moved.cards == copies
+        assert moved.updated_at == NOW + timedelta(minutes=1)
+        assert store.requests.get(req.id, session=session) == moved
+        assert session.get(ComputeRequestRow, req.id) is held
+        assert held.state == "pending" and held.cards == copies
+        assert store.requests.transition(req.id, ["requested"], "rejected", NOW, session=session) is None
+    assert store.requests.get(req.id) == moved
+    assert store.requests.get(req.id + 1) is None
+
+
 def test_morning_start_preferences(store: Store) -> None:
     from datetime import time
 

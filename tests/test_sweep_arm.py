@@ -214,3 +214,43 @@ async def test_the_verification_reads_the_few_in_transition_with_gets_and_catche
     gets = arm.requests_matching("GET", rf"ws-research/computes/{failing}$")
     assert gets and all(g.at > listings[-1].at for g in gets)
     assert arm.instance(failing).state == "Running"
+
+
+THIRD = Workspace("third", SUBSCRIPTION, "rg-ml", "ws-third", "UTC")
+"""A second workspace in research's subscription, after it in the configuration."""
+
+
+async def test_a_subscriptions_first_workspace_is_stopped_first_and_verified_while_the_next_still_stops(
+    arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
+) -> None:
+    research, third = seed(arm, 3), seed(arm, 8, THIRD)
+    failing = research[1]  # Azure accepts its stop, then it runs again
+    arm.fail_next_operation(
+        SUBSCRIPTION, RESEARCH.resource_group, RESEARCH.workspace, failing, "StopComputeInstanceFailed", "No."
+    )
+    # research's listing comes late (ARM says when to come back), so third's stops go out first
+    arm.fail_next("GET", r"ws-research/computes$", 429, headers={"Retry-After": "1"})
+    settings = workspace_settings(RESEARCH, THIRD, azure={"max_concurrency": 1}, curfew=CURFEW)
+    fleet = make_fleet(arm, workspaces=[RESEARCH, THIRD], writes_per_second=4.0, write_burst=1)
+    report = await Sweeper(Runtime(settings, sqlite_store, fleet)).curfew(forced=True)
+    await fleet.close()
+
+    log = arm.requests
+    stops = [(n, r.path.split("/")[8]) for n, r in enumerate(log) if r.method == "POST" and r.status == 202]
+    order = [ws for _, ws in stops]
+    first = order.index("ws-research")
+    assert first > 0, order  # third's first stops did not wait for research's listing
+    assert order[first : first + 3] == ["ws-research"] * 3, order  # then research's went first, together
+    assert order[first + 3 :] and set(order[first + 3 :]) == {"ws-third"}, order
+    research_verified = next(
+        n
+        for n, r in enumerate(log)
+        if r.method == "GET" and r.path.endswith("ws-research/computes") and n > stops[first + 2][0]
+    )
+    assert research_verified < stops[-1][0]  # research was listed again while third's stops still went out
+    [failed] = report.failures
+    assert failed.instance.name == failing and f"{failing} is Running again" in failed.detail
+    confirmed = sorted(
+        (o.instance.workspace, o.instance.name) for o in report.outcomes if o.detail == "confirmed Stopped"
+    )
+    assert confirmed == [*(("research", n) for n in research if n != failing), *(("third", n) for n in third)]
