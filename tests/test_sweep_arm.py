@@ -223,13 +223,13 @@ THIRD = Workspace("third", SUBSCRIPTION, "rg-ml", "ws-third", "UTC")
 async def test_a_subscriptions_first_workspace_is_stopped_first_and_verified_while_the_next_still_stops(
     arm: ArmStandIn, azure_env: dict[str, str], sqlite_store: Store
 ) -> None:
-    research, third = seed(arm, 3), seed(arm, 8, THIRD)
+    research, third = seed(arm, 3), seed(arm, 12, THIRD)
     failing = research[1]  # Azure accepts its stop, then it runs again
     arm.fail_next_operation(
         SUBSCRIPTION, RESEARCH.resource_group, RESEARCH.workspace, failing, "StopComputeInstanceFailed", "No."
     )
     # research's listing comes late (ARM says when to come back), so third's stops go out first
-    arm.fail_next("GET", r"ws-research/computes$", 429, headers={"Retry-After": "1"})
+    arm.fail_next("GET", r"ws-research/computes$", 429, headers={"Retry-After": "2"})
     settings = workspace_settings(RESEARCH, THIRD, azure={"max_concurrency": 1}, curfew=CURFEW)
     fleet = make_fleet(arm, workspaces=[RESEARCH, THIRD], writes_per_second=4.0, write_burst=1)
     report = await Sweeper(Runtime(settings, sqlite_store, fleet)).curfew(forced=True)
