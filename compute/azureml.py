@@ -41,7 +41,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -162,7 +162,7 @@ class AzureMLFleet:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._write_slots = {sub: asyncio.Semaphore(WRITE_SLOTS) for sub in self._budgets}
         self._chat_slots = asyncio.Semaphore(CHAT_READS)
-        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._refreshing: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._threads = max_concurrency + CHAT_READS + WRITE_SLOTS * len(self._budgets)
         self._executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="azureml")
         for name in _QUIET_LOGGERS:  # unless someone set a level on purpose
@@ -183,7 +183,7 @@ class AzureMLFleet:
         """The sweep's listing, page by page as ARM answers (each page one read in a worker thread);
         once whole, it is chat's listing too, as `list_instances`' is."""
         ws = self._workspace(workspace)
-        started = self._cache.now()
+        started = self._cache.sweep_lists(ws.alias)
         found, page = await self._read(ws, None, SdkCalls.list_page, ws, None)
         everything = list(found)
         yield found
@@ -191,7 +191,7 @@ class AzureMLFleet:
             found, page = await self._read(ws, None, SdkCalls.list_page, ws, page)
             everything += found
             yield found
-        self._cache.store(ws.alias, everything, started)
+        self._cache.store(ws.alias, everything, started, by_sweep=True)
 
     async def recent_instances(
         self, workspace: str | None = None, *, owner: str | None = None, name: str | None = None
@@ -277,12 +277,21 @@ class AzureMLFleet:
     async def recent_jobs(self, workspace: str) -> list[Job]:
         ws = self._workspace(workspace)
         jobs = self._cache.fresh_jobs(ws.alias)
-        if jobs is None:
-            async with self._jobs_listing[ws.alias]:  # not the instances' lock: never behind a listing
-                jobs = self._cache.fresh_jobs(ws.alias)
-                if jobs is None:
-                    jobs = await self.list_active_jobs(ws.alias, slots=self._chat_slots)
+        if jobs is not None:
+            return jobs
+        jobs = self._cache.refreshable_jobs(ws.alias)
+        if jobs is not None:  # answer from the list just expired; the next turns get the new one
+            self._in_background("jobs", self._jobs_listing[ws.alias], self._refresh_jobs, ws.alias)
+            return jobs
+        async with self._jobs_listing[ws.alias]:  # not the instances' lock: never behind a listing
+            jobs = self._cache.fresh_jobs(ws.alias)
+            if jobs is None:
+                jobs = await self.list_active_jobs(ws.alias, slots=self._chat_slots)
         return jobs
+
+    async def _refresh_jobs(self, alias: str) -> None:
+        if self._cache.fresh_jobs(alias) is None:
+            await self.list_active_jobs(alias)
 
     async def hourly_prices(self, workspace: str) -> PriceList:
         """The region's price list: from the cache when younger than a day, else from Azure.
@@ -371,8 +380,9 @@ class AzureMLFleet:
                 listing = self._cache.fresh(ws.alias)
                 if listing is None:
                     return _narrowed(await self._list_one(ws.alias, self._chat_slots), owner, name)
-        elif self._cache.fresh(ws.alias) is None:
-            self._refresh(ws.alias)  # answer from the one just expired; the next turns get the new one
+        elif self._cache.fresh(ws.alias) is None and not self._cache.held(ws.alias):
+            # answer from the one just expired; the next turns get the new one
+            self._in_background("listing", self._listing[ws.alias], self._refresh_listing, ws.alias)
         stale = listing.stale_among(owner, name)
         if len(stale) > STALE_GETS:
             return _narrowed(await self._list_one(ws.alias, self._chat_slots), owner, name)
@@ -381,21 +391,26 @@ class AzureMLFleet:
                 await self._get(ws.alias, stale_name, self._chat_slots)
         return listing.select(owner, name)
 
-    def _refresh(self, alias: str) -> None:
-        """List the workspace again in the background, once at a time."""
-        running = self._refreshing.get(alias)
+    async def _refresh_listing(self, alias: str) -> None:
+        if self._cache.fresh(alias) is None:  # the shared slots: no turn waits on it
+            await self._list_one(alias)
+
+    def _in_background(
+        self, what: str, lock: asyncio.Lock, refresh: Callable[[str], Awaitable[None]], alias: str
+    ) -> None:
+        """Read `what` of chat's view of the workspace again in the background, once at a time."""
+        running = self._refreshing.get((what, alias))
         if running is not None and not running.done():
             return
 
-        async def refresh() -> None:
+        async def locked() -> None:
             try:
-                async with self._listing[alias]:
-                    if self._cache.fresh(alias) is None:  # the shared slots: no turn waits on it
-                        await self._list_one(alias)
+                async with lock:
+                    await refresh(alias)
             except FleetError as error:  # the next turn that needs it lists (and says why it cannot)
-                log.warning("refreshing chat's listing of %s failed: %s", alias, error)
+                log.warning("refreshing chat's %s of %s failed: %s", what, alias, error)
 
-        self._refreshing[alias] = asyncio.create_task(refresh())
+        self._refreshing[what, alias] = asyncio.create_task(locked())
 
     async def _act(
         self, workspace: str, name: str, action: str, already: tuple[str, ...], accepted: InstanceState

@@ -17,7 +17,13 @@ active jobs) is kept per workspace, indexed by owner and by name, for at most `s
 - a write that lands while a list is in flight stays recorded (or stale) after the list: the list
   may predate it;
 - a listing just expired answers once more while a new one is listed in the background (up to
-  REFRESH_WITHIN times `seconds` old), so a turn never waits for a workspace's whole listing.
+  REFRESH_WITHIN times `seconds` old), so a turn never waits for a workspace's whole listing; the
+  list of active jobs likewise;
+- the sweep's own listing, once expired, is not listed again in the background while Curfew's
+  writes to that workspace go on (one accepted or failed within `seconds`), up to REFRESH_WITHIN
+  times `seconds` old: those writes are in it (recorded or stale), and during a sweep of thousands
+  chat's re-listings were hundreds of list pages at an ARM busy with the sweep's stops; nor is
+  any listing while the sweep's own listing of that workspace is on its way.
 
 Clock: `time.monotonic` unless a test gives another.
 """
@@ -45,6 +51,8 @@ class Listing:
     """Lower-case names Curfew wrote to since this listing, with the time of the write."""
     recorded: dict[str, tuple[float, InstanceState]] = field(default_factory=dict)
     """Lower-case names whose state is that of Curfew's own accepted write, with the time of it."""
+    by_sweep: bool = False
+    """The sweep's own listing (`store(..., by_sweep=True)`)."""
 
     @classmethod
     def of(cls, at: float, instances: Iterable[Instance]) -> Listing:
@@ -115,6 +123,10 @@ class FleetCache:
         self._clock = clock
         self._listings: dict[str, Listing] = {}
         self._jobs: dict[str, tuple[float, list[Job]]] = {}
+        self._written: dict[str, float] = {}
+        """When Curfew last wrote to an instance of each workspace."""
+        self._sweep_listing: dict[str, float] = {}
+        """When the sweep last began listing each workspace."""
 
     def now(self) -> float:
         return self._clock()
@@ -133,9 +145,29 @@ class FleetCache:
             return None
         return listing
 
-    def store(self, workspace: str, instances: Iterable[Instance], started: float) -> Listing:
+    def sweep_lists(self, workspace: str) -> float:
+        """The sweep begins a listing of the workspace (stored with `by_sweep`); when it began."""
+        self._sweep_listing[workspace] = now = self._clock()
+        return now
+
+    def held(self, workspace: str) -> bool:
+        """A listing past `seconds` that answers without a re-listing (within REFRESH_WITHIN times
+        `seconds`, as `refreshable`): the sweep's, while Curfew's writes to the workspace go on, or
+        any while the sweep's own listing of the workspace is on its way."""
+        listing = self.refreshable(workspace)
+        if listing is None:
+            return False
+        if self._sweep_listing.get(workspace, float("-inf")) > listing.at:
+            return True
+        written = self._written.get(workspace, float("-inf"))
+        return listing.by_sweep and self._clock() - written < self.seconds
+
+    def store(
+        self, workspace: str, instances: Iterable[Instance], started: float, *, by_sweep: bool = False
+    ) -> Listing:
         """A listing that was asked for at `started`: writes since then stay stale."""
         listing = Listing.of(started, instances)
+        listing.by_sweep = by_sweep
         earlier = self._listings.get(workspace)
         if earlier is not None:
             listing.carry(earlier)
@@ -147,12 +179,18 @@ class FleetCache:
         at, jobs = self._jobs.get(workspace, (float("-inf"), []))
         return list(jobs) if self._clock() - at < self.seconds else None
 
+    def refreshable_jobs(self, workspace: str) -> list[Job] | None:
+        """Active jobs listed under REFRESH_WITHIN times `seconds` ago, as `refreshable`."""
+        at, jobs = self._jobs.get(workspace, (float("-inf"), []))
+        return list(jobs) if self._clock() - at < self.seconds * REFRESH_WITHIN else None
+
     def store_jobs(self, workspace: str, jobs: list[Job], started: float) -> None:
         if self.seconds > 0:
             self._jobs[workspace] = (started, list(jobs))
 
     def touched(self, workspace: str, name: str) -> None:
         """Curfew wrote to the instance: whoever needs it next asks Azure."""
+        self._written[workspace] = self._clock()
         listing = self._listings.get(workspace)
         if listing is None and self.seconds > 0:  # a first listing may be in flight: mark it too
             listing = self._listings[workspace] = Listing(float("-inf"), {}, {})
@@ -163,6 +201,7 @@ class FleetCache:
     def accepted(self, workspace: str, name: str, state: InstanceState) -> None:
         """Azure accepted Curfew's write, which puts the instance in `state`: chat's view says so
         (or, for an instance it does not list, asks Azure next time)."""
+        self._written[workspace] = self._clock()
         listing = self._listings.get(workspace)
         if listing is None or not listing.record(name, state, self._clock()):
             self.touched(workspace, name)

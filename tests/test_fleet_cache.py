@@ -124,3 +124,46 @@ def test_a_recorded_state_expires_with_its_listing() -> None:
     assert cache.fresh("research") is None
     clock.now += 3 * 30
     assert cache.refreshable("research") is None
+
+
+def test_the_sweeps_listing_is_held_past_its_seconds_while_curfews_writes_go_on() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a"), instance("b")], clock.now, by_sweep=True)
+    cache.store("vision", [instance("c")], clock.now)  # chat's own listing
+    clock.now += 20
+    cache.accepted("research", "a", InstanceState.STOPPING)
+    cache.accepted("vision", "c", InstanceState.STOPPING)
+    clock.now += 11  # both expired
+    assert cache.held("research") and not cache.held("vision")
+    clock.now += 19  # 30 s since the last write
+    assert not cache.held("research")
+    cache.touched("research", "b")  # a failed write counts as a write going on
+    assert cache.held("research")
+    clock.now += 4 * 30  # past the refresh window, writes or not
+    cache.accepted("research", "a", InstanceState.STOPPING)
+    assert not cache.held("research") and cache.refreshable("research") is None
+
+
+def test_active_jobs_answer_once_more_just_past_their_seconds() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store_jobs("research", [], clock.now)
+    clock.now += 31
+    assert cache.fresh_jobs("research") is None and cache.refreshable_jobs("research") == []
+    clock.now += 3 * 30
+    assert cache.refreshable_jobs("research") is None
+
+
+def test_a_listing_past_its_seconds_is_held_while_the_sweeps_own_listing_is_on_its_way() -> None:
+    clock = Clock()
+    cache = FleetCache(30, clock)
+    cache.store("research", [instance("a")], clock.now)  # chat's own
+    clock.now += 31
+    assert not cache.held("research")
+    started = cache.sweep_lists("research")
+    clock.now += 5
+    assert cache.held("research")
+    cache.store("research", [instance("a")], started, by_sweep=True)  # no writes since: not held
+    clock.now += 31
+    assert not cache.held("research")

@@ -23,13 +23,22 @@ from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from storage.repositories import Store
-from tests.arm_fixtures import RESEARCH, TENANT, VISION, make_fleet, seed_instance, workspace_settings
+from tests.arm_fixtures import (
+    RESEARCH,
+    TENANT,
+    VISION,
+    make_fleet,
+    seed_instance,
+    seed_job,
+    workspace_settings,
+)
 from tests.arm_standin import ArmStandIn
 
 ANNA = "00000000-0000-0000-0000-0000000000a7"
 BEN = "00000000-0000-0000-0000-0000000000b8"
 LIST = r"/workspaces/ws-research/computes$"
 GET = r"/workspaces/ws-research/computes/[^/]+$"
+JOBS = r"/workspaces/ws-research/jobs$"
 
 
 def seeded(arm: ArmStandIn, **fleet: Any) -> AzureMLFleet:
@@ -292,5 +301,53 @@ async def test_a_named_read_on_a_listing_just_expired_answers_from_it_and_lists_
         [named] = await fleet.recent_instances(RESEARCH.alias, name="anna-1")
         assert named.name == "anna-1"
         assert (lists(arm), gets(arm)) == (2, 1)
+    finally:
+        await fleet.close()
+
+
+async def test_the_sweeps_listing_is_not_listed_again_by_chat_while_its_stops_go_on(
+    arm: ArmStandIn, azure_env: dict[str, str]
+) -> None:
+    """A sweep of thousands: its listing of the workspace (with its accepted stops recorded in it)
+    answers chat past `seconds` without a background re-listing while the stops go on; once they
+    stopped `seconds` ago, chat's next turn re-lists as before."""
+    fleet = seeded(arm, fleet_cache_seconds=30)
+    now = [1000.0]
+    fleet._cache._clock = lambda: now[0]  # the cache's clock, so no test sleeps
+    try:
+        async for _ in fleet.list_pages(RESEARCH.alias):  # the sweep's own listing
+            pass
+        now[0] += 20
+        await fleet.stop(RESEARCH.alias, "anna-0")
+        now[0] += 11
+        states = {i.name: i.state for i in await fleet.recent_instances(owner=ANNA)}
+        assert states["anna-0"] is InstanceState.STOPPING
+        assert not fleet._refreshing and lists(arm) == 1
+        now[0] += 20  # no write for 31 s
+        assert len(await fleet.recent_instances(owner=ANNA)) == 3
+        await asyncio.gather(*fleet._refreshing.values())
+        assert (lists(arm), gets(arm)) == (2, 0)
+    finally:
+        await fleet.close()
+
+
+async def test_chats_jobs_just_past_their_seconds_answer_while_listed_again_behind(
+    arm: ArmStandIn, azure_env: dict[str, str]
+) -> None:
+    fleet = seeded(arm, fleet_cache_seconds=30)
+    seed_job(arm, RESEARCH, "train-1", "anna-0", "Running")
+    now = [1000.0]
+    fleet._cache._clock = lambda: now[0]
+    try:
+        assert [j.compute for j in await fleet.recent_jobs(RESEARCH.alias)] == ["anna-0"]
+        seed_job(arm, RESEARCH, "train-2", "anna-1", "Running")
+        now[0] += 31
+        assert [j.compute for j in await fleet.recent_jobs(RESEARCH.alias)] == ["anna-0"]
+        await asyncio.gather(*fleet._refreshing.values())
+        assert len(arm.requests_matching("GET", JOBS)) == 2
+        assert sorted(j.compute for j in await fleet.recent_jobs(RESEARCH.alias)) == ["anna-0", "anna-1"]
+        now[0] += 30 * 5  # past the refresh window: the turn waits for a new list
+        assert len(await fleet.recent_jobs(RESEARCH.alias)) == 2
+        assert len(arm.requests_matching("GET", JOBS)) == 3
     finally:
         await fleet.close()
