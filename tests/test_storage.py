@@ -7,12 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from domain.model import InstanceKey, KeepOnState, MorningStart
 from storage.db import upgrade
 from storage.ledger import RunState
 from storage.models import InstanceLifeRow, KeepOnRow
 from storage.repositories import AuditEvent, ConversationRef, NewKeepOn, Store, in_force_for, in_force_within
+from storage.requests_repo import ComputeRequest
 from storage.warnings_repo import NewWarning
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
@@ -234,8 +236,10 @@ def test_a_run_abandoned_half_way_is_taken_over_after_the_lease(store: Store) ->
     assert store.runs.heartbeat(taken, NOW + timedelta(minutes=5)) is True
 
 
-def test_compute_requests_transition_first_decision_wins(store: Store) -> None:
-    req = store.requests.add(
+def add_request(store: Store, state: str, session: Session | None = None) -> ComputeRequest:
+    """Dana's request for a GPU instance in team-a, in `state`."""
+    return store.requests.add(
+        session=session,
         requester_object_id="u1",
         requester_tenant_id="t",
         requester_name="Dana",
@@ -244,11 +248,15 @@ def test_compute_requests_transition_first_decision_wins(store: Store) -> None:
         size="Standard_NC6s_v3",
         purpose="training",
         morning_start=False,
-        state="pending",
+        state=state,
         created_at=NOW,
         updated_at=NOW,
         cards=[],
     )
+
+
+def test_compute_requests_transition_first_decision_wins(store: Store) -> None:
+    req = add_request(store, "pending")
     assert store.requests.count("u1", ["pending"]) == 1
     won = store.requests.transition(req.id, ["pending"], "approved", NOW, decided_by="a1")
     assert won is not None and won.decided_by == "a1"
@@ -262,21 +270,7 @@ def test_a_request_moved_within_a_transaction_reads_as_moved_in_it(store: Store)
     from storage.models import ComputeRequestRow
 
     with store.sessions.begin() as session:
-        req = store.requests.add(
-            session=session,
-            requester_object_id="u1",
-            requester_tenant_id="t",
-            requester_name="Dana",
-            workspace="team-a",
-            name="new-ci",
-            size="Standard_NC6s_v3",
-            purpose="training",
-            morning_start=False,
-            state="requested",
-            created_at=NOW,
-            updated_at=NOW,
-            cards=[],
-        )
+        req = add_request(store, "requested", session=session)
         held = session.get(ComputeRequestRow, req.id)  # held: the session keeps this copy
         assert held is not None and held.state == "requested"
         copies = [{"aad": "a1", "activity_id": "1:1"}]
