@@ -59,6 +59,13 @@ def unexpected(doing: str, error: BaseException) -> str:
     )
 
 
+def replace_outcome(outcomes: list[Outcome], outcome: Outcome) -> None:
+    """Put `outcome` in place of the outcome of the same decision in `outcomes`."""
+    for index, existing in enumerate(outcomes):
+        if existing.decision is outcome.decision:
+            outcomes[index] = outcome
+
+
 @dataclass
 class RunReport:
     kind: RunKind
@@ -78,11 +85,6 @@ class RunReport:
 
     def count(self, kind: OutcomeKind) -> int:
         return sum(1 for o in self.outcomes if o.kind is kind)
-
-    def replace(self, outcome: Outcome) -> None:
-        for index, existing in enumerate(self.outcomes):
-            if existing.decision is outcome.decision:
-                self.outcomes[index] = outcome
 
     def summary(self) -> str:
         counts = Counter(o.kind.value for o in self.outcomes)

@@ -37,7 +37,7 @@ from domain.lifecycle import ended
 from domain.model import Instance, InstanceKey, InstanceState, KeepOn
 from ops.metrics import curfew_metrics
 from runtime import Runtime
-from scheduler.outcomes import Outcome, OutcomeKind, RunReport, unexpected
+from scheduler.outcomes import Outcome, OutcomeKind, RunReport, replace_outcome, unexpected
 from scheduler.ranked_slots import RankedSlots
 from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet, read_pages
@@ -305,11 +305,10 @@ class Sweeper:
             if instance is None or done(instance):
                 pending.pop(key).detail = f"confirmed {wanted}" if instance else "deleted meanwhile"
             elif instance.state.is_running:
-                accepted = pending.pop(key)
-                failed = accepted.failed(
+                failed = pending.pop(key).failed(
                     f"Azure accepted the stop, but {key.name} is {instance.state.value} again"
                 )
-                outcomes[next(n for n, o in enumerate(outcomes) if o is accepted)] = failed
+                replace_outcome(outcomes, failed)
 
     async def _get(self, key: InstanceKey) -> Instance | None:
         try:
