@@ -6,7 +6,8 @@ right before each stop call the instance's keep-ons are read again under the ins
 keep-on committed before the call always wins (storage/guard.py).
 
 At ten thousand instances in many subscriptions: ARM paces writes per subscription, so each
-subscription has slots of its own, and a stop waits for its subscription's budget
+subscription has slots of its own and a line of its own (`WorkLine`: its stops queued, worked by as
+many tasks as it has slots, not one task per instance), and a stop waits for its subscription's budget
 (`Fleet.reserve_write`) within one of them, before it takes the guard. Within the slot, not before
 it: a token reserved long before its stop goes out (a thousand stops queued for sixteen slots)
 counts as spent on Curfew's side while ARM's bucket, still full, wastes its refill; ARM then answers
@@ -35,16 +36,21 @@ from compute.port import ActionResult, FleetError, NotFound
 from domain.decide import Action, Decision, RunKind, decide
 from domain.lifecycle import ended
 from domain.model import Instance, InstanceKey, InstanceState, KeepOn
+from ops.collector import no_full_collections
 from ops.metrics import curfew_metrics
 from runtime import Runtime
 from scheduler.outcomes import Outcome, OutcomeKind, RunReport, replace_outcome, unexpected
 from scheduler.ranked_slots import RankedSlots
 from scheduler.savings import SavingsLedger
 from scheduler.snapshot import read_fleet, read_pages
+from scheduler.work_line import WorkLine
 from storage.guard import Held
 from storage.repositories import in_force_for
 
 log = logging.getLogger(__name__)
+
+_Stop = tuple[Decision, datetime, bool]
+"""A stop on a subscription's line: the decision, the night's instant, and whether it is a dry run."""
 
 VERIFY_BY_GETS = 25
 """After the first listing, a workspace with at most this many stops still in transition is read
@@ -82,9 +88,24 @@ class Sweeper:
         unwarned = set() if self._ctx.settings.curfew.stop_unwarned else await self._unwarned(now)
         aliases = [w.alias for w in self._ctx.fleet.workspaces if workspaces is None or w.alias in workspaces]
         keep_ons = await self._ctx.store.call(self._ctx.store.keep_ons.in_force, now, None)
-        read = await asyncio.gather(
-            *(self._curfew_workspace(a, now, forced, dry_run, unwarned, keep_ons) for a in aliases)
-        )
+        workers = self._ctx.settings.azure.max_concurrency
+        lines: dict[str, WorkLine[_Stop, Outcome]] = {
+            sub: WorkLine(self._stop_queued, workers)
+            for sub in {self._subscription.get(a, "") for a in aliases}
+        }
+        try:
+            with no_full_collections():  # the curfew hour's chat turns never wait for a full one
+                read = await asyncio.gather(
+                    *(
+                        self._curfew_workspace(
+                            a, now, forced, dry_run, unwarned, keep_ons, lines[self._subscription.get(a, "")]
+                        )
+                        for a in aliases
+                    )
+                )
+        finally:  # normally empty by now; a cancelled night leaves no stop behind
+            for line in lines.values():
+                line.cancel()
         report.outcomes.extend(failure for failures, _ in read for failure in failures)
         report.outcomes.extend(outcome for _, outcomes in read for outcome in outcomes)
         return await self._finish(report, actor, complete=True)
@@ -97,31 +118,32 @@ class Sweeper:
         dry_run: bool,
         unwarned: set[InstanceKey],
         keep_ons: list[KeepOn],
+        line: WorkLine[_Stop, Outcome],
     ) -> tuple[list[Outcome], list[Outcome]]:
-        """One workspace's read, decisions, stops and verification: a page's stops begin as soon as
-        that page of the listing arrives, while the next pages and the other workspaces are still
-        being read; once all its stops were accepted, the workspace is verified, while the other
-        workspaces' stops go on. A read that fails fails the workspace; the stops of the pages
-        already read go on."""
+        """One workspace's read, decisions, stops and verification: a page's stops join its
+        subscription's line as soon as that page of the listing arrives, while the next pages and the
+        other workspaces are still being read; once all its stops were accepted, the workspace is
+        verified, while the other workspaces' stops go on. A read that fails fails the workspace;
+        the stops of the pages already read go on."""
         failures: list[Outcome] = []
-        actions: list[asyncio.Future[Outcome]] = []
+        stops = _Outcomes()
+        rank = self._rank.get(alias, 0)
         async for snap in read_pages(self._ctx, alias, keep_ons):
             failures += snap.failures
-            decisions = snap.decide(RunKind.CURFEW, now, self._ctx.policies(), forced=forced)
-            actions += [asyncio.ensure_future(self._decided(d, now, dry_run, unwarned)) for d in decisions]
-        outcomes = list(await asyncio.gather(*actions))
+            for d in snap.decide(RunKind.CURFEW, now, self._ctx.policies(), forced=forced):
+                if d.action is not Action.STOP:
+                    stops.known(_left(d))
+                elif d.instance.key in unwarned:
+                    stops.known(_left(d, "its owner could not be warned (curfew.stop_unwarned is false)"))
+                else:
+                    line.put(rank, (d, now, dry_run), stops, stops.expect(d))
+        outcomes = await stops.all()
         if not dry_run:
             await self._verify(outcomes, lambda i: i.state.is_stopped, "Stopped")
         return failures, outcomes
 
-    def _decided(
-        self, d: Decision, now: datetime, dry_run: bool, unwarned: set[InstanceKey]
-    ) -> Awaitable[Outcome]:
-        if d.action is not Action.STOP:
-            return _left(d)
-        if d.instance.key in unwarned:
-            return _left(d, "its owner could not be warned (curfew.stop_unwarned is false)")
-        return self._stop(d, now, dry_run)
+    def _stop_queued(self, stop: _Stop) -> Awaitable[Outcome]:
+        return self._stop(*stop)
 
     async def morning(
         self,
@@ -151,8 +173,9 @@ class Sweeper:
             forced=forced,
         )
         report.outcomes.extend(snap.failures)
-        actions = [self._start(d, dry_run) if d.action is Action.START else _left(d) for d in decisions]
-        report.outcomes.extend(await asyncio.gather(*actions))
+        starts = {n: self._start(d, dry_run) for n, d in enumerate(decisions) if d.action is Action.START}
+        started = dict(zip(starts, await asyncio.gather(*starts.values()), strict=True))
+        report.outcomes.extend(started[n] if n in started else _left(d) for n, d in enumerate(decisions))
         return await self._finish(report, actor, complete=True)
 
     async def _stop(self, d: Decision, now: datetime, dry_run: bool) -> Outcome:
@@ -344,7 +367,49 @@ async def _act(
     return Outcome(d, done if result is ActionResult.ACCEPTED else already)
 
 
-async def _left(d: Decision, detail: str = "") -> Outcome:
+def _left(d: Decision, detail: str = "") -> Outcome:
     if d.instance.unreadable:  # one instance Azure's answer left unreadable: failed, the rest go on
         return Outcome(d, OutcomeKind.FAILED, d.instance.unreadable)
     return Outcome(d, OutcomeKind.LEFT, detail)
+
+
+class _Outcomes:
+    """One workspace's outcomes in the order of its decisions: those known at once, and the stops its
+    subscription's line answers later (`expect`, then `landed`); `all` waits for the last one."""
+
+    def __init__(self) -> None:
+        self._outcomes: list[Outcome | Decision] = []
+        """An outcome, or the decision whose stop is still on the line."""
+        self._waiting = 0
+        self._landed = asyncio.Event()
+
+    def known(self, outcome: Outcome) -> None:
+        self._outcomes.append(outcome)
+
+    def expect(self, d: Decision) -> int:
+        self._landed.clear()  # the stops of an earlier page may all have landed already
+        self._waiting += 1
+        self._outcomes.append(d)
+        return len(self._outcomes) - 1
+
+    def landed(self, index: int, outcome: Outcome) -> None:
+        self._outcomes[index] = outcome
+        self._waiting -= 1
+        if not self._waiting:
+            self._landed.set()
+
+    def broke(self, index: int, error: Exception) -> None:
+        """Not expected (`Sweeper._stop` returns its failures), but a stop's outcome is never lost."""
+        d = self._outcomes[index]
+        assert isinstance(d, Decision)
+        log.error("stop %s failed", d.instance.key, exc_info=error)
+        self.landed(
+            index, Outcome(d, OutcomeKind.FAILED, unexpected(f"not stopped: {d.instance.name}", error))
+        )
+
+    async def all(self) -> list[Outcome]:
+        if self._waiting:
+            await self._landed.wait()
+        outcomes = [o for o in self._outcomes if isinstance(o, Outcome)]
+        assert len(outcomes) == len(self._outcomes)
+        return outcomes
