@@ -42,7 +42,6 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -74,6 +73,7 @@ from compute.prices import MemoryPriceCache, PriceCache
 from compute.rbac import Permission
 from domain.model import Instance, InstanceState, Job
 from domain.money import PriceList
+from ops.threads import started
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -164,7 +164,7 @@ class AzureMLFleet:
         self._chat_slots = asyncio.Semaphore(CHAT_READS)
         self._refreshing: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._threads = max_concurrency + CHAT_READS + WRITE_SLOTS * len(self._budgets)
-        self._executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="azureml")
+        self._executor = started(self._threads, "azureml")  # never started from the loop (ops/threads.py)
         for name in _QUIET_LOGGERS:  # unless someone set a level on purpose
             logger = logging.getLogger(name)
             if logger.level == logging.NOTSET:
