@@ -8,6 +8,12 @@ is stopping.
 On PostgreSQL the guard is a transaction-level advisory lock, which holds across replicas. SQLite
 serves one process (see README), so there an in-process lock per instance is enough.
 
+Threads: the guard's reads, locks and releases run on threads of its own (`GUARD_THREADS` beyond
+the guards it may hold), not the event loop's default executor: at the curfew hour the sweep takes
+guards by the hundred (160 stops at once at ten thousand instances in ten subscriptions) and queued
+ahead of every chat turn's reads and writes there, which then waited a second or more
+(docs/benchmarks.md, issue 17's fifth pass).
+
 Connections: a held guard owns one pooled connection (PostgreSQL) until Azure answered, and the
 re-check runs on that same connection (`Held.run`), so a stop never needs a second one. At most
 `pool_size` guards are held at once per event loop; the others wait for a slot without a timeout,
@@ -18,10 +24,13 @@ stops fits any pool: beyond the pool they queue, they never deadlock it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import hashlib
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
@@ -29,8 +38,11 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from domain.model import InstanceKey
+from ops.threads import started
 
 T = TypeVar("T")
+GUARD_THREADS = 4
+"""Threads for the guard's work beyond one per guard it may hold (a held guard's lock may block one)."""
 _locks: dict[tuple[str, str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -54,13 +66,14 @@ def _is_postgres(engine: Engine) -> bool:
 class Held:
     """One held guard; `run` reads on the guard's own connection (PostgreSQL) or a pooled one."""
 
-    def __init__(self, engine: Engine, connection: Connection | None) -> None:
+    def __init__(self, engine: Engine, connection: Connection | None, threads: ThreadPoolExecutor) -> None:
         self._engine = engine
         self._connection = connection
+        self._threads = threads
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(session, *args)` in a worker thread."""
-        return await asyncio.to_thread(self._run, fn, *args)
+        """`fn(session, *args)` on one of the guard's threads."""
+        return await _on(self._threads, functools.partial(self._run, fn, *args))
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         with Session(bind=self._connection or self._engine) as session:
@@ -75,11 +88,19 @@ class InstanceGuard:
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
+        self._started: ThreadPoolExecutor | None = None
 
     @property
     def capacity(self) -> int:
         """How many guards one process holds at once on PostgreSQL (the pool's size)."""
         return self._capacity
+
+    @property
+    def _threads(self) -> ThreadPoolExecutor:
+        """Started with the first guard taken (a sweep's): a store that never sweeps starts none."""
+        if self._started is None:
+            self._started = started(self._capacity + GUARD_THREADS, "curfew-guard")
+        return self._started
 
     def _slot(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -92,19 +113,23 @@ class InstanceGuard:
         """Hold the instance's guard across awaits (the sweep's re-check and stop call)."""
         if _is_postgres(self._engine):
             async with self._slot():
-                conn = await asyncio.to_thread(self._lock_connection, key)
+                conn = await _on(self._threads, functools.partial(self._lock_connection, key))
                 try:
-                    yield Held(self._engine, conn)
+                    yield Held(self._engine, conn, self._threads)
                 finally:
-                    await asyncio.to_thread(_release, conn)
+                    await _on(self._threads, functools.partial(_release, conn))
         else:
             lock = _process_lock(self._engine, key)
             if not lock.acquire(blocking=False):  # held: wait in a thread (free, the usual case: no hop)
-                await asyncio.to_thread(lock.acquire)
+                await _on(self._threads, lock.acquire)
             try:
-                yield Held(self._engine, None)
+                yield Held(self._engine, None, self._threads)
             finally:
                 lock.release()
+
+    def close(self) -> None:
+        if self._started is not None:
+            self._started.shutdown(wait=False)
 
     def _lock_connection(self, key: InstanceKey) -> Connection:
         conn = self._engine.connect()
@@ -127,3 +152,8 @@ def _release(conn: Connection) -> None:
         conn.rollback()
     finally:
         conn.close()
+
+
+async def _on(threads: ThreadPoolExecutor, call: Callable[[], T]) -> T:
+    """`call()` on `threads`, in a copy of the caller's context (as `asyncio.to_thread` runs it)."""
+    return await asyncio.get_running_loop().run_in_executor(threads, contextvars.copy_context().run, call)

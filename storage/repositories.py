@@ -480,6 +480,7 @@ class Store:
         return result
 
     def close(self) -> None:
+        self.guard.close()
         self.engine.dispose()
 
 
