@@ -28,6 +28,7 @@ from bot.turns import TurnHandler
 from cli.commands import COMMANDS
 from config.settings import ConfigError, Settings, load_settings
 from ops.health import SCHEDULER, healthz, readyz
+from ops.interpreter import short_switches
 from ops.logs import configure_logging
 from ops.telemetry import configure_telemetry
 from runtime import RUNTIME, Runtime
@@ -64,7 +65,8 @@ def create_app(
             # first turns do not stall on full collections over ~140k long-lived objects.
             gc.collect()
             gc.freeze()
-            yield
+            with short_switches():
+                yield
             gc.unfreeze()
 
     app.cleanup_ctx.append(lifetime)

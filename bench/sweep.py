@@ -30,6 +30,7 @@ import asyncio
 import logging
 import os
 import resource
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,7 @@ from typing import Any
 from bench.arm_process import ArmProcess
 from compute.port import Workspace
 from config.settings import Settings
+from ops.interpreter import SWITCH_SECONDS
 from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
@@ -174,6 +176,7 @@ async def main(args: argparse.Namespace) -> None:
 
     logging.disable(logging.WARNING)
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
+    sys.setswitchinterval(SWITCH_SECONDS)  # as Curfew's service runs (app.py)
     spaces = workspaces(args.workspaces, args.subscriptions)
     per_workspace = args.instances // args.workspaces
     total = per_workspace * args.workspaces

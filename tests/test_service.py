@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from app import create_app
 from config.settings import load_settings
+from ops.interpreter import SWITCH_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,10 +63,13 @@ async def test_healthz(tmp_path: Path) -> None:
     settings = load_settings(
         env={"DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "CURFEW_CONFIG": _empty(tmp_path)}
     )
+    before = sys.getswitchinterval()
     async with TestClient(TestServer(create_app(settings, scheduler=False))) as client:
         response = await client.get("/healthz")
         assert response.status == 200
         assert (await response.json())["status"] == "ok"
+        assert sys.getswitchinterval() == SWITCH_SECONDS  # the event loop's GIL waits stay short
+    assert sys.getswitchinterval() == before  # the process is as it was (tests start many apps)
 
 
 @contextmanager
