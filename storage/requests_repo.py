@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
@@ -40,6 +40,7 @@ class ComputeRequest:
 _FIELDS = tuple(ComputeRequest.__dataclass_fields__)
 _REQUESTS: Final = cast(Table, ComputeRequestRow.__table__)
 _BY_ID: Final = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id"))
+_INSERT: Final = insert(_REQUESTS).returning(*_REQUESTS.c)
 
 
 def _request(row: Any) -> ComputeRequest:
@@ -52,10 +53,10 @@ class RequestRepository:
         self._sessions = sessions
 
     def add(self, *, session: Session | None = None, **values: Any) -> ComputeRequest:
+        """One Core INSERT ... RETURNING (a request is added in a chat turn's write transaction), the
+        columns' defaults as the ORM would apply them."""
         with begun(self._sessions, session) as session:
-            row = ComputeRequestRow(**values)
-            session.add(row)
-            session.flush()
+            row = session.execute(_INSERT, values).one()
             return _request(row)
 
     def get(self, request_id: int, *, session: Session | None = None) -> ComputeRequest | None:

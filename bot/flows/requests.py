@@ -207,8 +207,14 @@ class Flow:
             return f"I know no such request (#{raw}), so I did nothing."
         return r
 
-    def add_within(self, tx: Tx, turn: Turn, tenant: str, *fields: str, **more: Any) -> ComputeRequest:
-        """Record a new request, state `requested`; `fields` are workspace, name, size and purpose."""
+    def add_within(
+        self, tx: Tx, turn: Turn, tenant: str, event: req.RequestEvent, *fields: str, **more: Any
+    ) -> ComputeRequest:
+        """Record a new request as `event` (submit, auto-approve) leaves one in state `requested`: one
+        INSERT in the state it moves to, not an insert and an update; `fields` are workspace, name, size
+        and purpose."""
+        if S.REQUESTED not in req.sources(event):
+            raise ValueError(f"a new request cannot {event.value}")
         workspace, name, size, purpose = fields
         return self.rt.store.requests.add(
             session=tx.session,
@@ -219,7 +225,7 @@ class Flow:
             name=name,
             size=size,
             purpose=purpose,
-            state=S.REQUESTED.value,
+            state=req.target(event).value,
             created_at=turn.now,
             updated_at=turn.now,
             cards=[],
