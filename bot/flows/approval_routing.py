@@ -65,7 +65,7 @@ class ApprovalRouting(Flow):
         reached = len(have & set(targets)) + len(copies)
 
         def write(tx: Tx) -> None:
-            saved = self.remember_within(tx, r.id, copies)
+            saved = self.remember_within(tx, r, copies)
             outcome = "sent" if reached else ("retrying" if retry else "unreachable")
             tx.audit(
                 self.event("curfew", r, "route", outcome, f"to {reached} of {len(targets)} recipient(s)")
@@ -106,7 +106,7 @@ class ApprovalRouting(Flow):
         copy = {"aad": aad, "activity_id": result.activity_id}
 
         def write(tx: Tx) -> None:
-            self.remember_within(tx, r.id, [copy])
+            self.remember_within(tx, r, [copy])
             tx.audit(self.event("curfew", r, "route", "sent", "to 1 recipient, on a retry"))
             tx.complete(item)
 
@@ -132,17 +132,20 @@ class ApprovalRouting(Flow):
                 retry.append(aad)
         return copies, retry
 
-    def remember_within(self, tx: Tx, request_id: int, copies: list[dict[str, str]]) -> ComputeRequest | None:
-        """Add the sent copies to the request without changing its state."""
+    def remember_within(
+        self, tx: Tx, r: ComputeRequest, copies: list[dict[str, str]]
+    ) -> ComputeRequest | None:
+        """Add the sent copies to the request without changing its state: to `r` (read before the
+        cards went out) when nothing changed it since, else to the request as it stands now."""
         requests = self.rt.store.requests
-        current = requests.get(request_id, session=tx.session)
+        if copies and (saved := requests.add_cards(r, copies, self.rt.clock(), session=tx.session)):
+            return saved
+        current = requests.get(r.id, session=tx.session)
         if current is None or not copies:
             return current
         cards = [*current.cards, *copies]
         state = current.state
-        return requests.transition(
-            request_id, [state], state, self.rt.clock(), session=tx.session, cards=cards
-        )
+        return requests.transition(r.id, [state], state, self.rt.clock(), session=tx.session, cards=cards)
 
     async def refresh_item(self, item: OutboxItem) -> Outcome:
         r = await self.request_of(item)
