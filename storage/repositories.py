@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.lifecycle import clamp_keep
 from domain.model import UNNAMED_PERSON, InstanceKey, KeepOn, KeepOnState, MorningStart
-from storage.db import DEFAULT_MAX_CONNECTIONS, autoflushed, begun, make_engine, make_sessions, upgrade
+from storage.db import (
+    DEFAULT_MAX_CONNECTIONS,
+    autoflushed,
+    begun,
+    make_engine,
+    make_sessions,
+    reading,
+    upgrade,
+)
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
 from storage.life_repo import LifeRepository, end_instants
@@ -105,8 +113,8 @@ class KeepOnRepository:
             return _keep_on(session.execute(_ADD_KEEP_ON, values).one())
 
     def get(self, keep_on_id: int) -> KeepOn | None:
-        with self._sessions() as session:
-            row = session.execute(_KEEP_ON_BY_ID, {"id": keep_on_id}).first()
+        with reading(self._sessions) as reader:
+            row = reader.execute(_KEEP_ON_BY_ID, {"id": keep_on_id}).first()
             return _keep_on(row) if row else None
 
     def in_force(self, now: datetime, keys: Iterable[InstanceKey] | None = None) -> list[KeepOn]:
@@ -301,12 +309,12 @@ class ConversationRepository:
     def get(self, aad_object_id: str, tenant_id: str | None = None) -> ConversationRef | None:
         """The user's reference (the latest one when no tenant is named); every proactive message
         reads it, so from statements built once, as Core rows."""
-        with self._sessions() as session:
+        with reading(self._sessions) as reader:
             if tenant_id:
                 query, params = _REF_IN_TENANT, {"aad": aad_object_id, "tenant": tenant_id}
             else:
                 query, params = _REF_LATEST, {"aad": aad_object_id}
-            row = session.execute(query, params).first()
+            row = reader.execute(query, params).first()
             return _ref(row) if row else None
 
     def names(self, aad_object_ids: Iterable[str]) -> dict[str, str]:

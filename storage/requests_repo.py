@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
-from storage.db import begun
+from storage.db import begun, reading
 from storage.models import ComputeRequestRow
 
 
@@ -72,8 +72,8 @@ class RequestRepository:
     def get(self, request_id: int, *, session: Session | None = None) -> ComputeRequest | None:
         """Read as a Core row (every outbox step about a request reads it first), so always what the
         database holds, also in a transaction that changed the request."""
-        with begun(self._sessions, session) as session:
-            row = session.execute(_BY_ID, {"id": request_id}).first()
+        with reading(self._sessions, session) as reader:
+            row = reader.execute(_BY_ID, {"id": request_id}).first()
             return _request(row) if row else None
 
     def for_requester(self, object_id: str, limit: int = 20) -> list[ComputeRequest]:
