@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.entra import use_entra_tokens, wants_entra
@@ -78,6 +78,21 @@ def begun(sessions: sessionmaker[Session], session: Session | None) -> Iterator[
         return
     with sessions.begin() as own:
         yield own
+
+
+@contextmanager
+def reading(
+    sessions: sessionmaker[Session], session: Session | None = None
+) -> Iterator[Session | Connection]:
+    """The caller's session when one is given, else a bare connection of the sessions' engine: for a
+    read of Core rows, an ORM session (its transaction bookkeeping, its identity map) costs as much
+    again as the one-row read itself, and such a read needs none of it."""
+    if session is not None:
+        yield session
+        return
+    engine: Engine = sessions.kw["bind"]
+    with engine.connect() as connection:
+        yield connection
 
 
 def autoflushed(session: Session) -> Session:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.lifecycle import EndDate
 from domain.model import InstanceKey
-from storage.db import autoflushed, begun
+from storage.db import autoflushed, begun, reading
 from storage.models import InstanceLifeRow, LifeNoticeRow
 
 
@@ -90,9 +90,9 @@ class LifeRepository:
                 row.deleted_at = now
 
     def get(self, key: InstanceKey) -> EndDate | None:
-        with self._sessions() as session:
+        with reading(self._sessions) as reader:
             params = {"workspaces": [key.workspace], "names": [key.name.lower()]}
-            row = session.execute(_LIVE_OF, params).first()
+            row = reader.execute(_LIVE_OF, params).first()
             return _end(row) if row is not None else None
 
     def ends(self, keys: Iterable[InstanceKey] | None = None) -> dict[InstanceKey, EndDate]:

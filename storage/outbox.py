@@ -120,21 +120,23 @@ _DUE: Final = (
 )
 
 
+_AUDIT: Final = cast(Table, AuditRow.__table__)
+_OUTBOX: Final = cast(Table, OutboxRow.__table__)
+
+
 def _claiming(due: Select[Any]) -> Update:
     return (
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(due.scalar_subquery()))
-        .values(claimed_by=bindparam("token"), claimed_until=bindparam("until"), claims=OutboxRow.claims + 1)
-        .execution_options(synchronize_session=False)
+        update(_OUTBOX)
+        .where(_ROWS.id.in_(due.scalar_subquery()))
+        .values(claimed_by=bindparam("token"), claimed_until=bindparam("until"), claims=_ROWS.claims + 1)
+        .returning(*_ROWS)
     )
 
 
 _CLAIM: Final = _claiming(_DUE)
 _CLAIM_SKIPPING_LOCKED: Final = _claiming(_DUE.with_for_update(skip_locked=True))
-_CLAIMED: Final = select(OutboxRow.__table__).where(_ROWS.claimed_by == bindparam("token"))
-"""Built once (the worker claims after every transaction that enqueues work), read as Core rows."""
-_AUDIT: Final = cast(Table, AuditRow.__table__)
-_OUTBOX: Final = cast(Table, OutboxRow.__table__)
+"""Built once (the worker claims after every transaction that enqueues work): one Core UPDATE ...
+RETURNING the claimed rows."""
 _AUDIT_INSERT: Final = insert(_AUDIT)
 _OUTBOX_INSERT: Final = insert(_OUTBOX)
 _MINE: Final = (
@@ -174,9 +176,8 @@ class Outbox:
         with self._sessions.begin() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
             params = {"now": now, "limit": limit, "token": token, "until": now + timedelta(seconds=lease)}
-            session.execute(_CLAIM_SKIPPING_LOCKED if postgres else _CLAIM, params)
-            rows = session.execute(_CLAIMED, {"token": token})
-            return [_item(r) for r in rows]
+            rows = session.execute(_CLAIM_SKIPPING_LOCKED if postgres else _CLAIM, params)
+            return sorted((_item(r) for r in rows), key=lambda item: item.id)
 
     def finish(
         self, item: OutboxItem, now: datetime, outcome: str = "done", error: str | None = None

@@ -13,16 +13,24 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar, cast
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.lifecycle import clamp_keep
 from domain.model import UNNAMED_PERSON, InstanceKey, KeepOn, KeepOnState, MorningStart
-from storage.db import DEFAULT_MAX_CONNECTIONS, autoflushed, begun, make_engine, make_sessions, upgrade
+from storage.db import (
+    DEFAULT_MAX_CONNECTIONS,
+    autoflushed,
+    begun,
+    make_engine,
+    make_sessions,
+    reading,
+    upgrade,
+)
 from storage.guard import InstanceGuard
 from storage.ledger import RunLedger
 from storage.life_repo import LifeRepository, end_instants
@@ -88,27 +96,25 @@ class KeepOnRepository:
         """Record an exception, under the instance's guard (see storage/guard.py)."""
         key = InstanceKey(new.workspace, new.instance)
         with begun(self._sessions, session) as session, self._guard.within(session, key):
-            row = KeepOnRow(
-                workspace=new.workspace,
-                instance=new.instance.lower(),
-                owner_object_id=new.owner_object_id,
-                starts_at=new.starts_at,
-                until=new.until,
-                in_force_until=new.in_force_until,
-                reason=new.reason,
-                created_by=new.created_by,
-                created_by_name=new.created_by_name,
-                created_at=now,
-                state=new.state.value,
-                stop_at_end=new.stop_at_end,
-            )
-            session.add(row)
-            session.flush()
-            return _keep_on(row)
+            values = {
+                "workspace": new.workspace,
+                "instance": new.instance.lower(),
+                "owner_object_id": new.owner_object_id,
+                "starts_at": new.starts_at,
+                "until": new.until,
+                "in_force_until": new.in_force_until,
+                "reason": new.reason,
+                "created_by": new.created_by,
+                "created_by_name": new.created_by_name,
+                "created_at": now,
+                "state": new.state.value,
+                "stop_at_end": new.stop_at_end,
+            }
+            return _keep_on(session.execute(_ADD_KEEP_ON, values).one())
 
     def get(self, keep_on_id: int) -> KeepOn | None:
-        with self._sessions() as session:
-            row = session.execute(_KEEP_ON_BY_ID, {"id": keep_on_id}).first()
+        with reading(self._sessions) as reader:
+            row = reader.execute(_KEEP_ON_BY_ID, {"id": keep_on_id}).first()
             return _keep_on(row) if row else None
 
     def in_force(self, now: datetime, keys: Iterable[InstanceKey] | None = None) -> list[KeepOn]:
@@ -191,6 +197,9 @@ _KEEP_ON_BY_ID: Final = select(KeepOnRow.__table__).where(_KEEP_ONS.id == bindpa
 """Built once: every chat turn asks for the keep-ons in force, and the sweep once before each stop;
 building the statement and loading ORM objects cost four times the query itself (Core rows, read by
 `_keep_on`)."""
+_ADD_KEEP_ON: Final = insert(cast(Table, KeepOnRow.__table__)).returning(*_KEEP_ONS)
+"""A keep-on is added by one INSERT ... RETURNING, not an ORM object flushed (inside a chat turn's
+write transaction)."""
 
 
 def in_force_within(
@@ -300,12 +309,12 @@ class ConversationRepository:
     def get(self, aad_object_id: str, tenant_id: str | None = None) -> ConversationRef | None:
         """The user's reference (the latest one when no tenant is named); every proactive message
         reads it, so from statements built once, as Core rows."""
-        with self._sessions() as session:
+        with reading(self._sessions) as reader:
             if tenant_id:
                 query, params = _REF_IN_TENANT, {"aad": aad_object_id, "tenant": tenant_id}
             else:
                 query, params = _REF_LATEST, {"aad": aad_object_id}
-            row = session.execute(query, params).first()
+            row = reader.execute(query, params).first()
             return _ref(row) if row else None
 
     def names(self, aad_object_ids: Iterable[str]) -> dict[str, str]:

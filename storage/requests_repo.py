@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
-from storage.db import begun
+from storage.db import begun, reading
 from storage.models import ComputeRequestRow
 
 
@@ -40,6 +40,17 @@ class ComputeRequest:
 _FIELDS = tuple(ComputeRequest.__dataclass_fields__)
 _REQUESTS: Final = cast(Table, ComputeRequestRow.__table__)
 _BY_ID: Final = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id"))
+_INSERT: Final = insert(_REQUESTS).returning(*_REQUESTS.c)
+_ADD_CARDS: Final = (
+    update(_REQUESTS)
+    .where(
+        _REQUESTS.c.id == bindparam("request_id"),
+        _REQUESTS.c.state == bindparam("seen_state"),
+        _REQUESTS.c.updated_at == bindparam("seen_at"),
+    )
+    .values(cards=bindparam("new_cards"), updated_at=bindparam("now"))
+    .returning(*_REQUESTS.c)
+)
 
 
 def _request(row: Any) -> ComputeRequest:
@@ -52,17 +63,17 @@ class RequestRepository:
         self._sessions = sessions
 
     def add(self, *, session: Session | None = None, **values: Any) -> ComputeRequest:
+        """One Core INSERT ... RETURNING (a request is added in a chat turn's write transaction), the
+        columns' defaults as the ORM would apply them."""
         with begun(self._sessions, session) as session:
-            row = ComputeRequestRow(**values)
-            session.add(row)
-            session.flush()
+            row = session.execute(_INSERT, values).one()
             return _request(row)
 
     def get(self, request_id: int, *, session: Session | None = None) -> ComputeRequest | None:
         """Read as a Core row (every outbox step about a request reads it first), so always what the
         database holds, also in a transaction that changed the request."""
-        with begun(self._sessions, session) as session:
-            row = session.execute(_BY_ID, {"id": request_id}).first()
+        with reading(self._sessions, session) as reader:
+            row = reader.execute(_BY_ID, {"id": request_id}).first()
             return _request(row) if row else None
 
     def for_requester(self, object_id: str, limit: int = 20) -> list[ComputeRequest]:
@@ -87,6 +98,23 @@ class RequestRepository:
         with self._sessions() as session:
             return [_request(r) for r in session.scalars(query.order_by(ComputeRequestRow.id))]
 
+    def add_cards(
+        self, seen: ComputeRequest, copies: list[dict[str, Any]], now: datetime, *, session: Session
+    ) -> ComputeRequest | None:
+        """Add card copies to the request as `seen` (read earlier), in one prebuilt compare-and-set on
+        its state and `updated_at` (every write moves it); None when it changed since (read it again)."""
+        params = {
+            "request_id": seen.id,
+            "seen_state": seen.state,
+            "seen_at": seen.updated_at,
+            "new_cards": [*seen.cards, *copies],
+            "now": now,
+        }
+        row = session.execute(_ADD_CARDS, params).first()
+        if row is not None:
+            self._expire(session, seen.id)
+        return _request(row) if row else None
+
     def transition(
         self,
         request_id: int,
@@ -109,7 +137,11 @@ class RequestRepository:
         )
         with begun(self._sessions, session) as session:
             row = session.execute(query).first()
-            stale = session.identity_map.get(identity_key(ComputeRequestRow, request_id))
-            if stale is not None:  # a Core update leaves the session's ORM copy as it was
-                session.expire(stale)
+            self._expire(session, request_id)
             return _request(row) if row else None
+
+    @staticmethod
+    def _expire(session: Session, request_id: int) -> None:
+        stale = session.identity_map.get(identity_key(ComputeRequestRow, request_id))
+        if stale is not None:  # a Core update leaves the session's ORM copy as it was
+            session.expire(stale)

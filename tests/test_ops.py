@@ -7,7 +7,9 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -36,7 +38,17 @@ def settings(tmp_path: Path) -> Settings:
 
 
 async def test_readyz_reports_database_scheduler_and_last_curfew(tmp_path: Path) -> None:
-    async with TestClient(TestServer(create_app(settings(tmp_path), scheduler=True))) as client:
+    # The curfew twelve hours away: within catch_up_minutes after a real curfew (00:00 Berlin) a fresh
+    # service runs the one it missed, and last_curfew shows that run, not None.
+    far = (datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(hours=12)).strftime("%H:%M")
+    fresh = Settings.model_validate(
+        {
+            "timezone": "Europe/Berlin",
+            "database_url": f"sqlite:///{tmp_path}/o.db",
+            "curfew": {"stop_at": far},
+        }
+    )
+    async with TestClient(TestServer(create_app(fresh, scheduler=True))) as client:
         response = await client.get("/readyz")
         body = await response.json()
         assert response.status == 200, body

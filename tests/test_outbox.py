@@ -163,6 +163,37 @@ async def test_a_worker_started_with_the_service_does_rows_enqueued_later(store:
         await worker.close()
 
 
+async def test_a_row_done_after_a_claim_that_found_less_starts_no_claim(store: Store) -> None:
+    """A claim is a write transaction: once a claim found fewer rows than it asked for, a row finishing
+    leaves nothing to claim; the next claim waits for work enqueued here or the idle poll."""
+    claims: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX SET CLAIMED_BY"):
+            claims.append(statement)
+
+    enqueue(store, 1)
+    event.listen(store.engine, "before_cursor_execute", count)
+    done = asyncio.Event()
+
+    async def job(item: OutboxItem) -> None:
+        done.set()
+
+    worker = OutboxWorker(store, {"job": job}, "w", OutboxSettings(idle_seconds=30))
+    worker.start()
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+        for _ in range(100):  # the row is finished just after its handler; a claim would follow at once
+            if all(r.done_at for r in store.outbox.rows()):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+    finally:
+        await worker.close()
+    assert all(r.done_at for r in store.outbox.rows())
+    assert len(claims) == 1  # the first claim, which found the row and less than its batch
+
+
 def test_done_rows_are_pruned_after_a_while_and_undone_ones_never(store: Store) -> None:
     enqueue(store, 2)
     later = datetime.now(UTC) + timedelta(seconds=1)

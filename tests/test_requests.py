@@ -112,14 +112,14 @@ class Env:
         return await self.rt.store.call(self.rt.store.requests.get, request_id)
 
 
-def make_env(store: Store, clock: FakeClock, **settings: Any) -> Env:
+def make_env(store: Store, clock: FakeClock, inbox: Inbox | None = None, **settings: Any) -> Env:
     base = demo_settings().model_dump()
     base.update({"demo_approvers": [ALEX, MORGAN], "requests": {"max_per_user": 6}, **settings})
     rt, spy = demo_runtime(store, clock, Settings.model_validate(base))
     fleet = CreateSpy(spy.inner)
     rt.fleet = fleet
     clock.now = SUNDAY
-    inbox = Inbox()
+    inbox = inbox or Inbox()
     followups = FollowUps(fleet, store, clock, lambda: inbox, poll_seconds=0.01, timeout_seconds=2)
     bot = build_bot(rt, lambda: inbox, followups=followups, poll_seconds=0.01, timeout_seconds=2)
     assert bot.approvals is not None
@@ -256,6 +256,37 @@ async def test_approved_request_is_created_for_the_requester_and_she_is_told_it_
         ("curfew", "request create", "creating"),
         ("curfew", "request create", "ready"),
     ]
+
+
+class DecidedOnTheWay(Inbox):
+    """Alex rejects request #1 (through another replica) while its card to Morgan is on its way."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
+    async def send(self, aad_object_id: str, tenant_id: str | None, reply: Reply) -> SendResult:
+        if aad_object_id == MORGAN and reply.card is not None:
+            requests = self.store.requests
+            moved = await self.store.call(
+                requests.transition, 1, ["pending"], "rejected", SUNDAY, decided_by=ALEX
+            )
+            assert moved is not None
+        return await super().send(aad_object_id, tenant_id, reply)
+
+
+async def test_cards_sent_while_the_request_was_decided_are_kept_and_rewritten(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    """The route adds the copies it sent to the request as it stands then, not as it was read before
+    they went out, and has every copy rewritten to show the decision."""
+    env = make_env(sqlite_store, clock, DecidedOnTheWay(sqlite_store))
+    await env.request()
+    row = await env.request_row()
+    assert row.state == "rejected"
+    assert [(c["aad"], c["activity_id"]) for c in row.cards] == [(ALEX, "a1"), (MORGAN, "a2")]
+    assert {(aad, activity) for aad, activity, _ in env.inbox.updates} == {(ALEX, "a1"), (MORGAN, "a2")}
+    assert all("Rejected by" in text_of(r.card) for _, _, r in env.inbox.updates)
 
 
 async def test_reject_with_comment_tells_the_requester_and_creates_nothing(env: Env) -> None:

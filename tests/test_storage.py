@@ -264,6 +264,28 @@ def test_compute_requests_transition_first_decision_wins(store: Store) -> None:
     assert [r.state for r in store.requests.for_requester("u1")] == ["approved"]
 
 
+def test_card_copies_are_added_only_to_the_request_as_it_was_seen(store: Store) -> None:
+    """The approval cards' copies are added by a compare-and-set on the request as read before they
+    went out: a request decided, or given other copies, since then is left as it is (None)."""
+    seen = add_request(store, "pending")
+    first, second = [{"aad": "a1", "activity_id": "1:1"}], [{"aad": "a2", "activity_id": "1:2"}]
+    later = NOW + timedelta(minutes=1)
+    with store.sessions.begin() as session:
+        saved = store.requests.add_cards(seen, first, later, session=session)
+    assert (
+        saved is not None and saved.cards == first and saved.state == "pending" and saved.updated_at == later
+    )
+    with store.sessions.begin() as session:  # `seen` is stale now: it has no copy yet
+        assert store.requests.add_cards(seen, second, later, session=session) is None
+    with store.sessions.begin() as session:
+        again = store.requests.add_cards(saved, second, later + timedelta(seconds=1), session=session)
+    assert again is not None and again.cards == first + second
+    decided = store.requests.transition(seen.id, ["pending"], "approved", later + timedelta(seconds=2))
+    with store.sessions.begin() as session:  # decided since `again` was read
+        assert store.requests.add_cards(again, [], later, session=session) is None
+    assert decided is not None and store.requests.get(seen.id) == decided
+
+
 def test_a_request_moved_within_a_transaction_reads_as_moved_in_it(store: Store) -> None:
     """The transition is a Core UPDATE ... RETURNING: neither an ORM copy of the row the session holds
     nor a later read in the same transaction may show the state from before."""

@@ -1,8 +1,11 @@
 """Proactive 1:1 messages to Teams users: `TeamsMessenger`, Curfew's `Messenger` on botbuilder.
 
-A message goes through the user's stored conversation reference (`continue_conversation`); when none
-is stored, the 1:1 chat is created (`create_conversation`, which only works when the app is installed
-for that user) and its reference stored once a message got through.
+A message goes to the user's stored conversation reference: the request botbuilder's
+`continue_conversation` would send (addressed from the reference, with the connector client and
+token it would make), posted by the adapter's `ConnectorPoster` without the continuation turn it
+builds around it; when no reference is stored, the 1:1 chat is created (`create_conversation`, which
+only works when the app is installed for that user) and its reference stored once a message got
+through.
 
 Teams limits every bot to 50 requests/s per tenant and 7/s (60 per 30 s, 1800/h) per conversation.
 Each call first takes a token from the tenant's and the user's buckets (rates are constructor
@@ -28,7 +31,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, Conversati
 from bot.adapter.connector_errors import Backoff, ConnectorFailure, Verdict, connector_failure
 from bot.adapter.teams import TEAMS_CHANNEL, TeamsAdapter
 from bot.adapter.teams_size import fit_for_teams, shorten_for_teams
-from bot.adapter.turn import send_replies, store_reference
+from bot.adapter.turn import post_reply, store_reference
 from bot.turns import Reply, SendOutcome, SendResult
 from compute.budget import AsyncTokenBucket
 from config.settings import Settings
@@ -175,21 +178,11 @@ class TeamsMessenger:
         await self._tenant_bucket(user[0]).acquire()
         for bucket in self._user_buckets(user):
             await bucket.acquire()
-        sent: list[str | None] = []
-        errors: list[BaseException] = []
-
-        async def deliver(turn_context: TurnContext) -> None:
-            turn_context.activity.id = None  # a plain send, not a reply to the continuation event
-            try:
-                sent.extend(await send_replies(turn_context, [reply], self._adapter.poster))
-            except Exception as error:  # kept from the adapter's on_turn_error (it would apologise)
-                errors.append(error)
-
         conversation = ConversationReference().deserialize(reference)
-        await self._adapter.cloud.continue_conversation(conversation, deliver, self._adapter.app_id)
-        if errors:
-            raise errors[0]
-        return sent[0] if sent else None
+        # Addressed as botbuilder's continuation turn addresses a send: no reply-to id, no locale.
+        conversation.activity_id = conversation.locale = None
+        client = await self._adapter.proactive_connector(conversation.service_url)
+        return await post_reply(conversation, reply, self._adapter.poster, client)
 
     def _tenant_bucket(self, tenant: str) -> AsyncTokenBucket:
         bucket = self._tenants.get(tenant)

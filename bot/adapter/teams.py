@@ -24,6 +24,8 @@ from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import ConnectorFactory
 from msrest.universal_http.requests import ClientRetryPolicy
 
 from bot.adapter import activities as acts
@@ -83,6 +85,16 @@ class TeamsAdapter:
         self.cloud = CloudAdapter(ReusingAuthentication(_BotConfig(settings.bot)))
         self.cloud.on_turn_error = self._on_turn_error
         self.poster = ConnectorPoster()
+        self._proactive: ConnectorFactory | None = None
+
+    async def proactive_connector(self, service_url: str) -> ConnectorClient:
+        """The connector client `continue_conversation` makes for a proactive message to `service_url`:
+        the same claims (the app id as audience and app id) and no audience; made once per service URL."""
+        if self._proactive is None:
+            claims = self.cloud.create_claims_identity(self.app_id)
+            self._proactive = self.cloud.bot_framework_authentication.create_connector_factory(claims)
+        client: ConnectorClient = await self._proactive.create(service_url, None)
+        return client
 
     async def close(self) -> None:
         """Close the connection pool the replies go out on."""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapter import activities as acts
@@ -188,8 +188,14 @@ async def _post_replies(
     reference = TurnContext.get_conversation_reference(turn_context.activity)
     ids: list[str | None] = []
     for reply in (part for whole in replies for part in fit_for_teams(whole)):
-        body = reply_json(reference, reply.text, acts.reply_attachments(reply), reply.update_activity_id)
-        sent = await poster.send(client, body, reply.update_activity_id)
+        ids.append(await post_reply(reference, reply, poster, client))
         turn_context.responded = True
-        ids.append(sent or reply.update_activity_id)
     return ids
+
+
+async def post_reply(
+    reference: ConversationReference, reply: Reply, poster: ConnectorPoster, client: object
+) -> str | None:
+    """Send (or rewrite) one reply that fits, addressed by `reference`; its activity id."""
+    body = reply_json(reference, reply.text, acts.reply_attachments(reply), reply.update_activity_id)
+    return await poster.send(client, body, reply.update_activity_id) or reply.update_activity_id

@@ -17,6 +17,7 @@ from bot.flows.requests import Flow
 from bot.flows.worker import Finished, Handler, Outcome
 from bot.turns import Reply, SendOutcome
 from domain import requests as req
+from domain.model import KeepOn
 from domain.requests import RequestState
 from storage.outbox import OutboxItem, Tx
 from storage.requests_repo import ComputeRequest
@@ -35,6 +36,15 @@ class ApprovalRouting(Flow):
 
     async def request_of(self, item: OutboxItem) -> ComputeRequest | None:
         r = await self.db(self.rt.store.requests.get, int(item.payload["request"]))
+        return self._found(item, r)
+
+    async def request_and_keep_of(self, item: OutboxItem) -> tuple[ComputeRequest | None, KeepOn | None]:
+        """The row's request and, for a keep-on's, the keep-on its card shows (one thread hop)."""
+        r, keep = await self.db(self.read_with_keep, int(item.payload["request"]))
+        return self._found(item, r), keep
+
+    @staticmethod
+    def _found(item: OutboxItem, r: ComputeRequest | None) -> ComputeRequest | None:
         if r is None:
             log.warning("outbox row %s names request #%s, which does not exist", item.id, item.payload)
         return r
@@ -55,17 +65,17 @@ class ApprovalRouting(Flow):
     async def route(self, item: OutboxItem) -> Outcome:
         """Send the request's card to each recipient without a copy yet; remember the copies; a send
         Teams could not take now becomes its own row, retried; tell the requester if nobody got it."""
-        r = await self.request_of(item)
+        r, keep = await self.request_and_keep_of(item)
         if r is None:
             return None
         targets = self.deciders(r) if item.payload.get("to") == "deciders" else await self.recipients(r)
         have = {str(c["aad"]) for c in r.cards}
         todo = [t for t in targets if t not in have]
-        copies, retry = await self.distribute(r, await self.current_card(r), todo)
+        copies, retry = await self.distribute(r, await self.current_card(r, keep), todo)
         reached = len(have & set(targets)) + len(copies)
 
         def write(tx: Tx) -> None:
-            saved = self.remember_within(tx, r.id, copies)
+            saved = self.remember_within(tx, r, copies)
             outcome = "sent" if reached else ("retrying" if retry else "unreachable")
             tx.audit(
                 self.event("curfew", r, "route", outcome, f"to {reached} of {len(targets)} recipient(s)")
@@ -89,14 +99,14 @@ class ApprovalRouting(Flow):
 
     async def resend(self, item: OutboxItem) -> Outcome:
         """A card that failed to send, sent again to one recipient (the worker backs off between tries)."""
-        r = await self.request_of(item)
+        r, keep = await self.request_and_keep_of(item)
         aad = str(item.payload["aad"])
         if r is None or aad in {str(c["aad"]) for c in r.cards}:
             return None
         messenger = self.messenger()
         if messenger is None:
             return None
-        card = await self.current_card(r)
+        card = await self.current_card(r, keep)
         result = await messenger.send(aad, r.requester_tenant_id or None, Reply(card=card))
         if result.outcome is SendOutcome.FAILED:
             raise SendLater(result.detail or "Teams did not take the card")
@@ -106,7 +116,7 @@ class ApprovalRouting(Flow):
         copy = {"aad": aad, "activity_id": result.activity_id}
 
         def write(tx: Tx) -> None:
-            self.remember_within(tx, r.id, [copy])
+            self.remember_within(tx, r, [copy])
             tx.audit(self.event("curfew", r, "route", "sent", "to 1 recipient, on a retry"))
             tx.complete(item)
 
@@ -132,17 +142,20 @@ class ApprovalRouting(Flow):
                 retry.append(aad)
         return copies, retry
 
-    def remember_within(self, tx: Tx, request_id: int, copies: list[dict[str, str]]) -> ComputeRequest | None:
-        """Add the sent copies to the request without changing its state."""
+    def remember_within(
+        self, tx: Tx, r: ComputeRequest, copies: list[dict[str, str]]
+    ) -> ComputeRequest | None:
+        """Add the sent copies to the request without changing its state: to `r` (read before the
+        cards went out) when nothing changed it since, else to the request as it stands now."""
         requests = self.rt.store.requests
-        current = requests.get(request_id, session=tx.session)
+        if copies and (saved := requests.add_cards(r, copies, self.rt.clock(), session=tx.session)):
+            return saved
+        current = requests.get(r.id, session=tx.session)
         if current is None or not copies:
             return current
         cards = [*current.cards, *copies]
         state = current.state
-        return requests.transition(
-            request_id, [state], state, self.rt.clock(), session=tx.session, cards=cards
-        )
+        return requests.transition(r.id, [state], state, self.rt.clock(), session=tx.session, cards=cards)
 
     async def refresh_item(self, item: OutboxItem) -> Outcome:
         r = await self.request_of(item)

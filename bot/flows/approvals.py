@@ -85,9 +85,7 @@ class Approvals(Creation):
 
         def write(tx: Tx) -> ComputeRequest:
             more = {"morning_start": form.morning_start, "end_date": form.ends}
-            added = self.add_within(tx, turn, tenant, *fields, **more)
-            r = self.move_within(tx, added.id, E.AUTO_APPROVE if auto else E.SUBMIT)
-            assert r is not None
+            r = self.add_within(tx, turn, tenant, E.AUTO_APPROVE if auto else E.SUBMIT, *fields, **more)
             tx.audit(self.event(turn.user, r, "submit", r.state, f"{r.size}: {r.purpose}"))
             tx.enqueue(CREATE if auto else ROUTE, {"request": r.id})
             return r
@@ -188,9 +186,7 @@ class Approvals(Creation):
         tenant = turn.tenant_id or self.rt.settings.teams.tenant_id or ""
         reason = keep_on.reason or ""
         fields = (instance.workspace, instance.name, instance.size, reason)
-        added = self.add_within(tx, turn, tenant, *fields, keep_on_id=keep_on.id)
-        r = self.move_within(tx, added.id, E.SUBMIT)
-        assert r is not None
+        r = self.add_within(tx, turn, tenant, E.SUBMIT, *fields, keep_on_id=keep_on.id)
         tx.audit(self.event(turn.user, r, "keep submit", r.state, f"keep-on #{keep_on.id}: {reason}"))
         tx.enqueue(ROUTE, {"request": r.id})
 

@@ -23,6 +23,7 @@ from compute.port import FleetError
 from compute.prices import PriceBook
 from domain import requests as req
 from domain.lifecycle import day_text
+from domain.model import KeepOn
 from domain.requests import RequestState
 from domain.timefmt import format_local
 from runtime import Runtime
@@ -122,9 +123,9 @@ class Flow:
     def outcome(self, r: ComputeRequest, headline: str, detail: str = "", *, retry: bool = False) -> Card:
         return rc.request_outcome_card(self.view(r), headline, detail, retry=retry)
 
-    async def approval_card(self, r: ComputeRequest) -> Card:
+    async def approval_card(self, r: ComputeRequest, keep: KeepOn | None = None) -> Card:
         if r.keep_on_id is not None:
-            return rc.keep_approval_card(await self.keep_view(r))
+            return rc.keep_approval_card(await self.keep_view(r, keep))
         owner = r.requester_object_id
         try:
             instances = await self.rt.fleet.recent_instances(owner=owner)
@@ -139,9 +140,11 @@ class Flow:
         price, monthly = rate_text(per_hour, simulated), monthly_text(per_hour, simulated)
         return rc.approval_card(replace(view, price=price, monthly=monthly))
 
-    async def keep_view(self, r: ComputeRequest) -> rc.KeepView:
+    async def keep_view(self, r: ComputeRequest, keep: KeepOn | None = None) -> rc.KeepView:
+        """`keep`: the request's keep-on when the caller read it with the request, else read here."""
         assert r.keep_on_id is not None
-        keep = await self.db(self.rt.store.keep_ons.get, r.keep_on_id)
+        if keep is None or keep.id != r.keep_on_id:
+            keep = await self.db(self.rt.store.keep_ons.get, r.keep_on_id)
         zone = self.rt.settings.policy(r.workspace).zone
         now = self.rt.clock()
         until = format_local(keep.until, zone, now) if keep else "unknown"
@@ -149,13 +152,14 @@ class Flow:
         requester = r.requester_name or r.requester_object_id
         return rc.KeepView(r.id, requester, r.workspace, r.name, until, meanwhile, r.purpose)
 
-    async def current_card(self, r: ComputeRequest) -> Card:
-        """The card that shows `r` as it stands: the approval card while it is pending."""
+    async def current_card(self, r: ComputeRequest, keep: KeepOn | None = None) -> Card:
+        """The card that shows `r` as it stands: the approval card while it is pending (`keep`: see
+        `keep_view`)."""
         if r.state in (S.PENDING, S.REQUESTED):
-            return await self.approval_card(r)
+            return await self.approval_card(r, keep)
         headline = await self.headline(r)
         if r.keep_on_id is not None:
-            return rc.keep_decided_card(await self.keep_view(r), headline)
+            return rc.keep_decided_card(await self.keep_view(r, keep), headline)
         detail = {
             S.APPROVED: f"Creating {r.name} now.",
             S.CREATING: f"Azure is creating {r.name}.",
@@ -198,6 +202,13 @@ class Flow:
         if turn.inbound.user_name:
             self.names[turn.user] = turn.inbound.user_name
 
+    def read_with_keep(self, request_id: int) -> tuple[ComputeRequest | None, KeepOn | None]:
+        """A request and, for a keep-on's request, its keep-on: both in one thread hop (`Store.call`)."""
+        store = self.rt.store
+        r = store.requests.get(request_id)
+        keep = store.keep_ons.get(r.keep_on_id) if r is not None and r.keep_on_id is not None else None
+        return r, keep
+
     async def load(self, value: Mapping[str, Any], keep: bool) -> ComputeRequest | str:
         raw = value.get("request")
         if isinstance(raw, bool) or not str(raw).isdigit():
@@ -207,8 +218,14 @@ class Flow:
             return f"I know no such request (#{raw}), so I did nothing."
         return r
 
-    def add_within(self, tx: Tx, turn: Turn, tenant: str, *fields: str, **more: Any) -> ComputeRequest:
-        """Record a new request, state `requested`; `fields` are workspace, name, size and purpose."""
+    def add_within(
+        self, tx: Tx, turn: Turn, tenant: str, event: req.RequestEvent, *fields: str, **more: Any
+    ) -> ComputeRequest:
+        """Record a new request as `event` (submit, auto-approve) leaves one in state `requested`: one
+        INSERT in the state it moves to, not an insert and an update; `fields` are workspace, name, size
+        and purpose."""
+        if S.REQUESTED not in req.sources(event):
+            raise ValueError(f"a new request cannot {event.value}")
         workspace, name, size, purpose = fields
         return self.rt.store.requests.add(
             session=tx.session,
@@ -219,7 +236,7 @@ class Flow:
             name=name,
             size=size,
             purpose=purpose,
-            state=S.REQUESTED.value,
+            state=req.target(event).value,
             created_at=turn.now,
             updated_at=turn.now,
             cards=[],

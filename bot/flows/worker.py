@@ -1,14 +1,16 @@
 """The outbox worker: does, on every replica and all the time, the work that state changes left in
 the outbox (storage/outbox.py): create an instance, follow a stop, tell a person, refresh cards.
 
-It keeps up to `batch` rows in hand, claiming more as rows finish, as work is enqueued in this
-process, or every `outbox.idle_seconds` (work other replicas wrote); it runs each row's handler (by
-its `kind`) in its own task, and then marks it done, gives it back
-for later (`Later`: a follow-up polling Azure), or, when the handler raised, counts a failure and
-retries with exponential backoff (`outbox.backoff_seconds` doubling up to 10 minutes, with
-jitter); after `outbox.max_attempts` failures the row is given up, logged as an error. Handlers
-are idempotent: a row may run again when its claimer died before marking it done. A handler whose
-effect is a database write marks the row done in that same transaction (`Tx.complete`).
+It keeps up to `batch` rows in hand, claiming more as work is enqueued in this process, as rows finish
+while its hands were full (more may be waiting), or every `outbox.idle_seconds` (work other replicas
+wrote, rows given back for later); a row that finishes after a claim that found less than it asked for
+starts no claim (it would find nothing: a claim is a write transaction). It runs each row's handler (by
+its `kind`) in its own task, and then marks it done, gives it back for later (`Later`: a follow-up
+polling Azure), or, when the handler raised, counts a failure and retries with exponential backoff
+(`outbox.backoff_seconds` doubling up to 10 minutes, with jitter); after `outbox.max_attempts` failures
+the row is given up, logged as an error. Handlers are idempotent: a row may run again when its claimer
+died before marking it done. A handler whose effect is a database write marks the row done in that same
+transaction (`Tx.complete`).
 
 The service starts one worker per process (wiring.py) and stops it cleanly on the way out: rows it
 holds are given back so another replica takes them at once.
@@ -70,6 +72,8 @@ class OutboxWorker:
         self._pruned: datetime | None = None
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._full = False
+        """The last claim took every free place (or none was free): more may be due."""
 
     def add(self, handlers: Mapping[str, Handler]) -> None:
         for kind in handlers:
@@ -115,7 +119,7 @@ class OutboxWorker:
 
     async def _run(self) -> None:
         """Keep up to `batch` rows in hand: claim as many as are free, whenever work was enqueued here,
-        a row finished, or `outbox.idle_seconds` passed (rows other replicas wrote)."""
+        a row finished after a full claim, or `outbox.idle_seconds` passed (rows other replicas wrote)."""
         assert self._wake is not None
         while not self._stopping:
             self._wake.clear()
@@ -132,12 +136,15 @@ class OutboxWorker:
                 except Exception as error:  # the database is down: the rows wait for it, nothing is lost
                     log.warning("the outbox worker could not claim work (%s); trying again", error)
                     items = []
+                self._full = len(items) == free
                 for item in items:
                     task = asyncio.create_task(self._do(item), name=f"outbox row {item.id}")
                     self._inflight.add(task)
                     task.add_done_callback(self._done)
-                if items and len(items) == free:
-                    continue  # perhaps more is due: claim again once a row is done
+                if self._full:
+                    continue  # perhaps more is due: claim again (at once if a place is free)
+            else:
+                self._full = True
             await self._prune()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.idle_seconds)
@@ -157,7 +164,7 @@ class OutboxWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        if self._wake is not None:
+        if self._wake is not None and self._full:
             self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("an outbox row's task failed", exc_info=task.exception())
