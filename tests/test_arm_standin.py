@@ -257,6 +257,21 @@ async def test_lists_are_paged_with_next_link(arm: ArmStandIn, http: ArmClient) 
     assert names == [f"ci-{n}" for n in range(5)]
 
 
+async def test_every_answer_is_checked_against_the_specification_unless_a_sample_is_asked_for(
+    arm: ArmStandIn, http: ArmClient
+) -> None:
+    seed(arm, "ci-0")
+    for _ in range(3):
+        await http.call("GET", f"{WS}/computes")
+    checked = dict(arm.spec_checked)
+    assert sum(checked.values()) >= 3  # every listing, as the tests run it
+
+    arm.spec_checks = max(checked.values())  # the benchmarks' stand-in: the first few of each kind
+    for _ in range(3):
+        await http.call("GET", f"{WS}/computes")
+    assert arm.spec_checked == checked
+
+
 async def test_every_request_is_logged_and_needs_an_api_version(arm: ArmStandIn, http: ArmClient) -> None:
     seed(arm, "ci-anna")
 
