@@ -148,7 +148,8 @@ async def test_two_replicas_draining_one_outbox_do_each_row_once(db_url: str) ->
             store.close()
 
 
-async def test_a_worker_started_with_the_service_does_rows_enqueued_later(store: Store) -> None:
+def started_worker(store: Store) -> tuple[OutboxWorker, asyncio.Event]:
+    """A started worker whose one handler, `job`, sets the event; its idle poll (30 s) never wakes it in a test."""
     done = asyncio.Event()
 
     async def job(item: OutboxItem) -> None:
@@ -156,6 +157,11 @@ async def test_a_worker_started_with_the_service_does_rows_enqueued_later(store:
 
     worker = OutboxWorker(store, {"job": job}, "w", OutboxSettings(idle_seconds=30))
     worker.start()
+    return worker, done
+
+
+async def test_a_worker_started_with_the_service_does_rows_enqueued_later(store: Store) -> None:
+    worker, done = started_worker(store)
     try:
         await store.atomically(lambda tx: tx.enqueue("job", {}))
         await asyncio.wait_for(done.wait(), 10)  # woken by the commit, not by its 30 s idle poll
@@ -174,13 +180,7 @@ async def test_a_row_done_after_a_claim_that_found_less_starts_no_claim(store: S
 
     enqueue(store, 1)
     event.listen(store.engine, "before_cursor_execute", count)
-    done = asyncio.Event()
-
-    async def job(item: OutboxItem) -> None:
-        done.set()
-
-    worker = OutboxWorker(store, {"job": job}, "w", OutboxSettings(idle_seconds=30))
-    worker.start()
+    worker, done = started_worker(store)
     try:
         await asyncio.wait_for(done.wait(), 10)
         for _ in range(100):  # the row is finished just after its handler; a claim would follow at once
