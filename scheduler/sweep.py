@@ -93,17 +93,20 @@ class Sweeper:
             sub: WorkLine(self._stop_queued, workers)
             for sub in {self._subscription.get(a, "") for a in aliases}
         }
+        tasks = [
+            asyncio.ensure_future(
+                self._curfew_workspace(
+                    a, now, forced, dry_run, unwarned, keep_ons, lines[self._subscription.get(a, "")]
+                )
+            )
+            for a in aliases
+        ]
         try:
             with no_full_collections():  # the curfew hour's chat turns never wait for a full one
-                read = await asyncio.gather(
-                    *(
-                        self._curfew_workspace(
-                            a, now, forced, dry_run, unwarned, keep_ons, lines[self._subscription.get(a, "")]
-                        )
-                        for a in aliases
-                    )
-                )
-        finally:  # normally empty by now; a cancelled night leaves no stop behind
+                read = await asyncio.gather(*tasks)
+        finally:  # all done by now, normally; a night that failed or was cancelled leaves nothing running
+            for task in tasks:
+                task.cancel()
             for line in lines.values():
                 line.cancel()
         report.outcomes.extend(failure for failures, _ in read for failure in failures)

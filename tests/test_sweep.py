@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from compute.port import Unavailable, Workspace
 from domain.model import InstanceKey, InstanceState, KeepOnState
 from runtime import Runtime
+from scheduler import sweep as sweep_module
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
 from storage.repositories import NewKeepOn
@@ -168,3 +174,29 @@ async def test_the_morning_start_starts_opted_in_stopped_instances(demo: tuple[R
     assert "proj-old" not in outcomes(report)  # the demo's proj-old ended twenty days ago: no morning start
     assert spy.writes("start") == ["old-ci"]
     assert (await states(rt))["old-ci"] is InstanceState.RUNNING
+
+
+async def test_a_night_that_fails_in_one_workspace_leaves_no_other_workspaces_stops_running(
+    demo: tuple[Runtime, FleetSpy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure outside the fleet's promise (here a broken read of one workspace) fails the night, and
+    the other workspaces' reads and stops, on their way or queued, end with it: none is left running
+    unaudited in the background, none waits forever for a stop that will not come."""
+    rt, spy = demo
+    spy.extra_workspaces.append(Workspace("broken", "sub-2", "rg", "ws-broken", "Europe/Berlin"))
+    real = sweep_module.read_pages
+
+    async def read(ctx: Runtime, alias: str, keep_ons: list[Any]) -> AsyncIterator[Any]:
+        if alias == "broken":
+            await asyncio.sleep(0)  # after demo's read began
+            raise RuntimeError("the database went away")
+        async for snap in real(ctx, alias, keep_ons):
+            yield snap
+
+    monkeypatch.setattr(sweep_module, "read_pages", read)
+    before = asyncio.all_tasks()
+    with pytest.raises(RuntimeError, match="database went away"):
+        await Sweeper(rt).curfew(forced=True)
+    for _ in range(20):  # let the cancelled ones end
+        await asyncio.sleep(0)
+    assert asyncio.all_tasks() == before
