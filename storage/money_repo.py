@@ -6,7 +6,7 @@ The rules for closing an entry are domain/money.py's; `observe` applies them to 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -144,20 +144,21 @@ class MoneyLedgerRepository:
 
     def stopped(self, keys: Collection[tuple[str, str]], at: datetime) -> None:
         """Curfew stopped these instances at `at`: their running spans end exactly then (or at their
-        start, for one that started after `at`). One UPDATE per 400 instances, no ORM object per span."""
+        start, for one that started after `at`). One UPDATE per `_CHUNK` instances, no ORM object per span."""
         wanted = sorted({(w, n.lower()) for w, n in keys})
-        span = UsageSpanRow
         then = literal(at, UsageSpanRow.__table__.c.stopped_at.type)
         with self._sessions.begin() as session:
-            for first in range(0, len(wanted), 400):
+            for chunk in _chunks(wanted):
                 session.execute(
-                    update(span)
+                    update(UsageSpanRow)
                     .where(
-                        span.stopped_at.is_(None),
-                        tuple_(span.workspace, span.instance).in_(wanted[first : first + 400]),
+                        UsageSpanRow.stopped_at.is_(None),
+                        tuple_(UsageSpanRow.workspace, UsageSpanRow.instance).in_(chunk),
                     )
                     .values(
-                        stopped_at=case((span.started_at > then, span.started_at), else_=then),
+                        stopped_at=case(
+                            (UsageSpanRow.started_at > then, UsageSpanRow.started_at), else_=then
+                        ),
                         stop_exact=True,
                     )
                     .execution_options(synchronize_session=False)
@@ -192,6 +193,16 @@ class MoneyLedgerRepository:
             ]
 
 
+_CHUNK = 400
+"""Instances per `(workspace, instance) IN (...)` statement: far below either database's limit on
+bound parameters."""
+
+
+def _chunks(names: Sequence[tuple[str, str]]) -> Iterator[Sequence[tuple[str, str]]]:
+    for first in range(0, len(names), _CHUNK):
+        yield names[first : first + _CHUNK]
+
+
 def _spans_since(session: Session, seen: Sequence[Seen], now: datetime) -> set[tuple[str, str, datetime]]:
     """The stored spans of these running instances from their earliest start on, in a few queries
     (was: one query per instance, which made a 10,000-instance curfew's bookkeeping take minutes)."""
@@ -200,8 +211,7 @@ def _spans_since(session: Session, seen: Sequence[Seen], now: datetime) -> set[t
     if not seen:
         return found
     names = sorted({(s.workspace, s.instance.lower()) for s in seen})
-    for first in range(0, len(names), 400):
-        chunk = names[first : first + 400]
+    for chunk in _chunks(names):
         query = select(UsageSpanRow.workspace, UsageSpanRow.instance, UsageSpanRow.started_at).where(
             tuple_(UsageSpanRow.workspace, UsageSpanRow.instance).in_(chunk),
             UsageSpanRow.started_at >= min(starts),
