@@ -30,7 +30,6 @@ import asyncio
 import logging
 import os
 import resource
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +40,7 @@ from typing import Any
 from bench.arm_process import ArmProcess
 from compute.port import Workspace
 from config.settings import Settings
-from ops.interpreter import SWITCH_SECONDS
+from ops.interpreter import short_switches
 from runtime import Runtime
 from scheduler.outcomes import OutcomeKind
 from scheduler.sweep import Sweeper
@@ -176,7 +175,6 @@ async def main(args: argparse.Namespace) -> None:
 
     logging.disable(logging.WARNING)
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
-    sys.setswitchinterval(SWITCH_SECONDS)  # as Curfew's service runs (app.py)
     spaces = workspaces(args.workspaces, args.subscriptions)
     per_workspace = args.instances // args.workspaces
     total = per_workspace * args.workspaces
@@ -264,4 +262,5 @@ if __name__ == "__main__":
     parser.add_argument("--refill", type=float, default=10.0)
     parser.add_argument("--op-seconds", type=float, default=2.0)
     parser.add_argument("--profile", default="", help="write a cProfile (thread CPU time) of the sweep")
-    asyncio.run(main(parser.parse_args()))
+    with short_switches():  # as Curfew's service runs (app.py)
+        asyncio.run(main(parser.parse_args()))
